@@ -1,0 +1,84 @@
+package storage
+
+import (
+	"errors"
+	"time"
+)
+
+// Sentinel errors every store returns, so callers can branch with errors.Is.
+var (
+	// ErrNotFound: the record does not exist (or is not visible to the caller).
+	ErrNotFound = errors.New("storage: not found")
+	// ErrConflict: a record with the same unique key already exists.
+	ErrConflict = errors.New("storage: already exists")
+)
+
+// Client is a registered OAuth 2.0 client.
+type Client struct {
+	ID   string
+	Name string
+	// SecretHash is the client secret as produced by HashClientSecret; empty
+	// for public clients.
+	SecretHash    []byte
+	Public        bool
+	RedirectURIs  []string
+	GrantTypes    []string
+	ResponseTypes []string
+	Scopes        []string
+	Audience      []string
+	// Introspect allows the client (a resource server) to call introspection.
+	Introspect bool
+	CreatedAt  time.Time
+}
+
+// User is an end user who signs in with a username and password.
+type User struct {
+	ID           string
+	Username     string
+	PasswordHash string // from HashPassword
+	CreatedAt    time.Time
+}
+
+// Revocation reasons recorded on a grant.
+const (
+	RevokedByUser      = "user"
+	RevokedByAdmin     = "admin"
+	RevokedReuse       = "reuse_detected"
+	RevokedLogoutAll   = "logout_all"
+	RevokedByClient    = "client" // RFC 7009 revocation request
+	RevokedCodeReplay  = "code_reuse"
+	RevokedExpired     = "expired"
+)
+
+// Grant is one device grant: the token family born from one authorization.
+// Its ID is fosite's request ID, which stays the same across refreshes.
+type Grant struct {
+	ID           string
+	Subject      string
+	ClientID     string
+	Scopes       []string
+	Flow         string // "authorization_code" or "device_code"
+	UserAgent    string
+	FirstIP      string
+	LastIP       string
+	CreatedAt    time.Time
+	LastUsedAt   time.Time
+	ExpiresAt    time.Time // absolute end of the refresh token family
+	RevokedAt    *time.Time
+	RevokeReason string
+}
+
+// SigningKey is a JWS signing key; the private part is encrypted at rest.
+type SigningKey struct {
+	ID  string // kid
+	Alg string // RS256, ES256
+	// PrivateKeyEncrypted is the PKCS#8 private key sealed by the keys package.
+	PrivateKeyEncrypted []byte
+	// PublicKeyPEM is the PKIX public key.
+	PublicKeyPEM []byte
+	CreatedAt    time.Time
+	// ActiveAt: the key signs new tokens from this time on (it is published
+	// in JWKS from CreatedAt).
+	ActiveAt  time.Time
+	RetiredAt *time.Time // no longer published once set
+}
