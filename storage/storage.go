@@ -26,6 +26,8 @@ type Client struct {
 	ResponseTypes []string
 	Scopes        []string
 	Audience      []string
+	// TokenEndpointAuthMethod: client_secret_basic (default), client_secret_post or none.
+	TokenEndpointAuthMethod string
 	// Introspect allows the client (a resource server) to call introspection.
 	Introspect bool
 	CreatedAt  time.Time
@@ -41,13 +43,13 @@ type User struct {
 
 // Revocation reasons recorded on a grant.
 const (
-	RevokedByUser      = "user"
-	RevokedByAdmin     = "admin"
-	RevokedReuse       = "reuse_detected"
-	RevokedLogoutAll   = "logout_all"
-	RevokedByClient    = "client" // RFC 7009 revocation request
-	RevokedCodeReplay  = "code_reuse"
-	RevokedExpired     = "expired"
+	RevokedByUser     = "user"
+	RevokedByAdmin    = "admin"
+	RevokedReuse      = "reuse_detected"
+	RevokedLogoutAll  = "logout_all"
+	RevokedByClient   = "client" // RFC 7009 revocation request
+	RevokedCodeReplay = "code_reuse"
+	RevokedExpired    = "expired"
 )
 
 // Grant is one device grant: the token family born from one authorization.
@@ -81,4 +83,14 @@ type SigningKey struct {
 	// in JWKS from CreatedAt).
 	ActiveAt  time.Time
 	RetiredAt *time.Time // no longer published once set
+}
+
+// GrantUsage records one use of a grant (a refresh), to be applied in
+// batches: it moves LastUsedAt forward to At and sets LastIP and UserAgent
+// when they are not empty.
+type GrantUsage struct {
+	ID        string
+	IP        string
+	UserAgent string
+	At        time.Time
 }

@@ -1,0 +1,64 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/authd/authd/storage"
+)
+
+const userCols = `id, username, password_hash, created_at`
+
+func scanUser(row pgx.Row) (storage.User, error) {
+	var u storage.User
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.CreatedAt)
+	return u, err
+}
+
+// CreateUser stores u. It sets u.ID to a new random UUID when empty and
+// u.CreatedAt to now when zero. It returns storage.ErrConflict when the
+// username (or the given id) is taken. Usernames are compared exactly
+// (case-sensitive).
+func (db *DB) CreateUser(ctx context.Context, u *storage.User) error {
+	if u.ID == "" {
+		u.ID = uuid.NewString()
+	}
+	u.CreatedAt = orNow(u.CreatedAt)
+	_, err := db.pool.Exec(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4)`,
+		u.ID, u.Username, u.PasswordHash, u.CreatedAt)
+	if err != nil {
+		return wrap("create user", err)
+	}
+	return nil
+}
+
+// GetUser returns the user with the given id, or storage.ErrNotFound.
+func (db *DB) GetUser(ctx context.Context, id string) (*storage.User, error) {
+	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
+	if err != nil {
+		return nil, wrap("get user", err)
+	}
+	return &u, nil
+}
+
+// GetUserByUsername returns the user with the given username, or
+// storage.ErrNotFound.
+func (db *DB) GetUserByUsername(ctx context.Context, username string) (*storage.User, error) {
+	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE username = $1`, username))
+	if err != nil {
+		return nil, wrap("get user by username", err)
+	}
+	return &u, nil
+}
+
+// ListUsers returns every user ordered by username.
+func (db *DB) ListUsers(ctx context.Context) ([]storage.User, error) {
+	rows, _ := db.pool.Query(ctx, `SELECT `+userCols+` FROM users ORDER BY username`)
+	us, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.User, error) { return scanUser(r) })
+	if err != nil {
+		return nil, wrap("list users", err)
+	}
+	return us, nil
+}
