@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authd/authd/keys"
+	"github.com/authd/authd/oauth"
+	"github.com/authd/authd/storage/fositestore"
+	"github.com/authd/authd/storage/postgres"
+	"github.com/authd/authd/storage/redisstore"
+	"github.com/authd/authd/web"
+)
+
+// App is a running authd: its stores, key manager and HTTP handler. The
+// serve command and the end-to-end tests start it the same way.
+type App struct {
+	Config  Config
+	Log     *slog.Logger
+	DB      *postgres.DB
+	RDB     redis.UniversalClient
+	Redis   *redisstore.Store
+	Keys    *keys.Manager
+	Clients *fositestore.ClientCache
+	Store   *fositestore.Store
+	OAuth   *oauth.Server
+	Pages   *web.Pages
+	Handler http.Handler
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// openStores connects to Postgres and Redis (used by every subcommand).
+func openStores(ctx context.Context, c Config) (*postgres.DB, redis.UniversalClient, error) {
+	var opts []postgres.Option
+	if c.DatabaseSchema != "" {
+		opts = append(opts, postgres.WithSchema(c.DatabaseSchema))
+	}
+	db, err := postgres.Open(ctx, c.DatabaseURL, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: %w", err)
+	}
+	ro, err := redis.ParseURL(c.RedisURL)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("AUTHD_REDIS_URL: %w", err)
+	}
+	// Bounded timeouts: a Redis outage must turn into a prompt error, not a
+	// hang. The pool is sized for concurrent token traffic.
+	ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
+	ro.PoolTimeout = 700 * time.Millisecond
+	ro.MaxRetries = 1
+	ro.PoolSize = 64
+	return db, redis.NewClient(ro), nil
+}
+
+// NewApp builds the whole server. It needs migrated storage; it creates the
+// first signing key if there is none.
+func NewApp(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
+	if err := c.ValidateServe(); err != nil {
+		return nil, err
+	}
+	db, rdb, err := openStores(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: c, Log: log, DB: db, RDB: rdb, done: make(chan struct{})}
+	if err := a.build(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) build(ctx context.Context) error {
+	c := a.Config
+	var err error
+	a.Redis = redisstore.New(a.RDB, c.RedisPrefix)
+	if a.Keys, err = keys.New(a.DB, c.Secret, keys.WithLogger(a.Log)); err != nil {
+		return err
+	}
+	if err := a.Keys.EnsureKey(ctx, keys.RS256); err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	a.Clients = fositestore.NewClientCache(a.DB, 10000, 10*time.Second)
+	a.Store = fositestore.New(fositestore.Config{
+		Redis: a.Redis, Records: a.DB, Clients: a.Clients, NewSession: oauth.NewSession,
+		TombstoneTTL: c.AuthCodeTTL, RefreshScopes: oauth.RefreshScopes,
+	})
+	a.Pages, err = web.New(web.Config{
+		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
+		Secure: strings.HasPrefix(c.Issuer, "https://"), Logger: a.Log,
+	})
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.OAuth, err = oauth.New(oauth.Config{
+		Issuer: c.Issuer, Secret: c.Secret, AccessTokenTTL: c.AccessTokenTTL,
+		RefreshTokenTTL: c.RefreshTokenTTL, AuthCodeTTL: c.AuthCodeTTL,
+	}, oauth.Deps{
+		Store: a.Store, Clients: a.Clients, Keys: a.Keys, Pages: a.Pages, Consents: a.DB, Users: a.DB,
+		Logger: a.Log, Metrics: reg,
+		Health: []oauth.HealthCheck{{Name: "redis", Check: a.Redis.Ping}, {Name: "postgres", Check: a.DB.Ping}},
+	})
+	if err != nil {
+		return err
+	}
+	r := mux.NewRouter()
+	a.OAuth.Routes(r)
+	a.Pages.Routes(r)
+	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "not found", http.StatusNotFound)
+	})
+	a.Handler = web.SecurityHeaders(recoverer(a.Log, r))
+
+	bg, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	go func() {
+		defer close(a.done)
+		_ = a.Keys.Refresh(bg, 30*time.Second)
+	}()
+	return nil
+}
+
+// recoverer turns a panic into a logged 500 instead of a dropped connection.
+func recoverer(log *slog.Logger, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Serve serves HTTP on l until ctx is done, then shuts down gracefully.
+func (a *App) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler: a.Handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close releases everything NewApp opened.
+func (a *App) Close() {
+	if a.cancel != nil {
+		a.cancel()
+		<-a.done
+	}
+	if a.RDB != nil {
+		_ = a.RDB.Close()
+	}
+	if a.DB != nil {
+		a.DB.Close()
+	}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is authd's configuration, read from AUTHD_* environment variables.
+type Config struct {
+	Issuer          string
+	Addr            string
+	RedisURL        string
+	RedisPrefix     string
+	DatabaseURL     string
+	DatabaseSchema  string
+	Secret          []byte
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	AuthCodeTTL     time.Duration
+	LogLevel        string
+}
+
+// envConfig reads the environment; Validate reports every problem at once.
+func envConfig() (Config, error) {
+	c := Config{
+		Issuer:         getenv("AUTHD_ISSUER", "http://127.0.0.1:8080"),
+		Addr:           getenv("AUTHD_ADDR", "127.0.0.1:8080"),
+		RedisURL:       getenv("AUTHD_REDIS_URL", "redis://127.0.0.1:6390/0"),
+		RedisPrefix:    getenv("AUTHD_REDIS_PREFIX", "authd:"),
+		DatabaseURL:    getenv("AUTHD_DATABASE_URL", "postgres://postgres@127.0.0.1:5440/authd?sslmode=disable"),
+		DatabaseSchema: os.Getenv("AUTHD_DATABASE_SCHEMA"),
+		Secret:         []byte(os.Getenv("AUTHD_SECRET")),
+		LogLevel:       getenv("AUTHD_LOG_LEVEL", "info"),
+	}
+	var errs []error
+	dur := func(name string, def time.Duration) time.Duration {
+		v := os.Getenv(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration (e.g. 1h, 720h)", name, v))
+			return def
+		}
+		return d
+	}
+	c.AccessTokenTTL = dur("AUTHD_ACCESS_TOKEN_TTL", time.Hour)
+	c.RefreshTokenTTL = dur("AUTHD_REFRESH_TOKEN_TTL", 30*24*time.Hour)
+	c.AuthCodeTTL = dur("AUTHD_AUTH_CODE_TTL", 10*time.Minute)
+	return c, errors.Join(errs...)
+}
+
+func getenv(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// ValidateServe checks what `serve` needs, reporting every problem at once.
+func (c Config) ValidateServe() error {
+	var errs []error
+	checks := []struct {
+		bad bool
+		msg string
+	}{
+		{len(c.Secret) < 32, "AUTHD_SECRET must be set to at least 32 bytes (make run generates one for development)"},
+		{!validIssuer(c.Issuer), "AUTHD_ISSUER must be an absolute http(s) URL without query or fragment, and https unless the host is loopback"},
+		{c.Addr == "", "AUTHD_ADDR must not be empty"},
+		{c.AuthCodeTTL > time.Hour, "AUTHD_AUTH_CODE_TTL should be short (at most 1h)"},
+		{c.AccessTokenTTL > c.RefreshTokenTTL, "AUTHD_ACCESS_TOKEN_TTL must not exceed AUTHD_REFRESH_TOKEN_TTL"},
+	}
+	for _, ch := range checks {
+		if ch.bad {
+			errs = append(errs, errors.New(ch.msg))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validIssuer(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "/") {
+		return false
+	}
+	if u.Scheme == "https" {
+		return true
+	}
+	h := u.Hostname()
+	return u.Scheme == "http" && (h == "localhost" || h == "127.0.0.1" || h == "::1" || os.Getenv("AUTHD_ALLOW_HTTP_ISSUER") == "1")
+}

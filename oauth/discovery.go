@@ -1,0 +1,49 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+)
+
+// discoveryDocument is built once: it advertises exactly what this server
+// composes (see New), nothing more.
+func (s *Server) discoveryDocument() ([]byte, error) {
+	iss := s.cfg.Issuer
+	scopes := make([]string, 0, len(knownScopes))
+	for k := range knownScopes {
+		scopes = append(scopes, k)
+	}
+	sort.Strings(scopes)
+	doc := map[string]any{
+		"issuer":                                        iss,
+		"authorization_endpoint":                        iss + "/oauth2/auth",
+		"token_endpoint":                                iss + "/oauth2/token",
+		"jwks_uri":                                      iss + "/.well-known/jwks.json",
+		"userinfo_endpoint":                             iss + "/userinfo",
+		"revocation_endpoint":                           iss + "/oauth2/revoke",
+		"introspection_endpoint":                        iss + "/oauth2/introspect",
+		"scopes_supported":                              scopes,
+		"response_types_supported":                      []string{"code"},
+		"response_modes_supported":                      []string{"query"},
+		"grant_types_supported":                         []string{"authorization_code", "refresh_token", "client_credentials"},
+		"subject_types_supported":                       []string{"public"},
+		"id_token_signing_alg_values_supported":         []string{"RS256"},
+		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
+		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"code_challenge_methods_supported":              []string{"S256"},
+		"claims_supported":                              []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "preferred_username"},
+		"prompt_values_supported":                       []string{"none", "login", "consent"},
+		"request_parameter_supported":                   false,
+		"request_uri_parameter_supported":               false,
+		"claims_parameter_supported":                    false,
+	}
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(s.discovery)
+}

@@ -1,0 +1,219 @@
+// Package oauth composes fosite into authd's OAuth 2.0 / OpenID Connect
+// provider and owns the protocol's HTTP handlers: /oauth2/*, /userinfo and
+// /.well-known/*. Pages a person sees are rendered by package web.
+package oauth
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/fositestore"
+	"github.com/authd/authd/web"
+)
+
+// Config is the provider's configuration.
+type Config struct {
+	Issuer          string
+	Secret          []byte
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	AuthCodeTTL     time.Duration
+	IDTokenTTL      time.Duration
+	// MaxBodyBytes bounds request bodies at the protocol endpoints.
+	MaxBodyBytes int64
+}
+
+// Keys is what the provider needs from the key manager.
+type Keys interface {
+	Signer(alg string) (kid string, key crypto.Signer, err error)
+	JWKS() (body []byte, etag string)
+	ServeJWKS(w http.ResponseWriter, r *http.Request)
+}
+
+// Consents remembers what a user allowed a client.
+type Consents interface {
+	GetConsent(ctx context.Context, subject, clientID string) ([]string, error)
+	SaveConsent(ctx context.Context, subject, clientID string, scopes []string) error
+}
+
+// Clients reads client records (names and flags for pages and introspection).
+type Clients interface {
+	Get(ctx context.Context, id string) (*fositestore.Client, error)
+}
+
+// Server is authd's protocol front: the composed fosite provider plus the
+// HTTP handlers around it.
+type Server struct {
+	cfg       Config
+	provider  fosite.OAuth2Provider
+	store     *fositestore.Store
+	clients   Clients
+	keys      Keys
+	pages     *web.Pages
+	consents  Consents
+	users     Users
+	health    []HealthCheck
+	log       *slog.Logger
+	metrics   *metrics
+	discovery []byte
+}
+
+// Users looks users up for UserInfo.
+type Users interface {
+	GetUser(ctx context.Context, id string) (*storage.User, error)
+}
+
+// HealthCheck is one dependency /readyz checks.
+type HealthCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Deps are the stores and collaborators the Server is built from.
+type Deps struct {
+	Store    *fositestore.Store
+	Clients  Clients
+	Keys     Keys
+	Pages    *web.Pages
+	Consents Consents
+	Users    Users
+	Health   []HealthCheck
+	Logger   *slog.Logger
+	Metrics  MetricsRegisterer
+}
+
+// Scopes authd knows and shows on the consent page.
+var knownScopes = map[string]string{
+	"openid":         "Sign you in (your user id)",
+	"profile":        "See your username",
+	"offline_access": "Stay signed in (keep access while you are away)",
+	"grants":         "See and revoke the devices and apps signed in to your account",
+}
+
+// RefreshScopes are the scopes that make a code exchange issue a refresh token.
+var RefreshScopes = []string{"offline_access", "offline"}
+
+// New composes fosite with exactly the handlers authd supports: the
+// authorization code grant with PKCE and OpenID Connect, refresh tokens
+// (rotating), client credentials, introspection and revocation. The
+// implicit, hybrid and password grants are deliberately not enabled.
+func New(cfg Config, d Deps) (*Server, error) {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.IDTokenTTL <= 0 {
+		cfg.IDTokenTTL = time.Hour
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	strategy, err := fositestore.NewTokenStrategy(cfg.Secret)
+	if err != nil {
+		return nil, err
+	}
+	fc := &fosite.Config{
+		AccessTokenLifespan:            cfg.AccessTokenTTL,
+		RefreshTokenLifespan:           cfg.RefreshTokenTTL,
+		AuthorizeCodeLifespan:          cfg.AuthCodeTTL,
+		IDTokenLifespan:                cfg.IDTokenTTL,
+		IDTokenIssuer:                  cfg.Issuer,
+		AccessTokenIssuer:              cfg.Issuer,
+		TokenURL:                       cfg.Issuer + "/oauth2/token",
+		ScopeStrategy:                  fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		RefreshTokenScopes:             RefreshScopes,
+		SanitationWhiteList:            []string{"redirect_uri"},
+		ClientSecretsHasher:            storage.SecretHasher{},
+		SendDebugMessagesToClients:     false,
+		MinParameterEntropy:            fosite.MinParameterEntropy,
+		OmitRedirectScopeParam:         false,
+		RedirectSecureChecker:          fosite.IsRedirectURISecure,
+	}
+	signer := &kidSigner{keys: d.Keys, alg: "RS256"}
+	provider := compose.Compose(fc, d.Store, &compose.CommonStrategy{
+		CoreStrategy:               strategy,
+		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: signer, Config: fc},
+		Signer:                     signer,
+	},
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OpenIDConnectExplicitFactory,
+		compose.OpenIDConnectRefreshFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+		compose.OAuth2PKCEFactory,
+	)
+	s := &Server{
+		cfg: cfg, provider: provider, store: d.Store, clients: d.Clients, keys: d.Keys,
+		pages: d.Pages, consents: d.Consents, users: d.Users, health: d.Health, log: d.Logger,
+	}
+	s.metrics = newMetrics(d.Metrics)
+	if s.discovery, err = s.discoveryDocument(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// kidSigner signs ID tokens with the key manager's active key and names it
+// in the "kid" header. fosite signs with go-jose v3, which takes the raw
+// crypto key.
+type kidSigner struct {
+	keys Keys
+	alg  string
+}
+
+func (k *kidSigner) current(ctx context.Context) (string, *jwt.DefaultSigner, error) {
+	kid, key, err := k.keys.Signer(k.alg)
+	if err != nil {
+		return "", nil, err
+	}
+	return kid, &jwt.DefaultSigner{GetPrivateKey: func(context.Context) (interface{}, error) { return key, nil }}, nil
+}
+
+func (k *kidSigner) Generate(ctx context.Context, claims jwt.MapClaims, header jwt.Mapper) (string, string, error) {
+	kid, s, err := k.current(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	h := &jwt.Headers{Extra: map[string]interface{}{}}
+	if header != nil {
+		for k, v := range header.ToMap() {
+			h.Extra[k] = v
+		}
+	}
+	h.Extra["kid"] = kid
+	return s.Generate(ctx, claims, h)
+}
+
+func (k *kidSigner) Validate(ctx context.Context, token string) (string, error) {
+	return "", errors.New("oauth: validating authd-signed JWTs here is not supported")
+}
+
+func (k *kidSigner) Hash(ctx context.Context, in []byte) ([]byte, error) {
+	return (&jwt.DefaultSigner{}).Hash(ctx, in)
+}
+
+func (k *kidSigner) Decode(ctx context.Context, token string) (*jwt.Token, error) {
+	return nil, errors.New("oauth: decoding authd-signed JWTs here is not supported")
+}
+
+func (k *kidSigner) GetSignature(ctx context.Context, token string) (string, error) {
+	return (&jwt.DefaultSigner{}).GetSignature(ctx, token)
+}
+
+func (k *kidSigner) GetSigningMethodLength(ctx context.Context) int {
+	return (&jwt.DefaultSigner{}).GetSigningMethodLength(ctx)
+}

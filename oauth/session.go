@@ -1,0 +1,147 @@
+package oauth
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/jwt"
+)
+
+// Session is what authd keeps about the user behind a request: subject,
+// username, token expiries and the ID token claims set at login. It
+// serialises to a compact JSON form (short keys, Unix seconds, only the
+// claims authd sets) because one copy lives in Redis per token.
+type Session struct {
+	Subject   string
+	Username  string
+	ExpiresAt map[fosite.TokenType]time.Time
+	Claims    *jwt.IDTokenClaims
+	Headers   *jwt.Headers
+}
+
+var _ openid.Session = (*Session)(nil)
+
+// NewSession returns an empty session; fosite and storage decode into it.
+func NewSession() fosite.Session { return newSession("", "") }
+
+func newSession(subject, username string) *Session {
+	return &Session{
+		Subject: subject, Username: username,
+		ExpiresAt: map[fosite.TokenType]time.Time{},
+		Claims:    &jwt.IDTokenClaims{Subject: subject},
+		Headers:   &jwt.Headers{Extra: map[string]interface{}{}},
+	}
+}
+
+func (s *Session) SetExpiresAt(t fosite.TokenType, exp time.Time) {
+	if s.ExpiresAt == nil {
+		s.ExpiresAt = map[fosite.TokenType]time.Time{}
+	}
+	s.ExpiresAt[t] = exp
+}
+
+func (s *Session) GetExpiresAt(t fosite.TokenType) time.Time {
+	if s.ExpiresAt == nil {
+		return time.Time{}
+	}
+	return s.ExpiresAt[t]
+}
+
+func (s *Session) GetUsername() string { return s.Username }
+func (s *Session) GetSubject() string  { return s.Subject }
+
+func (s *Session) IDTokenClaims() *jwt.IDTokenClaims {
+	if s.Claims == nil {
+		s.Claims = &jwt.IDTokenClaims{Subject: s.Subject}
+	}
+	return s.Claims
+}
+
+func (s *Session) IDTokenHeaders() *jwt.Headers {
+	if s.Headers == nil {
+		s.Headers = &jwt.Headers{Extra: map[string]interface{}{}}
+	}
+	return s.Headers
+}
+
+// Clone returns a deep copy (the claims are per request).
+func (s *Session) Clone() fosite.Session {
+	if s == nil {
+		return nil
+	}
+	c := newSession(s.Subject, s.Username)
+	for k, v := range s.ExpiresAt {
+		c.ExpiresAt[k] = v
+	}
+	if s.Claims != nil {
+		cl := *s.Claims
+		cl.Audience = append([]string(nil), s.Claims.Audience...)
+		cl.AuthenticationMethodsReferences = append([]string(nil), s.Claims.AuthenticationMethodsReferences...)
+		cl.Extra = nil
+		c.Claims = &cl
+	}
+	return c
+}
+
+// wire is the stored form of a Session.
+type wire struct {
+	Sub   string           `json:"s,omitempty"`
+	User  string           `json:"u,omitempty"`
+	Exp   map[string]int64 `json:"e,omitempty"`
+	Nonce string           `json:"n,omitempty"`
+	Auth  int64            `json:"at,omitempty"`
+	Rat   int64            `json:"rt,omitempty"`
+	AMR   []string         `json:"amr,omitempty"`
+}
+
+var expKeys = map[fosite.TokenType]string{
+	fosite.AccessToken: "a", fosite.RefreshToken: "r", fosite.AuthorizeCode: "c", fosite.IDToken: "i",
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+func fromUnix(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(n, 0).UTC()
+}
+
+func (s *Session) MarshalJSON() ([]byte, error) {
+	w := wire{Sub: s.Subject, User: s.Username}
+	if len(s.ExpiresAt) > 0 {
+		w.Exp = make(map[string]int64, len(s.ExpiresAt))
+		for t, v := range s.ExpiresAt {
+			if k, ok := expKeys[t]; ok && !v.IsZero() {
+				w.Exp[k] = v.Unix()
+			}
+		}
+	}
+	if c := s.Claims; c != nil {
+		w.Nonce, w.Auth, w.Rat, w.AMR = c.Nonce, unix(c.AuthTime), unix(c.RequestedAt), c.AuthenticationMethodsReferences
+	}
+	return json.Marshal(w)
+}
+
+func (s *Session) UnmarshalJSON(b []byte) error {
+	var w wire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*s = *newSession(w.Sub, w.User)
+	for t, k := range expKeys {
+		if v, ok := w.Exp[k]; ok {
+			s.ExpiresAt[t] = fromUnix(v)
+		}
+	}
+	s.Claims.Nonce, s.Claims.AuthTime, s.Claims.RequestedAt, s.Claims.AuthenticationMethodsReferences =
+		w.Nonce, fromUnix(w.Auth), fromUnix(w.Rat), w.AMR
+	return nil
+}

@@ -1,0 +1,102 @@
+package fositestore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/go-jose/go-jose/v3"
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/ory/fosite"
+
+	"github.com/authd/authd/storage"
+)
+
+// Client adapts a storage.Client to fosite's client interfaces.
+type Client struct {
+	storage.Client
+}
+
+var (
+	_ fosite.Client              = (*Client)(nil)
+	_ fosite.OpenIDConnectClient = (*Client)(nil)
+)
+
+func (c *Client) GetID() string             { return c.ID }
+func (c *Client) GetHashedSecret() []byte   { return c.SecretHash }
+func (c *Client) GetRedirectURIs() []string { return c.RedirectURIs }
+func (c *Client) GetGrantTypes() fosite.Arguments {
+	return c.GrantTypes
+}
+func (c *Client) GetResponseTypes() fosite.Arguments {
+	if len(c.ResponseTypes) == 0 {
+		return fosite.Arguments{"code"}
+	}
+	return c.ResponseTypes
+}
+func (c *Client) GetScopes() fosite.Arguments   { return c.Scopes }
+func (c *Client) IsPublic() bool                { return c.Public }
+func (c *Client) GetAudience() fosite.Arguments { return c.Audience }
+
+// GetTokenEndpointAuthMethod: "none" for public clients, otherwise the
+// registered method (client_secret_basic by default).
+func (c *Client) GetTokenEndpointAuthMethod() string {
+	if c.Public {
+		return "none"
+	}
+	if c.TokenEndpointAuthMethod != "" {
+		return c.TokenEndpointAuthMethod
+	}
+	return "client_secret_basic"
+}
+func (c *Client) GetRequestURIs() []string                     { return nil }
+func (c *Client) GetJSONWebKeys() *jose.JSONWebKeySet          { return nil }
+func (c *Client) GetJSONWebKeysURI() string                    { return "" }
+func (c *Client) GetRequestObjectSigningAlgorithm() string     { return "" }
+func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string { return "RS256" }
+
+// ClientLoader loads a client from durable storage.
+type ClientLoader interface {
+	GetClient(ctx context.Context, id string) (*storage.Client, error)
+}
+
+// ClientCache keeps recently used clients in memory for a short TTL, so the
+// token, refresh and introspection paths do not query Postgres per request.
+// It is bounded (LRU) and unknown ids are cached too (briefly), so random
+// client ids cannot be used to hammer the database. A client deleted or
+// changed on any replica is honoured everywhere within the TTL.
+type ClientCache struct {
+	load  ClientLoader
+	cache *expirable.LRU[string, *Client] // nil value: known not to exist
+}
+
+// NewClientCache returns a cache of at most size clients, each kept ttl.
+func NewClientCache(load ClientLoader, size int, ttl time.Duration) *ClientCache {
+	return &ClientCache{load: load, cache: expirable.NewLRU[string, *Client](size, nil, ttl)}
+}
+
+// Get returns the client or an error wrapping storage.ErrNotFound.
+func (c *ClientCache) Get(ctx context.Context, id string) (*Client, error) {
+	if v, ok := c.cache.Get(id); ok {
+		if v == nil {
+			return nil, storage.ErrNotFound
+		}
+		return v, nil
+	}
+	if id == "" || len(id) > 255 {
+		return nil, storage.ErrNotFound
+	}
+	sc, err := c.load.GetClient(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		c.cache.Add(id, nil)
+		return nil, err
+	} else if err != nil {
+		return nil, err
+	}
+	cl := &Client{Client: *sc}
+	c.cache.Add(id, cl)
+	return cl, nil
+}
+
+// Forget drops id from this process's cache (after a local delete).
+func (c *ClientCache) Forget(id string) { c.cache.Remove(id) }

@@ -1,0 +1,534 @@
+// Package fositestore adapts authd's Redis and Postgres stores to the fosite
+// storage interfaces. It is the one place fosite requests are (de)serialised
+// and storage errors are mapped to fosite's sentinels.
+package fositestore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+
+	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/redisstore"
+)
+
+// Records is the part of the Postgres store the adapter needs. Only grant
+// creation and revocation write to it; the refresh and introspection paths
+// never call it (clients come from the in-memory cache).
+type Records interface {
+	GetClient(ctx context.Context, id string) (*storage.Client, error)
+	CreateGrant(ctx context.Context, g *storage.Grant) error
+	RevokeGrant(ctx context.Context, id, reason string, at time.Time) (storage.Grant, error)
+}
+
+// Store implements every fosite storage interface authd's handlers use.
+type Store struct {
+	redis   *redisstore.Store
+	records Records
+	clients *ClientCache
+	// newSession returns an empty session to decode stored requests into.
+	newSession func() fosite.Session
+	// tombstoneTTL bounds how long a revocation of a not-yet-born grant is
+	// remembered (long enough to stop a racing code exchange).
+	tombstoneTTL time.Duration
+	// refreshScopes: a code exchange issues a refresh token when one of
+	// these is granted (fosite's RefreshTokenScopes).
+	refreshScopes []string
+	now           func() time.Time
+}
+
+// Compile-time proof that Store satisfies what fosite's compose type-asserts.
+var (
+	_ fosite.ClientManager               = (*Store)(nil)
+	_ oauth2.CoreStorage                 = (*Store)(nil)
+	_ oauth2.TokenRevocationStorage      = (*Store)(nil)
+	_ openid.OpenIDConnectRequestStorage = (*Store)(nil)
+	_ pkce.PKCERequestStorage            = (*Store)(nil)
+)
+
+// Config configures New.
+type Config struct {
+	Redis         *redisstore.Store
+	Records       Records
+	Clients       *ClientCache
+	NewSession    func() fosite.Session
+	TombstoneTTL  time.Duration
+	RefreshScopes []string
+}
+
+// New returns the adapter.
+func New(c Config) *Store {
+	if c.TombstoneTTL <= 0 {
+		c.TombstoneTTL = 10 * time.Minute
+	}
+	return &Store{
+		redis: c.Redis, records: c.Records, clients: c.Clients, newSession: c.NewSession,
+		tombstoneTTL: c.TombstoneTTL, refreshScopes: c.RefreshScopes, now: time.Now,
+	}
+}
+
+// ErrRevoked is returned (wrapped) when a token is written to a grant that
+// was revoked meanwhile. ErrConcurrent when a compare-and-set lost a race.
+// The token endpoint maps both to invalid_grant.
+var (
+	ErrRevoked    = redisstore.ErrRevoked
+	ErrConcurrent = redisstore.ErrStale
+)
+
+// ---------------------------------------------------------------------------
+// Request metadata carried in the context (client IP and user agent), used
+// when a grant is born.
+
+type metaKey struct{}
+
+// RequestMeta is what the HTTP layer knows about the caller.
+type RequestMeta struct {
+	IP, UserAgent string
+}
+
+// WithRequestMeta returns ctx carrying m.
+func WithRequestMeta(ctx context.Context, m RequestMeta) context.Context {
+	return context.WithValue(ctx, metaKey{}, m)
+}
+
+// MetaFrom returns the RequestMeta in ctx, if any.
+func MetaFrom(ctx context.Context) RequestMeta {
+	m, _ := ctx.Value(metaKey{}).(RequestMeta)
+	return m
+}
+
+// ---------------------------------------------------------------------------
+// Serialisation: a small versioned envelope. The client is stored by id and
+// re-fetched (from the cache) on load, never serialised whole.
+
+type envelope struct {
+	V           int             `json:"v"`
+	ID          string          `json:"i"`
+	RequestedAt int64           `json:"t"`
+	Client      string          `json:"c"`
+	Scopes      []string        `json:"s,omitempty"`
+	Granted     []string        `json:"gs,omitempty"`
+	Audience    []string        `json:"a,omitempty"`
+	GrantedAud  []string        `json:"ga,omitempty"`
+	Form        url.Values      `json:"f,omitempty"`
+	Session     json.RawMessage `json:"x,omitempty"`
+}
+
+func encode(r fosite.Requester) ([]byte, error) {
+	e := envelope{
+		V: 1, ID: r.GetID(), RequestedAt: r.GetRequestedAt().Unix(), Client: r.GetClient().GetID(),
+		Scopes: r.GetRequestedScopes(), Granted: r.GetGrantedScopes(),
+		Audience: r.GetRequestedAudience(), GrantedAud: r.GetGrantedAudience(),
+	}
+	if f := r.GetRequestForm(); len(f) > 0 {
+		e.Form = f
+	}
+	if s := r.GetSession(); s != nil {
+		b, err := json.Marshal(s)
+		if err != nil {
+			return nil, fmt.Errorf("fositestore: encode session: %w", err)
+		}
+		e.Session = b
+	}
+	return json.Marshal(e)
+}
+
+// decode rebuilds a request into session (a fresh one when nil) and
+// re-fetches its client.
+func (s *Store) decode(ctx context.Context, b []byte, session fosite.Session) (*fosite.Request, error) {
+	var e envelope
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("fositestore: corrupt stored request: %w", err)
+	}
+	if e.V != 1 {
+		return nil, fmt.Errorf("fositestore: unknown stored request version %d", e.V)
+	}
+	if session == nil {
+		session = s.newSession()
+	}
+	if len(e.Session) > 0 {
+		if err := json.Unmarshal(e.Session, session); err != nil {
+			return nil, fmt.Errorf("fositestore: corrupt stored session: %w", err)
+		}
+	}
+	client, err := s.GetClient(ctx, e.Client)
+	if err != nil {
+		// The client was deleted: its tokens are dead.
+		return nil, fosite.ErrNotFound.WithWrap(err)
+	}
+	r := &fosite.Request{
+		ID: e.ID, RequestedAt: time.Unix(e.RequestedAt, 0).UTC(), Client: client,
+		RequestedScope: e.Scopes, GrantedScope: e.Granted,
+		RequestedAudience: e.Audience, GrantedAudience: e.GrantedAud,
+		Form: e.Form, Session: session,
+	}
+	if r.Form == nil {
+		r.Form = url.Values{}
+	}
+	return r, nil
+}
+
+// mapErr turns storage errors into fosite's sentinels.
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, redisstore.ErrNotFound), errors.Is(err, storage.ErrNotFound):
+		return fosite.ErrNotFound.WithWrap(err)
+	case errors.Is(err, redisstore.ErrStale):
+		return fosite.ErrSerializationFailure.WithWrap(err)
+	}
+	return err
+}
+
+func ttlUntil(now time.Time, exp time.Time, fallback time.Duration) time.Duration {
+	if exp.IsZero() {
+		return fallback
+	}
+	return exp.Sub(now)
+}
+
+// ---------------------------------------------------------------------------
+// fosite.ClientManager
+
+// GetClient returns the client from the in-memory cache, loading it from
+// Postgres on a miss.
+func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := s.clients.Get(ctx, id)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return c, nil
+}
+
+// ClientAssertionJWTValid: private_key_jwt is not enabled; no jti is known.
+func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error { return nil }
+
+// SetClientAssertionJWT: see ClientAssertionJWTValid.
+func (s *Store) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Authorization codes
+
+func (s *Store) CreateAuthorizeCodeSession(ctx context.Context, signature string, r fosite.Requester) error {
+	sg, ok := parseSig(signature)
+	if !ok {
+		return fmt.Errorf("fositestore: bad code signature")
+	}
+	b, err := encode(r)
+	if err != nil {
+		return err
+	}
+	ttl := ttlUntil(s.now(), r.GetSession().GetExpiresAt(fosite.AuthorizeCode), s.tombstoneTTL)
+	return s.redis.CreateCode(ctx, sg.grant, sg.mac, b, ttl)
+}
+
+// GetAuthorizeCodeSession returns fosite.ErrInvalidatedAuthorizeCode, with
+// the request, for a code that was already exchanged: fosite then revokes
+// the tokens issued from it (RFC 6749 §4.1.2). A code whose exchange is in
+// flight is reported as not found, so a concurrent duplicate loses without
+// revoking the winner's tokens.
+func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	sg, ok := parseSig(signature)
+	if !ok {
+		return nil, fosite.ErrNotFound
+	}
+	b, state, err := s.redis.GetCode(ctx, sg.grant, sg.mac)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if state == redisstore.CodeExchanging {
+		return nil, fosite.ErrNotFound.WithHint("The authorization code is being redeemed by another request.")
+	}
+	r, err := s.decode(ctx, b, session)
+	if err != nil {
+		return nil, err
+	}
+	if state == redisstore.CodeExchanged {
+		return r, fosite.ErrInvalidatedAuthorizeCode
+	}
+	return r, nil
+}
+
+// InvalidateAuthorizeCodeSession starts the code's single exchange; exactly
+// one concurrent caller succeeds, the others get ErrConcurrent.
+func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
+	sg, ok := parseSig(signature)
+	if !ok {
+		return fosite.ErrNotFound
+	}
+	return mapErr(s.redis.BeginCodeExchange(ctx, sg.grant, sg.mac))
+}
+
+// ---------------------------------------------------------------------------
+// PKCE and OpenID Connect request sessions
+
+func (s *Store) putAux(ctx context.Context, key, kind string, r fosite.Requester) error {
+	sg, ok := parseSig(key)
+	if !ok {
+		return fmt.Errorf("fositestore: bad code for %s session", kind)
+	}
+	b, err := encode(r)
+	if err != nil {
+		return err
+	}
+	ttl := ttlUntil(s.now(), r.GetSession().GetExpiresAt(fosite.AuthorizeCode), s.tombstoneTTL)
+	return s.redis.PutAux(ctx, sg.grant, kind, b, ttl)
+}
+
+func (s *Store) getAux(ctx context.Context, key, kind string, session fosite.Session) (fosite.Requester, error) {
+	sg, ok := parseSig(key)
+	if !ok {
+		return nil, redisstore.ErrNotFound
+	}
+	b, err := s.redis.GetAux(ctx, sg.grant, kind)
+	if err != nil {
+		return nil, err
+	}
+	return s.decode(ctx, b, session)
+}
+
+func (s *Store) deleteAux(ctx context.Context, key, kind string) error {
+	sg, ok := parseSig(key)
+	if !ok {
+		return nil
+	}
+	return s.redis.DeleteAux(ctx, sg.grant, kind)
+}
+
+func (s *Store) CreatePKCERequestSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return s.putAux(ctx, signature, "pk", r)
+}
+
+func (s *Store) GetPKCERequestSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	r, err := s.getAux(ctx, signature, "pk", session)
+	return r, mapErr(err)
+}
+
+func (s *Store) DeletePKCERequestSession(ctx context.Context, signature string) error {
+	return s.deleteAux(ctx, signature, "pk")
+}
+
+func (s *Store) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
+	return s.putAux(ctx, code, "oi", r)
+}
+
+func (s *Store) GetOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) (fosite.Requester, error) {
+	out, err := s.getAux(ctx, code, "oi", r.GetSession())
+	if errors.Is(err, redisstore.ErrNotFound) {
+		return nil, openid.ErrNoSessionFound
+	}
+	return out, err
+}
+
+func (s *Store) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	return s.deleteAux(ctx, code, "oi")
+}
+
+// ---------------------------------------------------------------------------
+// Access tokens
+
+func isBirth(r fosite.Requester) bool {
+	if r.GetSession() == nil || r.GetSession().GetSubject() == "" {
+		return false
+	}
+	gt := r.GetRequestForm().Get("grant_type")
+	return gt == "authorization_code" || gt == DeviceCodeGrantType
+}
+
+// DeviceCodeGrantType is RFC 8628's grant type.
+const DeviceCodeGrantType = "urn:ietf:params:oauth:grant-type:device_code"
+
+// issuesRefresh mirrors fosite's canIssueRefreshToken.
+func (s *Store) issuesRefresh(r fosite.Requester) bool {
+	if len(s.refreshScopes) > 0 && !r.GetGrantedScopes().HasOneOf(s.refreshScopes...) {
+		return false
+	}
+	return r.GetClient().GetGrantTypes().Has("refresh_token")
+}
+
+// CreateAccessTokenSession stores an access token. When it is the first token
+// of a user's grant (code or device exchange), the grant is born: its
+// Postgres row is written first, then its Redis family.
+func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, r fosite.Requester) error {
+	sg, ok := parseSig(signature)
+	if !ok {
+		return fmt.Errorf("fositestore: bad access token signature")
+	}
+	b, err := encode(r)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	ttl := ttlUntil(now, r.GetSession().GetExpiresAt(fosite.AccessToken), time.Hour)
+	var birth *redisstore.Birth
+	if isBirth(r) {
+		refresh := s.issuesRefresh(r)
+		exp := r.GetSession().GetExpiresAt(fosite.AccessToken)
+		if refresh {
+			exp = r.GetSession().GetExpiresAt(fosite.RefreshToken)
+		}
+		birth = &redisstore.Birth{FamilyTTL: ttlUntil(now, exp, ttl), CodeDone: !refresh}
+		if err := s.createGrant(ctx, r, now, exp); err != nil {
+			return err
+		}
+	}
+	err = s.redis.CreateAccess(ctx, sg.grant, sg.mac, b, ttl, birth)
+	if errors.Is(err, redisstore.ErrRevoked) && birth != nil {
+		// Revoked while being born (an authorization code replayed during
+		// its exchange): the row must say so too.
+		s.revokeRecord(ctx, sg.grant, storage.RevokedCodeReplay)
+	}
+	return err
+}
+
+func (s *Store) createGrant(ctx context.Context, r fosite.Requester, now, exp time.Time) error {
+	meta := MetaFrom(ctx)
+	flow := "authorization_code"
+	if r.GetRequestForm().Get("grant_type") == DeviceCodeGrantType {
+		flow = "device_code"
+	}
+	g := &storage.Grant{
+		ID: r.GetID(), Subject: r.GetSession().GetSubject(), ClientID: r.GetClient().GetID(),
+		Scopes: r.GetGrantedScopes(), Flow: flow, UserAgent: meta.UserAgent,
+		FirstIP: meta.IP, LastIP: meta.IP, CreatedAt: now, LastUsedAt: now, ExpiresAt: exp,
+	}
+	if err := s.records.CreateGrant(ctx, g); err != nil {
+		return fmt.Errorf("fositestore: record grant: %w", err)
+	}
+	return nil
+}
+
+// GetAccessTokenSession is the introspection hot path: one Redis GET, and the
+// client from the in-memory cache.
+func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	sg, ok := parseSig(signature)
+	if !ok {
+		return nil, fosite.ErrNotFound
+	}
+	b, err := s.redis.GetAccess(ctx, sg.grant, sg.mac)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return s.decode(ctx, b, session)
+}
+
+func (s *Store) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	sg, ok := parseSig(signature)
+	if !ok {
+		return nil
+	}
+	return s.redis.DeleteAccess(ctx, sg.grant)
+}
+
+// ---------------------------------------------------------------------------
+// Refresh tokens
+
+func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, _ string, r fosite.Requester) error {
+	sg, ok := parseSig(signature)
+	if !ok {
+		return fmt.Errorf("fositestore: bad refresh token signature")
+	}
+	b, err := encode(r)
+	if err != nil {
+		return err
+	}
+	ttl := ttlUntil(s.now(), r.GetSession().GetExpiresAt(fosite.RefreshToken), 30*24*time.Hour)
+	return mapRevoked(s.redis.CreateRefresh(ctx, sg.grant, sg.gen, sg.mac, b, ttl, sg.gen == 0))
+}
+
+func mapRevoked(err error) error {
+	if errors.Is(err, redisstore.ErrRevoked) {
+		return fosite.ErrNotFound.WithWrap(err)
+	}
+	return mapErr(err)
+}
+
+// GetRefreshTokenSession returns the live refresh token's request. For a
+// token that was already rotated away it revokes the grant with reason
+// reuse_detected and returns fosite.ErrInactiveToken with a request carrying
+// the grant id, on which fosite revokes the family again (a no-op by then).
+func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	sg, ok := parseSig(signature)
+	if !ok {
+		return nil, fosite.ErrNotFound
+	}
+	b, state, err := s.redis.GetRefresh(ctx, sg.grant, sg.gen, sg.mac)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if state == redisstore.RefreshRotated {
+		if err := s.RevokeGrant(ctx, sg.grant, storage.RevokedReuse); err != nil {
+			return nil, err
+		}
+		return &fosite.Request{ID: sg.grant, Client: &fosite.DefaultClient{}, Session: session, Form: url.Values{}}, fosite.ErrInactiveToken
+	}
+	return s.decode(ctx, b, session)
+}
+
+// DeleteRefreshTokenSession is only called by fosite on reuse; the family is
+// already revoked then.
+func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	sg, ok := parseSig(signature)
+	if !ok {
+		return nil
+	}
+	return s.RevokeGrant(ctx, sg.grant, storage.RevokedReuse)
+}
+
+// RotateRefreshToken retires the presented refresh token and the grant's
+// access token atomically. Exactly one of several concurrent refreshes with
+// the same token gets past it.
+func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
+	sg, ok := parseSig(signature)
+	if !ok || sg.grant != requestID {
+		return fosite.ErrNotFound
+	}
+	return mapRevoked(s.redis.Rotate(ctx, sg.grant, sg.gen, sg.mac))
+}
+
+// RevokeRefreshToken revokes the whole grant (RFC 7009 §2.1).
+func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	return s.RevokeGrant(ctx, requestID, storage.RevokedByClient)
+}
+
+// RevokeAccessToken revokes the whole grant too: fosite revokes by request
+// id, and an access token's grant is its family.
+func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
+	return s.RevokeGrant(ctx, requestID, storage.RevokedByClient)
+}
+
+// RevokeGrant removes every token of the grant from Redis (leaving a
+// tombstone) and, for a user's grant, marks its Postgres row revoked with
+// reason. Revoking twice is harmless; the first reason is kept.
+func (s *Store) RevokeGrant(ctx context.Context, grant, reason string) error {
+	if !validGrantID(grant) {
+		return fosite.ErrNotFound
+	}
+	user, err := s.redis.RevokeFamily(ctx, grant, s.tombstoneTTL)
+	if err != nil {
+		return err
+	}
+	if user {
+		return s.revokeRecord(ctx, grant, reason)
+	}
+	return nil
+}
+
+func (s *Store) revokeRecord(ctx context.Context, grant, reason string) error {
+	_, err := s.records.RevokeGrant(ctx, grant, reason, s.now())
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("fositestore: record revocation of grant: %w", err)
+	}
+	return nil
+}

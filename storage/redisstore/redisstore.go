@@ -1,0 +1,430 @@
+// Package redisstore keeps authd's short-lived token state in Redis: authorization
+// codes, PKCE and OpenID Connect request sessions, access-token sessions and the
+// refresh-token family of each grant. Every key carries a TTL equal to what is
+// left of its token's lifetime, so expired state disappears by itself.
+//
+// It knows nothing about fosite: values are opaque payloads, and tokens are
+// addressed by their grant id and a MAC. All keys of one grant share the Redis
+// hash tag {grant}, so the multi-key scripts below (rotation, revocation of a
+// family) are atomic on a single server and legal on a Redis Cluster.
+//
+// Key layout, for prefix P and grant id G:
+//
+//	P{G}:c   hash  authorization code: m (mac), p (payload), s (0 fresh, 2 being exchanged, 1 exchanged)
+//	P{G}:pk  string PKCE request payload
+//	P{G}:oi  string OpenID Connect request payload
+//	P{G}:at  string the grant's live access token: mac "|" payload
+//	P{G}:f   hash  the grant's family: g (refresh generation), m (mac of the live
+//	               refresh token, "" while a rotation is in flight), p (refresh
+//	               payload), r ("1" once revoked: a tombstone that stops racing
+//	               writers from resurrecting the grant), u ("1": a user's grant)
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors returned by Store. ErrNotFound is storage.ErrNotFound so callers
+// may use either.
+var (
+	// ErrNotFound: no such token, or its MAC does not match.
+	ErrNotFound = errors.New("redisstore: not found")
+	// ErrRevoked: the grant has been revoked; nothing may be written to it.
+	ErrRevoked = errors.New("redisstore: grant revoked")
+	// ErrStale: a compare-and-set lost a race (another request rotated the
+	// refresh token or redeemed the code first).
+	ErrStale = errors.New("redisstore: concurrent update")
+)
+
+// Store is the Redis half of authd's storage.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+// New returns a Store whose keys all start with prefix (tests use one prefix
+// each; production uses "authd:").
+func New(rdb redis.UniversalClient, prefix string) *Store {
+	return &Store{rdb: rdb, prefix: prefix}
+}
+
+// Client exposes the underlying client for health checks.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Key returns the Redis key for part ("c", "pk", "oi", "at", "f") of grant.
+func (s *Store) Key(grant, part string) string {
+	return s.prefix + "{" + grant + "}:" + part
+}
+
+func ms(ttl time.Duration) int64 {
+	if ttl < time.Millisecond {
+		return 1
+	}
+	return ttl.Milliseconds()
+}
+
+// ---------------------------------------------------------------------------
+// Authorization codes
+
+// CodeState is where an authorization code is in its single use.
+type CodeState int
+
+const (
+	CodeFresh      CodeState = 0
+	CodeExchanged  CodeState = 1
+	CodeExchanging CodeState = 2
+)
+
+// CreateCode stores a new authorization code.
+func (s *Store) CreateCode(ctx context.Context, grant, mac string, payload []byte, ttl time.Duration) error {
+	k := s.Key(grant, "c")
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, k, "m", mac, "p", payload, "s", "0")
+		p.PExpire(ctx, k, ttl)
+		return nil
+	})
+	return wrap("create code", err)
+}
+
+// GetCode returns a code's payload and state. ErrNotFound when absent, expired
+// or the MAC differs.
+func (s *Store) GetCode(ctx context.Context, grant, mac string) ([]byte, CodeState, error) {
+	v, err := s.rdb.HMGet(ctx, s.Key(grant, "c"), "m", "p", "s").Result()
+	if err != nil {
+		return nil, 0, wrap("get code", err)
+	}
+	m, _ := v[0].(string)
+	p, _ := v[1].(string)
+	st, _ := v[2].(string)
+	if m == "" || m != mac {
+		return nil, 0, ErrNotFound
+	}
+	n, _ := strconv.Atoi(st)
+	return []byte(p), CodeState(n), nil
+}
+
+var beginExchange = redis.NewScript(`
+local v = redis.call('HMGET', KEYS[1], 'm', 's')
+if not v[1] or v[1] ~= ARGV[1] then return 'missing' end
+if v[2] ~= '0' then return 'used' end
+redis.call('HSET', KEYS[1], 's', '2')
+return 'ok'`)
+
+// BeginCodeExchange atomically moves a fresh code to "being exchanged".
+// Exactly one caller succeeds; the others get ErrStale (or ErrNotFound).
+func (s *Store) BeginCodeExchange(ctx context.Context, grant, mac string) error {
+	r, err := beginExchange.Run(ctx, s.rdb, []string{s.Key(grant, "c")}, mac).Text()
+	if err != nil {
+		return wrap("begin code exchange", err)
+	}
+	switch r {
+	case "ok":
+		return nil
+	case "missing":
+		return ErrNotFound
+	default:
+		return ErrStale
+	}
+}
+
+// ---------------------------------------------------------------------------
+// PKCE and OpenID Connect request sessions (keyed by the code's grant)
+
+// PutAux stores an auxiliary request payload (kind "pk" or "oi").
+func (s *Store) PutAux(ctx context.Context, grant, kind string, payload []byte, ttl time.Duration) error {
+	return wrap("put "+kind, s.rdb.Set(ctx, s.Key(grant, kind), payload, ttl).Err())
+}
+
+// GetAux returns an auxiliary payload or ErrNotFound.
+func (s *Store) GetAux(ctx context.Context, grant, kind string) ([]byte, error) {
+	b, err := s.rdb.Get(ctx, s.Key(grant, kind)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	return b, wrap("get "+kind, err)
+}
+
+// DeleteAux removes an auxiliary payload; absent is not an error.
+func (s *Store) DeleteAux(ctx context.Context, grant, kind string) error {
+	return wrap("delete "+kind, s.rdb.Unlink(ctx, s.Key(grant, kind)).Err())
+}
+
+// ---------------------------------------------------------------------------
+// Access tokens
+
+// Birth describes the family created together with a grant's first access
+// token (authorization code or device code exchange).
+type Birth struct {
+	// FamilyTTL is how long the family lives: until the refresh token's end,
+	// or the access token's end when no refresh token is issued.
+	FamilyTTL time.Duration
+	// CodeDone marks the grant's authorization code as exchanged (used when
+	// no refresh token follows; otherwise CreateRefresh does it).
+	CodeDone bool
+}
+
+var createAccess = redis.NewScript(`
+local f, at, c = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('HGET', f, 'r') == '1' then return 'revoked' end
+if ARGV[4] == '1' then
+  if redis.call('EXISTS', f) == 0 then
+    redis.call('HSET', f, 'g', '0', 'm', '', 'u', '1')
+  end
+  redis.call('PEXPIRE', f, ARGV[5])
+end
+redis.call('SET', at, ARGV[1], 'PX', ARGV[2])
+if ARGV[3] == '1' then redis.call('HSET', c, 's', '1') end
+return 'ok'`)
+
+// CreateAccess stores the grant's access token, replacing any previous one.
+// birth is non-nil for the first token of a user's grant. ErrRevoked when the
+// grant was revoked meanwhile.
+func (s *Store) CreateAccess(ctx context.Context, grant, mac string, payload []byte, ttl time.Duration, birth *Birth) error {
+	val := make([]byte, 0, len(mac)+1+len(payload))
+	val = append(append(append(val, mac...), '|'), payload...)
+	isBirth, famTTL, done := "0", int64(0), "0"
+	if birth != nil {
+		isBirth, famTTL = "1", ms(birth.FamilyTTL)
+		if birth.CodeDone {
+			done = "1"
+		}
+	}
+	r, err := createAccess.Run(ctx, s.rdb,
+		[]string{s.Key(grant, "f"), s.Key(grant, "at"), s.Key(grant, "c")},
+		val, ms(ttl), done, isBirth, famTTL).Text()
+	if err != nil {
+		return wrap("create access", err)
+	}
+	if r == "revoked" {
+		return ErrRevoked
+	}
+	return nil
+}
+
+// GetAccess returns the payload of the grant's access token with this MAC.
+// One GET: this is the introspection hot path.
+func (s *Store) GetAccess(ctx context.Context, grant, mac string) ([]byte, error) {
+	b, err := s.rdb.Get(ctx, s.Key(grant, "at")).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, wrap("get access", err)
+	}
+	if len(b) <= len(mac) || b[len(mac)] != '|' || string(b[:len(mac)]) != mac {
+		return nil, ErrNotFound
+	}
+	return b[len(mac)+1:], nil
+}
+
+// DeleteAccess removes the grant's access token; absent is not an error.
+func (s *Store) DeleteAccess(ctx context.Context, grant string) error {
+	return wrap("delete access", s.rdb.Unlink(ctx, s.Key(grant, "at")).Err())
+}
+
+// ---------------------------------------------------------------------------
+// Refresh token families
+
+// RefreshState says what a presented refresh token is.
+type RefreshState int
+
+const (
+	// RefreshActive: the token is the family's live refresh token.
+	RefreshActive RefreshState = iota
+	// RefreshRotated: the token belonged to this family but was already
+	// rotated away: presenting it again is reuse.
+	RefreshRotated
+)
+
+var createRefresh = redis.NewScript(`
+local f, c = KEYS[1], KEYS[2]
+local v = redis.call('HMGET', f, 'g', 'm', 'r')
+if v[3] == '1' then return 'revoked' end
+if not v[1] then return 'missing' end
+if v[1] ~= ARGV[1] or v[2] ~= '' then return 'stale' end
+redis.call('HSET', f, 'm', ARGV[2], 'p', ARGV[3])
+redis.call('PEXPIRE', f, ARGV[4])
+if ARGV[5] == '1' then redis.call('HSET', c, 's', '1') end
+return 'ok'`)
+
+// CreateRefresh installs the refresh token of generation gen into the
+// family. The family must exist (born with CreateAccess, or rotated with
+// Rotate to generation gen) and have no live refresh token. codeDone marks
+// the grant's authorization code as exchanged.
+func (s *Store) CreateRefresh(ctx context.Context, grant string, gen uint64, mac string, payload []byte, ttl time.Duration, codeDone bool) error {
+	done := "0"
+	if codeDone {
+		done = "1"
+	}
+	r, err := createRefresh.Run(ctx, s.rdb, []string{s.Key(grant, "f"), s.Key(grant, "c")},
+		gen, mac, payload, ms(ttl), done).Text()
+	if err != nil {
+		return wrap("create refresh", err)
+	}
+	return scriptResult(r)
+}
+
+// GetRefresh looks up a refresh token of generation gen with this MAC. It
+// returns RefreshActive with the payload for the live token, RefreshRotated
+// for an older generation of a live family (reuse), and ErrNotFound for
+// anything else (unknown, expired, revoked, or a rotation in flight).
+func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac string) ([]byte, RefreshState, error) {
+	v, err := s.rdb.HMGet(ctx, s.Key(grant, "f"), "g", "m", "p", "r").Result()
+	if err != nil {
+		return nil, 0, wrap("get refresh", err)
+	}
+	gs, _ := v[0].(string)
+	m, _ := v[1].(string)
+	p, _ := v[2].(string)
+	r, _ := v[3].(string)
+	if gs == "" || r == "1" {
+		return nil, 0, ErrNotFound
+	}
+	cur, err := strconv.ParseUint(gs, 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("redisstore: corrupt generation %q: %w", gs, err)
+	}
+	switch {
+	case gen == cur && m != "" && m == mac:
+		return []byte(p), RefreshActive, nil
+	case gen+1 == cur && m == "":
+		// The rotation of this very token is in flight: a concurrent
+		// duplicate, which loses the race without revoking the family.
+		return nil, 0, ErrNotFound
+	case gen < cur:
+		return nil, RefreshRotated, nil
+	}
+	return nil, 0, ErrNotFound
+}
+
+var rotate = redis.NewScript(`
+local f, at = KEYS[1], KEYS[2]
+local v = redis.call('HMGET', f, 'g', 'm', 'r')
+if v[3] == '1' then return 'revoked' end
+if not v[1] then return 'missing' end
+if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] or v[2] == '' then return 'stale' end
+redis.call('HSET', f, 'g', tostring(tonumber(v[1]) + 1), 'm', '')
+redis.call('UNLINK', at)
+return 'ok'`)
+
+// Rotate retires the live refresh token (gen, mac) and the grant's access
+// token in one step, leaving the family waiting for generation gen+1.
+// Exactly one of several concurrent callers succeeds; the others get ErrStale.
+func (s *Store) Rotate(ctx context.Context, grant string, gen uint64, mac string) error {
+	r, err := rotate.Run(ctx, s.rdb, []string{s.Key(grant, "f"), s.Key(grant, "at")}, gen, mac).Text()
+	if err != nil {
+		return wrap("rotate", err)
+	}
+	return scriptResult(r)
+}
+
+var revokeFamily = redis.NewScript(`
+local f, at, c = KEYS[1], KEYS[2], KEYS[3]
+redis.call('UNLINK', at)
+local u = redis.call('HGET', f, 'u')
+local was = redis.call('HGET', f, 'r')
+if redis.call('EXISTS', f) == 1 then
+  redis.call('HDEL', f, 'm', 'p')
+  redis.call('HSET', f, 'r', '1')
+else
+  redis.call('HSET', f, 'r', '1')
+  redis.call('PEXPIRE', f, ARGV[1])
+end
+if u == '1' and was ~= '1' then return 'user' end
+return 'ok'`)
+
+// RevokeFamily deletes the grant's access and refresh tokens and leaves a
+// tombstone, so no request racing the revocation can write new tokens to the
+// grant. A tombstone for a grant that has no family yet lives tombstoneTTL.
+// It reports whether this call revoked a live user grant (as opposed to a
+// client_credentials token or a grant already revoked).
+func (s *Store) RevokeFamily(ctx context.Context, grant string, tombstoneTTL time.Duration) (bool, error) {
+	r, err := revokeFamily.Run(ctx, s.rdb,
+		[]string{s.Key(grant, "f"), s.Key(grant, "at"), s.Key(grant, "c")}, ms(tombstoneTTL)).Text()
+	if err != nil {
+		return false, wrap("revoke family", err)
+	}
+	return r == "user", nil
+}
+
+// FamiliesLive reports, for each grant, whether its family is still live in
+// Redis (present and not revoked). One round trip.
+func (s *Store) FamiliesLive(ctx context.Context, grants []string) ([]bool, error) {
+	cmds := make([]*redis.SliceCmd, len(grants))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, g := range grants {
+			cmds[i] = p.HMGet(ctx, s.Key(g, "f"), "g", "r")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, wrap("families live", err)
+	}
+	out := make([]bool, len(grants))
+	for i, c := range cmds {
+		v := c.Val()
+		if len(v) == 2 {
+			g, _ := v[0].(string)
+			r, _ := v[1].(string)
+			out[i] = g != "" && r != "1"
+		}
+	}
+	return out, nil
+}
+
+// Ping checks the connection.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+func scriptResult(r string) error {
+	switch r {
+	case "ok":
+		return nil
+	case "revoked":
+		return ErrRevoked
+	case "missing":
+		return ErrNotFound
+	case "stale":
+		return ErrStale
+	}
+	return fmt.Errorf("redisstore: unexpected script result %q", r)
+}
+
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if strings.HasPrefix(err.Error(), "redisstore:") {
+		return err
+	}
+	return fmt.Errorf("redisstore: %s: %w", op, err)
+}
+
+// ---------------------------------------------------------------------------
+// Browser login sessions (the web package decides what is in them)
+
+func (s *Store) loginKey(id string) string { return s.prefix + "ls:" + id }
+
+// PutLoginSession stores a login session under id (a hash of the cookie).
+func (s *Store) PutLoginSession(ctx context.Context, id string, payload []byte, ttl time.Duration) error {
+	return wrap("put login session", s.rdb.Set(ctx, s.loginKey(id), payload, ttl).Err())
+}
+
+// GetLoginSession returns a login session or ErrNotFound.
+func (s *Store) GetLoginSession(ctx context.Context, id string) ([]byte, error) {
+	b, err := s.rdb.Get(ctx, s.loginKey(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	return b, wrap("get login session", err)
+}
+
+// DeleteLoginSession ends a login session; absent is not an error.
+func (s *Store) DeleteLoginSession(ctx context.Context, id string) error {
+	return wrap("delete login session", s.rdb.Unlink(ctx, s.loginKey(id)).Err())
+}

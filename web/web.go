@@ -1,0 +1,309 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/csrf"
+	"github.com/gorilla/mux"
+	"golang.org/x/crypto/hkdf"
+
+	"github.com/authd/authd/storage"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Users is what the pages need from the user store.
+type Users interface {
+	GetUserByUsername(ctx context.Context, username string) (*storage.User, error)
+}
+
+// SessionStore keeps browser login sessions (Redis in production).
+type SessionStore interface {
+	PutLoginSession(ctx context.Context, id string, payload []byte, ttl time.Duration) error
+	GetLoginSession(ctx context.Context, id string) ([]byte, error)
+	DeleteLoginSession(ctx context.Context, id string) error
+}
+
+// Config configures Pages.
+type Config struct {
+	Users    Users
+	Sessions SessionStore
+	// Secret is the system secret; the CSRF key is derived from it.
+	Secret []byte
+	// Secure marks cookies Secure (the issuer is https).
+	Secure bool
+	// SessionTTL is how long a login lasts (default 24h).
+	SessionTTL time.Duration
+	Logger     *slog.Logger
+}
+
+// Pages renders authd's HTML and owns the login session.
+type Pages struct {
+	cfg  Config
+	tmpl *template.Template
+	csrf func(http.Handler) http.Handler
+	// dummyHash is verified when a username is unknown, so a login takes
+	// as long for a missing user as for a wrong password.
+	dummyHash string
+}
+
+// SessionCookie is the name of the login session cookie.
+const SessionCookie = "authd_session"
+
+// New parses the templates and prepares CSRF protection.
+func New(cfg Config) (*Pages, error) {
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 24 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	t, err := template.ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	if _, err := hkdf.New(sha256.New, cfg.Secret, nil, []byte("authd csrf v1")).Read(key); err != nil {
+		return nil, err
+	}
+	dummy, err := storage.HashPassword("authd-timing-equaliser")
+	if err != nil {
+		return nil, err
+	}
+	p := &Pages{cfg: cfg, tmpl: t, dummyHash: dummy}
+	p.csrf = csrf.Protect(key,
+		csrf.Secure(cfg.Secure),
+		csrf.HttpOnly(true),
+		csrf.SameSite(csrf.SameSiteLaxMode),
+		csrf.Path("/"),
+		csrf.CookieName("authd_csrf"),
+		csrf.FieldName("csrf_token"),
+		csrf.ErrorHandler(http.HandlerFunc(p.csrfFailed)),
+	)
+	return p, nil
+}
+
+// CSRF wraps h with CSRF protection for its unsafe methods.
+func (p *Pages) CSRF(h http.Handler) http.Handler {
+	protected := p.csrf(h)
+	if p.cfg.Secure {
+		return protected
+	}
+	// gorilla/csrf assumes TLS and checks the Referer against https; tell
+	// it this deployment is plain HTTP (development, tests).
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		protected.ServeHTTP(w, csrf.PlaintextHTTPRequest(r))
+	})
+}
+
+func (p *Pages) csrfFailed(w http.ResponseWriter, r *http.Request) {
+	p.cfg.Logger.Info("csrf check failed", "path", r.URL.Path, "reason", csrf.FailureReason(r))
+	p.RenderError(w, r, http.StatusForbidden, "Form expired", "This form has expired or was not sent by this site. Go back, reload the page and try again.")
+}
+
+// Routes mounts the pages' own routes: static files, /login, /logout.
+func (p *Pages) Routes(r *mux.Router) {
+	static, _ := fs.Sub(staticFS, "static")
+	r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", http.FileServer(http.FS(static))))
+	r.Handle("/login", p.CSRF(http.HandlerFunc(p.login))).Methods(http.MethodGet, http.MethodPost)
+	r.Handle("/logout", p.CSRF(http.HandlerFunc(p.logout))).Methods(http.MethodPost)
+}
+
+// LoginSession is the browser's signed-in user.
+type LoginSession struct {
+	ID       string    `json:"-"` // hash of the cookie, the Redis key
+	UserID   string    `json:"uid"`
+	Username string    `json:"un"`
+	AuthTime time.Time `json:"at"`
+}
+
+func sessionID(cookie string) string {
+	h := sha256.Sum256([]byte(cookie))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// Current returns the signed-in user of this browser, if any.
+func (p *Pages) Current(r *http.Request) (*LoginSession, bool) {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" || len(c.Value) > 100 {
+		return nil, false
+	}
+	id := sessionID(c.Value)
+	b, err := p.cfg.Sessions.GetLoginSession(r.Context(), id)
+	if err != nil {
+		return nil, false
+	}
+	var s LoginSession
+	if json.Unmarshal(b, &s) != nil || s.UserID == "" {
+		return nil, false
+	}
+	s.ID = id
+	return &s, true
+}
+
+func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u *storage.User) error {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	cookie := base64.RawURLEncoding.EncodeToString(raw)
+	s := LoginSession{UserID: u.ID, Username: u.Username, AuthTime: time.Now().UTC().Truncate(time.Second)}
+	b, _ := json.Marshal(s)
+	if err := p.cfg.Sessions.PutLoginSession(r.Context(), sessionID(cookie), b, p.cfg.SessionTTL); err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: cookie, Path: "/", HttpOnly: true, Secure: p.cfg.Secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(p.cfg.SessionTTL.Seconds()),
+	})
+	return nil
+}
+
+// SafeNext returns next if it is a local path authd may send a browser back
+// to after sign-in, else "/login".
+func SafeNext(next string) string {
+	if next == "" || len(next) > 8192 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/login"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Host != "" || u.Scheme != "" {
+		return "/login"
+	}
+	return next
+}
+
+func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
+	next := SafeNext(r.FormValue("next"))
+	if r.Method == http.MethodGet {
+		if s, ok := p.Current(r); ok && next == "/login" {
+			p.render(w, r, http.StatusOK, "signedin.html", map[string]any{"Title": "Signed in", "Username": s.Username})
+			return
+		}
+		p.RenderLogin(w, r, http.StatusOK, LoginPage{Next: next})
+		return
+	}
+	username := strings.TrimSpace(r.PostFormValue("username"))
+	password := r.PostFormValue("password")
+	u, err := p.authenticate(r.Context(), username, password)
+	if errors.Is(err, errBadCredentials) {
+		p.RenderLogin(w, r, http.StatusUnauthorized, LoginPage{Next: next, Username: username, Error: "Wrong username or password."})
+		return
+	} else if err != nil {
+		p.cfg.Logger.Error("login failed", "err", err)
+		p.RenderError(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Signing in is temporarily unavailable. Please try again in a moment.")
+		return
+	}
+	if err := p.startSession(w, r, u); err != nil {
+		p.cfg.Logger.Error("start login session", "err", err)
+		p.RenderError(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Signing in is temporarily unavailable. Please try again in a moment.")
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+var errBadCredentials = errors.New("bad credentials")
+
+func (p *Pages) authenticate(ctx context.Context, username, password string) (*storage.User, error) {
+	if username == "" || password == "" || len(username) > 200 || len(password) > 1024 {
+		return nil, errBadCredentials
+	}
+	u, err := p.cfg.Users.GetUserByUsername(ctx, username)
+	if errors.Is(err, storage.ErrNotFound) {
+		_, _ = storage.VerifyPassword(p.dummyHash, password)
+		return nil, errBadCredentials
+	} else if err != nil {
+		return nil, err
+	}
+	ok, err := storage.VerifyPassword(u.PasswordHash, password)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errBadCredentials
+	}
+	return u, nil
+}
+
+func (p *Pages) logout(w http.ResponseWriter, r *http.Request) {
+	if s, ok := p.Current(r); ok {
+		_ = p.cfg.Sessions.DeleteLoginSession(r.Context(), s.ID)
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.cfg.Secure, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// LoginPage is the data of the sign-in page.
+type LoginPage struct {
+	Next, Username, Error, Client string
+}
+
+// RenderLogin renders the sign-in form.
+func (p *Pages) RenderLogin(w http.ResponseWriter, r *http.Request, status int, d LoginPage) {
+	p.render(w, r, status, "login.html", map[string]any{
+		"Title": "Sign in", "Next": d.Next, "Username": d.Username, "Error": d.Error, "Client": d.Client,
+	})
+}
+
+// Scope is one line of the consent page.
+type Scope struct{ Name, Description string }
+
+// ConsentPage is the data of the consent page.
+type ConsentPage struct {
+	Client, Username string
+	Scopes           []Scope
+	// Action is where the allow/deny form posts (it carries the
+	// authorization request).
+	Action string
+}
+
+// RenderConsent renders the consent form.
+func (p *Pages) RenderConsent(w http.ResponseWriter, r *http.Request, d ConsentPage) {
+	p.render(w, r, http.StatusOK, "consent.html", map[string]any{
+		"Title": "Allow access", "Client": d.Client, "Username": d.Username, "Scopes": d.Scopes, "Action": d.Action,
+	})
+}
+
+// RenderError renders an error page a person can read.
+func (p *Pages) RenderError(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+	p.render(w, r, status, "error.html", map[string]any{"Title": title, "Message": msg})
+}
+
+func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data map[string]any) {
+	data["CSRF"] = csrf.TemplateField(r)
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := p.tmpl.ExecuteTemplate(w, name, data); err != nil {
+		p.cfg.Logger.Error("render page", "page", name, "err", err)
+	}
+}
+
+// SecurityHeaders sets the headers every page and endpoint carries.
+func SecurityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Frame-Options", "DENY")
+		h.ServeHTTP(w, r)
+	})
+}
