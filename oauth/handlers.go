@@ -122,11 +122,22 @@ func unavailable(err error) bool {
 		strings.Contains(err.Error(), "failed to connect")
 }
 
+// supportedGrantTypes are the grant types the composed handlers implement.
+var supportedGrantTypes = map[string]bool{"authorization_code": true, "refresh_token": true, "client_credentials": true}
+
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	ctx := fositestore.WithRequestMeta(r.Context(), requestMeta(r))
 	session := NewSession()
 	if err := s.prepareForm(w, r); err != nil {
 		s.provider.WriteAccessError(ctx, w, fosite.NewAccessRequest(session), err)
+		return
+	}
+	switch gt := r.PostForm.Get("grant_type"); {
+	case gt == "":
+		s.provider.WriteAccessError(ctx, w, fosite.NewAccessRequest(session), fosite.ErrInvalidRequest.WithHint("The grant_type parameter is missing."))
+		return
+	case !supportedGrantTypes[gt]:
+		s.provider.WriteAccessError(ctx, w, fosite.NewAccessRequest(session), fosite.ErrUnsupportedGrantType)
 		return
 	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, session)

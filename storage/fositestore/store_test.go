@@ -1,0 +1,377 @@
+package fositestore_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authd/authd/oauth"
+	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/fositestore"
+	"github.com/authd/authd/storage/postgres"
+	"github.com/authd/authd/storage/redisstore"
+	"github.com/authd/authd/storage/storagetest"
+)
+
+// env is one test's adapter over the real Redis and Postgres (own schema,
+// own key prefix).
+type env struct {
+	store    *fositestore.Store
+	strategy *fositestore.TokenStrategy
+	rdb      *redis.Client
+	redis    *redisstore.Store
+	db       *postgres.DB
+	client   *fositestore.Client
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	db := storagetest.Postgres(t)
+	rdb, prefix := storagetest.Redis(t)
+	rs := redisstore.New(rdb, prefix)
+	ctx := context.Background()
+	c := &storage.Client{ID: "app", SecretHash: []byte("x"), GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "offline_access"}, RedirectURIs: []string{"http://127.0.0.1/cb"}}
+	if err := db.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	cache := fositestore.NewClientCache(db, 100, time.Minute)
+	st := fositestore.New(fositestore.Config{
+		Redis: rs, Records: db, Clients: cache, NewSession: oauth.NewSession,
+		TombstoneTTL: time.Minute, RefreshScopes: []string{"offline_access"},
+	})
+	strat, err := fositestore.NewTokenStrategy([]byte(strings.Repeat("s", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := cache.Get(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{store: st, strategy: strat, rdb: rdb, redis: rs, db: db, client: cl}
+}
+
+// request builds what fosite hands storage after a code exchange.
+func (e *env) request(grantType string, id string) *fosite.Request {
+	s := oauth.NewSession()
+	sess := s.(*oauth.Session)
+	sess.Subject, sess.Username = "user-1", "alice"
+	now := time.Now().UTC()
+	s.SetExpiresAt(fosite.AccessToken, now.Add(time.Hour))
+	s.SetExpiresAt(fosite.RefreshToken, now.Add(24*time.Hour))
+	s.SetExpiresAt(fosite.AuthorizeCode, now.Add(10*time.Minute))
+	return &fosite.Request{
+		ID: id, RequestedAt: now, Client: e.client, RequestedScope: fosite.Arguments{"openid", "offline_access"},
+		GrantedScope: fosite.Arguments{"openid", "offline_access"}, Form: url.Values{"grant_type": {grantType}}, Session: s,
+	}
+}
+
+const grantID = "7d1c2a64-0000-4000-8000-000000000001"
+
+// born issues the first access + refresh token of a grant, as a code
+// exchange does, and returns the tokens.
+func (e *env) born(t *testing.T, ctx context.Context, id string) (access, refresh string) {
+	t.Helper()
+	r := e.request("authorization_code", id)
+	at, atSig, err := e.strategy.GenerateAccessToken(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, rtSig, err := e.strategy.GenerateRefreshToken(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.CreateAccessTokenSession(ctx, atSig, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.CreateRefreshTokenSession(ctx, rtSig, atSig, r); err != nil {
+		t.Fatal(err)
+	}
+	return at, rt
+}
+
+// refresh performs what fosite's refresh handler does with storage, and
+// returns the new tokens (or the first storage error).
+func (e *env) refresh(ctx context.Context, id, oldRefresh string) (string, string, error) {
+	r := &fosite.AccessRequest{GrantTypes: fosite.Arguments{"refresh_token"}, Request: *e.request("refresh_token", id)}
+	r.Form.Set("refresh_token", oldRefresh)
+	oldSig := e.strategy.RefreshTokenSignature(ctx, oldRefresh)
+	if _, err := e.store.GetRefreshTokenSession(ctx, oldSig, oauth.NewSession()); err != nil {
+		return "", "", err
+	}
+	at, atSig, _ := e.strategy.GenerateAccessToken(ctx, r)
+	rt, rtSig, err := e.strategy.GenerateRefreshToken(ctx, r)
+	if err != nil {
+		return "", "", err
+	}
+	stored := r.Sanitize(nil)
+	if err := e.store.RotateRefreshToken(ctx, id, oldSig); err != nil {
+		return "", "", err
+	}
+	if err := e.store.CreateAccessTokenSession(ctx, atSig, stored); err != nil {
+		return "", "", err
+	}
+	if err := e.store.CreateRefreshTokenSession(ctx, rtSig, atSig, stored); err != nil {
+		return "", "", err
+	}
+	return at, rt, nil
+}
+
+func (e *env) accessActive(ctx context.Context, at string) bool {
+	_, err := e.store.GetAccessTokenSession(ctx, e.strategy.AccessTokenSignature(ctx, at), oauth.NewSession())
+	return err == nil
+}
+
+func pttl(t *testing.T, rdb *redis.Client, key string) time.Duration {
+	t.Helper()
+	d, err := rdb.PTTL(context.Background(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestTokenKeysCarryBoundedTTL(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	r := e.request("authorization_code", grantID)
+	code, codeSig, _ := e.strategy.GenerateAuthorizeCode(ctx, r)
+	if err := e.store.CreateAuthorizeCodeSession(ctx, codeSig, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.CreatePKCERequestSession(ctx, codeSig, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.CreateOpenIDConnectSession(ctx, code, r); err != nil {
+		t.Fatal(err)
+	}
+	e.born(t, ctx, grantID)
+	for _, c := range []struct {
+		part string
+		max  time.Duration
+	}{{"c", 10 * time.Minute}, {"pk", 10 * time.Minute}, {"oi", 10 * time.Minute}, {"at", time.Hour}, {"f", 24 * time.Hour}} {
+		d := pttl(t, e.rdb, e.redis.Key(grantID, c.part))
+		if d <= 0 || d > c.max {
+			t.Errorf("key %s: PTTL %v, want in (0, %v]", c.part, d, c.max)
+		}
+	}
+	fam, _ := e.rdb.MemoryUsage(ctx, e.redis.Key(grantID, "f")).Result()
+	acc, _ := e.rdb.MemoryUsage(ctx, e.redis.Key(grantID, "at")).Result()
+	t.Logf("Redis MEMORY USAGE: refresh family %d bytes, access session %d bytes", fam, acc)
+	if fam > 1024 || fam+acc > 2048 {
+		t.Errorf("session too large: family %d B, access %d B", fam, acc)
+	}
+}
+
+func TestGrantRowWrittenOncePerFamily(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, rt := e.born(t, ctx, grantID)
+	var err error
+	for i := 0; i < 5; i++ {
+		if _, rt, err = e.refresh(ctx, grantID, rt); err != nil {
+			t.Fatalf("refresh %d: %v", i, err)
+		}
+	}
+	gs, err := e.db.ListGrants(ctx, "user-1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != 1 || gs[0].ID != grantID || gs[0].ClientID != "app" || gs[0].Flow != "authorization_code" {
+		t.Fatalf("grants = %+v, want exactly one row for the family", gs)
+	}
+}
+
+func TestRotationRetiresOldTokens(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	at1, rt1 := e.born(t, ctx, grantID)
+	at2, rt2, err := e.refresh(ctx, grantID, rt1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.accessActive(ctx, at1) {
+		t.Error("the access token of the previous generation is still active")
+	}
+	if !e.accessActive(ctx, at2) {
+		t.Error("the new access token is not active")
+	}
+	if _, _, err := e.refresh(ctx, grantID, rt2); err != nil {
+		t.Errorf("the new refresh token does not work: %v", err)
+	}
+}
+
+func TestReuseRevokesFamily(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, rt1 := e.born(t, ctx, grantID)
+	at2, rt2, err := e.refresh(ctx, grantID, rt1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = e.refresh(ctx, grantID, rt1) // replay of the rotated token
+	if !errors.Is(err, fosite.ErrInactiveToken) {
+		t.Fatalf("replay: err = %v, want ErrInactiveToken", err)
+	}
+	if e.accessActive(ctx, at2) {
+		t.Error("access token still active after reuse")
+	}
+	if _, _, err := e.refresh(ctx, grantID, rt2); !errors.Is(err, fosite.ErrNotFound) {
+		t.Errorf("current refresh after reuse: err = %v, want ErrNotFound", err)
+	}
+	g, err := e.db.GetGrant(ctx, grantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.RevokedAt == nil || g.RevokeReason != storage.RevokedReuse {
+		t.Errorf("grant row revoked=%v reason=%q, want reuse_detected", g.RevokedAt, g.RevokeReason)
+	}
+}
+
+func TestForgedTokenNeverReachesStorage(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, rt1 := e.born(t, ctx, grantID)
+	if _, _, err := e.refresh(ctx, grantID, rt1); err != nil {
+		t.Fatal(err)
+	}
+	// Somebody who knows the grant id forges an "old generation" token: it
+	// must not count as reuse (which would revoke the victim's grant).
+	forged := strings.Replace(rt1, ".0.", ".0.", 1)
+	forged = forged[:len(forged)-4] + "AAAA"
+	if sig := e.strategy.RefreshTokenSignature(ctx, forged); sig != "" {
+		t.Fatalf("forged token got a signature %q", sig)
+	}
+	if _, err := e.store.GetRefreshTokenSession(ctx, "", oauth.NewSession()); !errors.Is(err, fosite.ErrNotFound) {
+		t.Fatalf("empty signature: %v", err)
+	}
+	g, _ := e.db.GetGrant(ctx, grantID)
+	if g.RevokedAt != nil {
+		t.Fatal("a forged token revoked the grant")
+	}
+}
+
+func TestConcurrentRotationHasOneWinner(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for round := 0; round < 20; round++ {
+		id := "7d1c2a64-0000-4000-8000-0000000001" + string(rune('a'+round/10)) + string(rune('0'+round%10))
+		_, rt := e.born(t, ctx, id)
+		const n = 16
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins, reuse := 0, 0
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, err := e.refresh(ctx, id, rt)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, fosite.ErrInactiveToken):
+					reuse++
+				case errors.Is(err, fosite.ErrSerializationFailure), errors.Is(err, fosite.ErrNotFound):
+				default:
+					t.Errorf("unexpected error %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins > 1 || (wins == 0 && reuse == 0) {
+			t.Fatalf("round %d: %d winners (%d reuse detections), want exactly one winner or a revoked family", round, wins, reuse)
+		}
+	}
+}
+
+func TestRevocationCascadesAndBlocksRacingWrites(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	at, rt := e.born(t, ctx, grantID)
+	if err := e.store.RevokeRefreshToken(ctx, grantID); err != nil {
+		t.Fatal(err)
+	}
+	if e.accessActive(ctx, at) {
+		t.Error("access token active after its grant was revoked")
+	}
+	if _, _, err := e.refresh(ctx, grantID, rt); !errors.Is(err, fosite.ErrNotFound) {
+		t.Errorf("refresh after revocation: %v, want ErrNotFound", err)
+	}
+	// A request that passed its checks before the revocation cannot write
+	// a new token into the revoked grant.
+	r := e.request("refresh_token", grantID)
+	_, atSig, _ := e.strategy.GenerateAccessToken(ctx, r)
+	if err := e.store.CreateAccessTokenSession(ctx, atSig, r); !errors.Is(err, fositestore.ErrRevoked) {
+		t.Errorf("write into revoked grant: %v, want ErrRevoked", err)
+	}
+	if err := e.store.RevokeRefreshToken(ctx, grantID); err != nil {
+		t.Errorf("second revocation: %v", err)
+	}
+	g, _ := e.db.GetGrant(ctx, grantID)
+	if g.RevokedAt == nil || g.RevokeReason != storage.RevokedByClient {
+		t.Errorf("grant row: revoked=%v reason %q", g.RevokedAt, g.RevokeReason)
+	}
+}
+
+func TestAuthorizeCodeIsSingleUse(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	r := e.request("authorization_code", grantID)
+	_, sig, _ := e.strategy.GenerateAuthorizeCode(ctx, r)
+	if err := e.store.CreateAuthorizeCodeSession(ctx, sig, r); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.store.InvalidateAuthorizeCodeSession(ctx, sig); err == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Fatalf("%d concurrent invalidations succeeded, want 1", ok)
+	}
+	e.born(t, ctx, grantID) // the exchange completes: the code is marked exchanged
+	if _, err := e.store.GetAuthorizeCodeSession(ctx, sig, oauth.NewSession()); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+		t.Fatalf("code after exchange: %v, want ErrInvalidatedAuthorizeCode", err)
+	}
+}
+
+// TestStoredEnvelopeGolden: a request stored by an earlier version must
+// still decode (tokens outlive deployments).
+func TestStoredEnvelopeGolden(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	b, err := os.ReadFile("testdata/access_v1.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.SplitN(strings.TrimSpace(string(b)), "\n", 2)
+	if err := e.rdb.Set(ctx, e.redis.Key(grantID, "at"), parts[1], time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.store.GetAccessTokenSession(ctx, grantID+".0."+parts[0], oauth.NewSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.GetSession().GetSubject() != "user-1" || r.GetClient().GetID() != "app" || !r.GetGrantedScopes().Has("offline_access") {
+		t.Fatalf("decoded %+v", r)
+	}
+}
