@@ -25,7 +25,13 @@ func (s *Server) Routes(r *mux.Router) {
 	r.HandleFunc("/.well-known/openid-configuration", s.serveDiscovery).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/.well-known/oauth-authorization-server", s.serveDiscovery).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/.well-known/jwks.json", s.keys.ServeJWKS).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/oauth2/auth", s.authorize).Methods(http.MethodGet, http.MethodPost)
+	// GET goes through the CSRF middleware only so that the sign-in and
+	// consent pages it renders carry a CSRF token (and the browser gets the
+	// CSRF cookie) for the POSTs to /login and /oauth2/auth/decision. GET is
+	// a safe method: the middleware never rejects it. POST (an authorization
+	// request sent as a form by a relying party) is not cross-site-protected.
+	r.Handle("/oauth2/auth", s.pages.CSRF(http.HandlerFunc(s.authorize))).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/oauth2/auth", s.authorize).Methods(http.MethodPost)
 	r.Handle("/oauth2/auth/decision", s.pages.CSRF(http.HandlerFunc(s.authorize))).Methods(http.MethodPost)
 	r.HandleFunc("/oauth2/token", s.instrument("token", s.token)).Methods(http.MethodPost)
 	r.HandleFunc("/oauth2/revoke", s.instrument("revoke", s.revoke)).Methods(http.MethodPost)

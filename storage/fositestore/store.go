@@ -151,9 +151,13 @@ func (s *Store) decode(ctx context.Context, b []byte, session fosite.Session) (*
 	if e.V != 1 {
 		return nil, fmt.Errorf("fositestore: unknown stored request version %d", e.V)
 	}
-	if session == nil {
-		session = s.newSession()
-	}
+	// Always decode into a fresh session, never into the one passed in:
+	// fosite passes the live request's own session (the PKCE and OpenID
+	// Connect handlers, and the code grant's second lookup, during a code
+	// exchange, after the access and refresh token expiries were set on
+	// it), and overwriting it would wipe those expiries. fosite only uses
+	// the returned request's session.
+	session = s.newSession()
 	if len(e.Session) > 0 {
 		if err := json.Unmarshal(e.Session, session); err != nil {
 			return nil, fmt.Errorf("fositestore: corrupt stored session: %w", err)
