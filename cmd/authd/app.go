@@ -53,18 +53,12 @@ func openStores(ctx context.Context, c Config) (*postgres.DB, redis.UniversalCli
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres: %w", err)
 	}
-	ro, err := redis.ParseURL(c.RedisURL)
+	rdb, err := newRedisClient(c.RedisURL) // redisurl.go
 	if err != nil {
 		db.Close()
-		return nil, nil, fmt.Errorf("AUTHD_REDIS_URL: %w", err)
+		return nil, nil, err
 	}
-	// Bounded timeouts: a Redis outage must turn into a prompt error, not a
-	// hang. The pool is sized for concurrent token traffic.
-	ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
-	ro.PoolTimeout = 700 * time.Millisecond
-	ro.MaxRetries = 1
-	ro.PoolSize = 64
-	return db, redis.NewClient(ro), nil
+	return db, rdb, nil
 }
 
 // NewApp builds the whole server. It needs migrated storage; it creates the

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authd/authd/storage/redisstore"
+)
+
+// newRedisClient connects to AUTHD_REDIS_URL: one server (redis://),
+// a Redis Cluster (redis+cluster://) or a Sentinel-managed master
+// (redis+sentinel://), TLS with rediss. It does not dial yet.
+func newRedisClient(url string) (redis.UniversalClient, error) {
+	o, err := redisstore.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("AUTHD_REDIS_URL: %w", err)
+	}
+	// Bounded timeouts: a Redis outage must turn into a prompt error, not a
+	// hang. The pool (per node for a cluster) is sized for concurrent token
+	// traffic.
+	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
+	o.PoolTimeout = 700 * time.Millisecond
+	o.MaxRetries = 1
+	o.PoolSize = 64
+	return redis.NewUniversalClient(o), nil
+}

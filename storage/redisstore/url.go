@@ -1,0 +1,169 @@
+package redisstore
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ParseURL turns a Redis URL into options for redis.NewUniversalClient. It
+// accepts three topologies, each with a TLS variant ("rediss..."):
+//
+//	redis://[user:pass@]host[:port][/db]                       one server (default port 6379, db 0)
+//	redis+cluster://[user:pass@]host1:port1,host2:port2,...    Redis Cluster seed nodes (db must be 0)
+//	redis+sentinel://[user:pass@]host1:port1,.../MASTER[/db]   Sentinels (default port 26379) and the master's name
+//
+// user and pass authenticate to the Redis servers (for Sentinel: to the
+// master and its replicas and to the sentinels). Query parameters are refused,
+// so a typo cannot silently fall back to a default. TLS verifies the server
+// certificate against the system roots, with the host name of each address.
+func ParseURL(raw string) (*redis.UniversalOptions, error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return nil, errors.New("redis url: missing scheme (want redis://, redis+cluster:// or redis+sentinel://)")
+	}
+	var tlsOn, cluster, sentinel bool
+	switch strings.ToLower(scheme) {
+	case "redis":
+	case "rediss":
+		tlsOn = true
+	case "redis+cluster":
+		cluster = true
+	case "rediss+cluster":
+		cluster, tlsOn = true, true
+	case "redis+sentinel":
+		sentinel = true
+	case "rediss+sentinel":
+		sentinel, tlsOn = true, true
+	default:
+		return nil, fmt.Errorf("redis url: unsupported scheme %q (want redis, rediss, redis+cluster, rediss+cluster, redis+sentinel or rediss+sentinel)", scheme)
+	}
+	if strings.ContainsAny(rest, "?#") {
+		return nil, errors.New("redis url: query parameters and fragments are not supported")
+	}
+	authority, path, _ := strings.Cut(rest, "/")
+	o := &redis.UniversalOptions{}
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		user, pass, hasPass := strings.Cut(authority[:at], ":")
+		var err error
+		if o.Username, err = url.PathUnescape(user); err != nil {
+			return nil, fmt.Errorf("redis url: bad user name escape: %w", err)
+		}
+		if hasPass {
+			if o.Password, err = url.PathUnescape(pass); err != nil {
+				return nil, errors.New("redis url: bad password escape") // never echo the password
+			}
+		}
+		authority = authority[at+1:]
+	}
+	defPort := "6379"
+	if sentinel {
+		defPort = "26379"
+		// Sentinels commonly share the servers' credentials; a deployment
+		// where they differ needs its own configuration.
+		o.SentinelUsername, o.SentinelPassword = o.Username, o.Password
+	}
+	if authority == "" {
+		return nil, errors.New("redis url: no host")
+	}
+	for _, h := range strings.Split(authority, ",") {
+		addr, err := hostPort(h, defPort)
+		if err != nil {
+			return nil, err
+		}
+		o.Addrs = append(o.Addrs, addr)
+	}
+	segs := []string{}
+	if path != "" {
+		segs = strings.Split(strings.TrimSuffix(path, "/"), "/")
+	}
+	switch {
+	case sentinel:
+		if len(segs) == 0 || segs[0] == "" {
+			return nil, errors.New("redis url: redis+sentinel needs the master name as the path (redis+sentinel://host:26379/mymaster)")
+		}
+		name, err := url.PathUnescape(segs[0])
+		if err != nil {
+			return nil, fmt.Errorf("redis url: bad master name: %w", err)
+		}
+		o.MasterName = name
+		segs = segs[1:]
+	case cluster:
+		o.IsClusterMode = true
+	default:
+		if len(o.Addrs) > 1 {
+			return nil, errors.New("redis url: several hosts need redis+cluster:// or redis+sentinel://")
+		}
+	}
+	if len(segs) > 1 {
+		return nil, fmt.Errorf("redis url: unexpected path %q", path)
+	}
+	if len(segs) == 1 {
+		db, err := strconv.Atoi(segs[0])
+		if err != nil || db < 0 {
+			return nil, fmt.Errorf("redis url: database %q is not a non-negative number", segs[0])
+		}
+		if cluster && db != 0 {
+			return nil, errors.New("redis url: Redis Cluster has only database 0")
+		}
+		o.DB = db
+	}
+	if tlsOn {
+		// ServerName stays empty: crypto/tls takes it from each dialled
+		// address, which is right for every node of a cluster.
+		o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return o, nil
+}
+
+// hostPort validates one host[:port] (IPv6 in brackets) and adds defPort.
+func hostPort(h, defPort string) (string, error) {
+	if h == "" {
+		return "", errors.New("redis url: empty host in list")
+	}
+	host, port := h, defPort
+	if strings.HasPrefix(h, "[") {
+		end := strings.Index(h, "]")
+		if end < 0 {
+			return "", fmt.Errorf("redis url: bad IPv6 address %q", h)
+		}
+		host = h[1:end]
+		switch tail := h[end+1:]; {
+		case tail == "":
+		case strings.HasPrefix(tail, ":"):
+			port = tail[1:]
+		default:
+			return "", fmt.Errorf("redis url: bad address %q", h)
+		}
+	} else if i := strings.LastIndex(h, ":"); i >= 0 {
+		host, port = h[:i], h[i+1:]
+		if strings.Contains(host, ":") {
+			return "", fmt.Errorf("redis url: IPv6 address %q must be in brackets", h)
+		}
+	}
+	if host == "" {
+		return "", fmt.Errorf("redis url: empty host in %q", h)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("redis url: bad port in %q", h)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// Topology names what o connects to: "single", "cluster" or "sentinel".
+func Topology(o *redis.UniversalOptions) string {
+	switch {
+	case o.MasterName != "":
+		return "sentinel"
+	case o.IsClusterMode || len(o.Addrs) > 1:
+		return "cluster"
+	default:
+		return "single"
+	}
+}
