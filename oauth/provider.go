@@ -31,6 +31,9 @@ type Config struct {
 	IDTokenTTL      time.Duration
 	// MaxBodyBytes bounds request bodies at the protocol endpoints.
 	MaxBodyBytes int64
+	// AdminToken is the bearer token of the /admin API; the API answers
+	// 404 when it is empty.
+	AdminToken string
 }
 
 // Keys is what the provider needs from the key manager.
@@ -66,6 +69,7 @@ type Server struct {
 	log       *slog.Logger
 	metrics   *metrics
 	discovery []byte
+	grants    *Grants
 }
 
 // Users looks users up for UserInfo.
@@ -90,6 +94,8 @@ type Deps struct {
 	Health   []HealthCheck
 	Logger   *slog.Logger
 	Metrics  MetricsRegisterer
+	// Grants backs the admin and user grant APIs (not mounted when nil).
+	Grants *Grants
 }
 
 // Scopes authd knows and shows on the consent page.
@@ -159,6 +165,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, provider: provider, store: d.Store, clients: d.Clients, keys: d.Keys,
 		pages: d.Pages, consents: d.Consents, users: d.Users, health: d.Health, log: d.Logger,
+		grants: d.Grants,
 	}
 	s.metrics = newMetrics(d.Metrics)
 	if s.discovery, err = s.discoveryDocument(); err != nil {

@@ -52,6 +52,9 @@ type Config struct {
 	// SessionTTL is how long a login lasts (default 24h).
 	SessionTTL time.Duration
 	Logger     *slog.Logger
+	// Devices backs the "your devices" page; the page is not mounted when
+	// it is nil.
+	Devices Devices
 }
 
 // Pages renders authd's HTML and owns the login session.
@@ -124,6 +127,9 @@ func (p *Pages) Routes(r *mux.Router) {
 	r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", http.FileServer(http.FS(static))))
 	r.Handle("/login", p.CSRF(http.HandlerFunc(p.login))).Methods(http.MethodGet, http.MethodPost)
 	r.Handle("/logout", p.CSRF(http.HandlerFunc(p.logout))).Methods(http.MethodPost)
+	if p.cfg.Devices != nil {
+		p.deviceRoutes(r)
+	}
 }
 
 // LoginSession is the browser's signed-in user.

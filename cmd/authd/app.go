@@ -35,6 +35,7 @@ type App struct {
 	Keys    *keys.Manager
 	Clients *fositestore.ClientCache
 	Store   *fositestore.Store
+	Grants  *oauth.Grants
 	OAuth   *oauth.Server
 	Pages   *web.Pages
 	Handler http.Handler
@@ -61,6 +62,20 @@ func openStores(ctx context.Context, c Config) (*postgres.DB, redis.UniversalCli
 	return db, rdb, nil
 }
 
+// newGrantStores builds the token stores over open connections: the Redis
+// store, the client cache, the fosite adapter and the grant manager. serve
+// and the grants/janitor commands share it, so a revocation from the CLI
+// goes through exactly the path the server's uses.
+func newGrantStores(c Config, db *postgres.DB, rdb redis.UniversalClient) (*redisstore.Store, *fositestore.ClientCache, *fositestore.Store, *oauth.Grants) {
+	rs := redisstore.New(rdb, c.RedisPrefix)
+	clients := fositestore.NewClientCache(db, 10000, 10*time.Second)
+	store := fositestore.New(fositestore.Config{
+		Redis: rs, Records: db, Clients: clients, NewSession: oauth.NewSession,
+		TombstoneTTL: c.AuthCodeTTL, RefreshScopes: oauth.RefreshScopes,
+	})
+	return rs, clients, store, oauth.NewGrants(db, rs, store, clients)
+}
+
 // NewApp builds the whole server. It needs migrated storage; it creates the
 // first signing key if there is none.
 func NewApp(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
@@ -82,21 +97,16 @@ func NewApp(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 func (a *App) build(ctx context.Context) error {
 	c := a.Config
 	var err error
-	a.Redis = redisstore.New(a.RDB, c.RedisPrefix)
+	a.Redis, a.Clients, a.Store, a.Grants = newGrantStores(c, a.DB, a.RDB)
 	if a.Keys, err = keys.New(a.DB, c.Secret, keys.WithLogger(a.Log)); err != nil {
 		return err
 	}
 	if err := a.Keys.EnsureKey(ctx, keys.RS256); err != nil {
 		return fmt.Errorf("signing key: %w", err)
 	}
-	a.Clients = fositestore.NewClientCache(a.DB, 10000, 10*time.Second)
-	a.Store = fositestore.New(fositestore.Config{
-		Redis: a.Redis, Records: a.DB, Clients: a.Clients, NewSession: oauth.NewSession,
-		TombstoneTTL: c.AuthCodeTTL, RefreshScopes: oauth.RefreshScopes,
-	})
 	a.Pages, err = web.New(web.Config{
 		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
-		Secure: strings.HasPrefix(c.Issuer, "https://"), Logger: a.Log,
+		Secure: strings.HasPrefix(c.Issuer, "https://"), Logger: a.Log, Devices: a.Grants,
 	})
 	if err != nil {
 		return err
@@ -105,10 +115,10 @@ func (a *App) build(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.OAuth, err = oauth.New(oauth.Config{
 		Issuer: c.Issuer, Secret: c.Secret, AccessTokenTTL: c.AccessTokenTTL,
-		RefreshTokenTTL: c.RefreshTokenTTL, AuthCodeTTL: c.AuthCodeTTL,
+		RefreshTokenTTL: c.RefreshTokenTTL, AuthCodeTTL: c.AuthCodeTTL, AdminToken: c.AdminToken,
 	}, oauth.Deps{
 		Store: a.Store, Clients: a.Clients, Keys: a.Keys, Pages: a.Pages, Consents: a.DB, Users: a.DB,
-		Logger: a.Log, Metrics: reg,
+		Logger: a.Log, Metrics: reg, Grants: a.Grants,
 		Health: []oauth.HealthCheck{{Name: "redis", Check: a.Redis.Ping}, {Name: "postgres", Check: a.DB.Ping}},
 	})
 	if err != nil {

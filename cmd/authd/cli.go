@@ -42,6 +42,8 @@ const usage = `usage: authd <command>
   clients list | clients delete --id ID
   users create --username U --password P | users list
   keys list | keys rotate [--alg RS256|ES256]
+  grants list --subject SUB [--active]
+  grants revoke --id ID | grants revoke --subject SUB
 
 Configuration comes from AUTHD_* environment variables (see README).`
 
@@ -63,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, cfg, stderr)
 	}
 	sub := ""
-	if len(rest) > 0 && (cmd == "clients" || cmd == "users" || cmd == "keys") {
+	if len(rest) > 0 && (cmd == "clients" || cmd == "users" || cmd == "keys" || cmd == "grants") {
 		sub, rest = rest[0], rest[1:]
 	}
 	db, rdb, err := openStores(ctx, cfg)
@@ -81,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "demo ":
 		return demo(ctx, cfg, db, stdout)
+	case "grants list", "grants revoke":
+		return grantsCmd(ctx, cfg, db, rdb, sub, rest, stdout)
 	case "clients create":
 		return clientsCreate(ctx, db, rest, stdout)
 	case "clients list":

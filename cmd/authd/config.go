@@ -22,6 +22,8 @@ type Config struct {
 	RefreshTokenTTL time.Duration
 	AuthCodeTTL     time.Duration
 	LogLevel        string
+	// AdminToken enables the /admin API (bearer token); empty disables it.
+	AdminToken string
 }
 
 // envConfig reads the environment; Validate reports every problem at once.
@@ -35,6 +37,7 @@ func envConfig() (Config, error) {
 		DatabaseSchema: os.Getenv("AUTHD_DATABASE_SCHEMA"),
 		Secret:         []byte(os.Getenv("AUTHD_SECRET")),
 		LogLevel:       getenv("AUTHD_LOG_LEVEL", "info"),
+		AdminToken:     os.Getenv("AUTHD_ADMIN_TOKEN"),
 	}
 	var errs []error
 	dur := func(name string, def time.Duration) time.Duration {
@@ -74,6 +77,7 @@ func (c Config) ValidateServe() error {
 		{c.Addr == "", "AUTHD_ADDR must not be empty"},
 		{c.AuthCodeTTL > time.Hour, "AUTHD_AUTH_CODE_TTL should be short (at most 1h)"},
 		{c.AccessTokenTTL > c.RefreshTokenTTL, "AUTHD_ACCESS_TOKEN_TTL must not exceed AUTHD_REFRESH_TOKEN_TTL"},
+		{c.AdminToken != "" && len(c.AdminToken) < 32, "AUTHD_ADMIN_TOKEN must be at least 32 characters when set"},
 	}
 	for _, ch := range checks {
 		if ch.bad {

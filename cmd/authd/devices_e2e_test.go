@@ -1,0 +1,361 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/authd/authd/storage"
+)
+
+const (
+	devAdminToken = "admin-token-0123456789abcdef-0123456789"
+	devClientID   = "devices-app"
+	devClientName = "Devices App"
+)
+
+// devUAs are the three devices one user signs in from.
+var devUAs = []struct{ UA, Label string }{
+	{"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", "Firefox on Linux"},
+	{"okhttp/4.9.3 (Linux; Android 13)", "okhttp on Android"},
+	{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1", "Safari on iOS"},
+}
+
+// uaTransport sets the User-Agent of every request.
+type uaTransport struct{ ua string }
+
+func (t uaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("User-Agent", t.ua)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// newDevicesE2E starts authd with the admin API on and a public client that
+// may ask for the grants scope.
+func newDevicesE2E(t *testing.T) *e2e {
+	t.Helper()
+	e := newE2E(t, func(c *Config) { c.AdminToken = devAdminToken })
+	e.srv.addClient(t, storage.Client{
+		ID: devClientID, Name: devClientName, RedirectURIs: []string{e2eRedirect},
+		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
+		Scopes: []string{"openid", "profile", "offline_access", "grants"},
+	}, "")
+	return e
+}
+
+func (e *e2e) devConfig(scopes ...string) *oauth2.Config {
+	if len(scopes) == 0 {
+		scopes = []string{"openid", "offline_access", "grants"}
+	}
+	return &oauth2.Config{ClientID: devClientID, Endpoint: e.endpoint(oauth2.AuthStyleInParams), RedirectURL: e2eRedirect, Scopes: scopes}
+}
+
+// deviceLogin signs in from a fresh browser and exchanges the code with the
+// given User-Agent, as an app on that device would.
+func (e *e2e) deviceLogin(ua string, scopes ...string) *oauth2.Token {
+	e.t.Helper()
+	cfg := e.devConfig(scopes...)
+	v := oauth2.GenerateVerifier()
+	state := randString(e.t)
+	q := e.authorize(cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(v)))
+	if q.Get("code") == "" {
+		e.t.Fatalf("callback without code: %v", q)
+	}
+	ctx := context.WithValue(e.ctx, oauth2.HTTPClient, &http.Client{Timeout: 10 * time.Second, Transport: uaTransport{ua}})
+	tok, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(v))
+	if err != nil {
+		e.t.Fatalf("exchange: %v", err)
+	}
+	return tok
+}
+
+// devRefresh presents a refresh token as the devices client.
+func (e *e2e) devRefresh(rt string) apiResp {
+	e.t.Helper()
+	return e.post("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {devClientID}})
+}
+
+// bearerCall sends a request with a bearer token.
+func (e *e2e) bearerCall(method, path, token string) apiResp {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.ctx, method, e.srv.URL+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := e.hc.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(resp.Body)
+	out := apiResp{Status: resp.StatusCode, Header: resp.Header, Raw: buf.String()}
+	_ = json.Unmarshal(buf.Bytes(), &out.JSON)
+	return out
+}
+
+type grantJSON struct {
+	ID           string     `json:"id"`
+	ClientID     string     `json:"client_id"`
+	ClientName   string     `json:"client_name"`
+	Scopes       []string   `json:"scopes"`
+	Device       string     `json:"device"`
+	FirstIP      string     `json:"first_ip"`
+	LastIP       string     `json:"last_ip"`
+	CreatedAt    time.Time  `json:"created_at"`
+	LastUsedAt   time.Time  `json:"last_used_at"`
+	ExpiresAt    time.Time  `json:"expires_at"`
+	RevokedAt    *time.Time `json:"revoked_at"`
+	RevokeReason string     `json:"revoke_reason"`
+	Flow         string     `json:"flow"`
+	Current      bool       `json:"current"`
+}
+
+func decodeGrants(t *testing.T, r apiResp) []grantJSON {
+	t.Helper()
+	if r.Status != http.StatusOK {
+		t.Fatalf("grants: %v", r)
+	}
+	var body struct {
+		Grants []grantJSON `json:"grants"`
+	}
+	if err := json.Unmarshal([]byte(r.Raw), &body); err != nil {
+		t.Fatalf("grants body: %v: %s", err, r.Raw)
+	}
+	return body.Grants
+}
+
+func (e *e2e) myGrants(t *testing.T, access string) []grantJSON {
+	t.Helper()
+	return decodeGrants(t, e.bearerCall(http.MethodGet, "/api/me/grants", access))
+}
+
+func (e *e2e) adminCount(t *testing.T, sub string) int {
+	t.Helper()
+	r := e.bearerCall(http.MethodGet, "/admin/subjects/"+url.PathEscape(sub)+"/grants/count?active=true", devAdminToken)
+	if r.Status != http.StatusOK {
+		t.Fatalf("admin count: %v", r)
+	}
+	n, ok := r.JSON["count"].(float64)
+	if !ok {
+		t.Fatalf("admin count: %v", r)
+	}
+	return int(n)
+}
+
+// cliGrants runs `authd grants ...` against the test server's schema and
+// Redis prefix and returns its output.
+func cliGrants(t *testing.T, e *e2e, args ...string) string {
+	t.Helper()
+	c := e.srv.App.Config
+	t.Setenv("AUTHD_DATABASE_URL", c.DatabaseURL)
+	t.Setenv("AUTHD_DATABASE_SCHEMA", c.DatabaseSchema)
+	t.Setenv("AUTHD_REDIS_URL", c.RedisURL)
+	t.Setenv("AUTHD_REDIS_PREFIX", c.RedisPrefix)
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), append([]string{"grants"}, args...), &out, &errOut); err != nil {
+		t.Fatalf("authd grants %v: %v\n%s%s", args, err, out.String(), errOut.String())
+	}
+	return out.String()
+}
+
+func TestDevicesThreeDevicesRevokeAndLogoutOthers(t *testing.T) {
+	e := newDevicesE2E(t)
+	toks := make([]*oauth2.Token, len(devUAs))
+	for i, d := range devUAs {
+		toks[i] = e.deviceLogin(d.UA)
+		if toks[i].RefreshToken == "" {
+			t.Fatalf("device %d: no refresh token", i)
+		}
+	}
+
+	gs := e.myGrants(t, toks[0].AccessToken)
+	if len(gs) != 3 {
+		t.Fatalf("want 3 grants, got %d: %+v", len(gs), gs)
+	}
+	byLabel := map[string]grantJSON{}
+	current := 0
+	for _, g := range gs {
+		byLabel[g.Device] = g
+		if g.Current {
+			current++
+			if g.Device != devUAs[0].Label {
+				t.Errorf("current grant is %q, want the caller's %q", g.Device, devUAs[0].Label)
+			}
+		}
+		if g.ClientID != devClientID || g.ClientName != devClientName || g.Flow != "authorization_code" ||
+			g.FirstIP != "127.0.0.1" || g.RevokedAt != nil || g.ExpiresAt.Before(time.Now()) || !has(g.Scopes, "grants") {
+			t.Errorf("grant fields: %+v", g)
+		}
+	}
+	if current != 1 {
+		t.Errorf("%d grants marked current, want 1", current)
+	}
+	for _, d := range devUAs {
+		if _, ok := byLabel[d.Label]; !ok {
+			t.Errorf("no grant labelled %q in %v", d.Label, gs)
+		}
+	}
+	if n := e.adminCount(t, e.sub); n != 3 {
+		t.Errorf("admin count %d, want 3", n)
+	}
+
+	// Another subject's grant is invisible: 404, and it stays untouched.
+	other := &storage.Grant{ID: "other-subjects-grant", Subject: "someone-else", ClientID: devClientID,
+		Flow: "authorization_code", ExpiresAt: time.Now().Add(time.Hour)}
+	if err := e.srv.DB.CreateGrant(e.ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.bearerCall(http.MethodDelete, "/api/me/grants/"+other.ID, toks[0].AccessToken); r.Status != http.StatusNotFound {
+		t.Errorf("revoking another subject's grant: %v, want 404", r)
+	}
+	if g, err := e.srv.DB.GetGrant(e.ctx, other.ID); err != nil || g.RevokedAt != nil {
+		t.Errorf("other subject's grant touched: %+v %v", g, err)
+	}
+	if r := e.bearerCall(http.MethodDelete, "/api/me/grants/no-such-grant", toks[0].AccessToken); r.Status != http.StatusNotFound {
+		t.Errorf("revoking an unknown grant: %v, want 404", r)
+	}
+
+	// Device 1 revokes device 2.
+	victim := byLabel[devUAs[1].Label].ID
+	if r := e.bearerCall(http.MethodDelete, "/api/me/grants/"+victim, toks[0].AccessToken); r.Status != http.StatusNoContent {
+		t.Fatalf("revoke: %v", r)
+	}
+	wantOAuthError(t, e.devRefresh(toks[1].RefreshToken), http.StatusBadRequest, "invalid_grant")
+	if e.active(toks[1].AccessToken) {
+		t.Error("revoked device's access token still introspects active")
+	}
+	if r := e.bearerCall(http.MethodDelete, "/api/me/grants/"+victim, toks[0].AccessToken); r.Status != http.StatusNoContent {
+		t.Errorf("revoking twice: %v, want 204", r)
+	}
+	for _, i := range []int{0, 2} {
+		if !e.active(toks[i].AccessToken) {
+			t.Errorf("device %d's access token went inactive", i)
+		}
+		r := e.devRefresh(toks[i].RefreshToken)
+		if r.Status != http.StatusOK {
+			t.Fatalf("device %d refresh after another device's revocation: %v", i, r)
+		}
+		toks[i] = &oauth2.Token{AccessToken: r.str("access_token"), RefreshToken: r.str("refresh_token")}
+	}
+	if n := e.adminCount(t, e.sub); n != 2 {
+		t.Errorf("admin count %d after one revocation, want 2", n)
+	}
+	all := decodeGrants(t, e.bearerCall(http.MethodGet, "/admin/subjects/"+e.sub+"/grants", devAdminToken))
+	for _, g := range all {
+		if g.ID == victim && (g.RevokedAt == nil || g.RevokeReason != storage.RevokedByUser) {
+			t.Errorf("revoked grant on record: %+v", g)
+		}
+	}
+
+	// Device 3 signs out every other device.
+	r := e.bearerCall(http.MethodPost, "/api/me/grants/revoke-others", toks[2].AccessToken)
+	if r.Status != http.StatusOK {
+		t.Fatalf("revoke-others: %v", r)
+	}
+	left := e.myGrants(t, toks[2].AccessToken)
+	if len(left) != 1 || !left[0].Current || left[0].Device != devUAs[2].Label {
+		t.Fatalf("after revoke-others: %+v, want only the caller's grant", left)
+	}
+	wantOAuthError(t, e.devRefresh(toks[0].RefreshToken), http.StatusBadRequest, "invalid_grant")
+	if e.active(toks[0].AccessToken) {
+		t.Error("device 1's access token still active after revoke-others")
+	}
+	if !e.active(toks[2].AccessToken) {
+		t.Error("the caller's own access token went inactive")
+	}
+	if n := e.adminCount(t, e.sub); n != 1 {
+		t.Errorf("admin count %d, want 1", n)
+	}
+	out := cliGrants(t, e, "list", "--subject", e.sub)
+	if !strings.Contains(out, "1 active of 3 listed") || !strings.Contains(out, "revoked (logout_all)") || !strings.Contains(out, "revoked (user)") {
+		t.Errorf("CLI list disagrees:\n%s", out)
+	}
+	out = cliGrants(t, e, "list", "--subject", e.sub, "--active")
+	if !strings.Contains(out, "1 active of 1 listed") || !strings.Contains(out, left[0].ID) {
+		t.Errorf("CLI list --active disagrees:\n%s", out)
+	}
+
+	// The CLI revokes the last one; the API and Redis agree at once.
+	out = cliGrants(t, e, "revoke", "--subject", e.sub)
+	if !strings.Contains(out, "1 grant(s)") {
+		t.Errorf("CLI revoke: %s", out)
+	}
+	if e.active(toks[2].AccessToken) {
+		t.Error("access token active after CLI revocation")
+	}
+	if n := e.adminCount(t, e.sub); n != 0 {
+		t.Errorf("admin count %d after CLI revoke, want 0", n)
+	}
+	// Admin deletion of one grant is idempotent and says 404 for unknown ids.
+	if r := e.bearerCall(http.MethodDelete, "/admin/grants/"+victim, devAdminToken); r.Status != http.StatusNoContent {
+		t.Errorf("admin revoke of a revoked grant: %v", r)
+	}
+	if r := e.bearerCall(http.MethodDelete, "/admin/grants/nope", devAdminToken); r.Status != http.StatusNotFound {
+		t.Errorf("admin revoke of an unknown grant: %v", r)
+	}
+}
+
+func TestDevicesAPIAuth(t *testing.T) {
+	e := newDevicesE2E(t)
+	tok := e.deviceLogin(devUAs[0].UA, "openid", "offline_access") // no grants scope
+
+	r := e.bearerCall(http.MethodGet, "/api/me/grants", "")
+	if r.Status != http.StatusUnauthorized || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("no token: %v %v", r, r.Header)
+	}
+	r = e.bearerCall(http.MethodGet, "/api/me/grants", "not-a-token")
+	if r.Status != http.StatusUnauthorized || !strings.Contains(r.Header.Get("WWW-Authenticate"), "invalid_token") {
+		t.Errorf("bad token: %v", r)
+	}
+	r = e.bearerCall(http.MethodGet, "/api/me/grants", tok.AccessToken)
+	if r.Status != http.StatusForbidden || !strings.Contains(r.Header.Get("WWW-Authenticate"), "insufficient_scope") {
+		t.Errorf("token without grants scope: %v", r)
+	}
+	for _, tk := range []string{"", "wrong-admin-token", tok.AccessToken} {
+		if r := e.bearerCall(http.MethodGet, "/admin/subjects/"+e.sub+"/grants", tk); r.Status != http.StatusUnauthorized {
+			t.Errorf("admin API with token %q: %v, want 401", tk, r)
+		}
+	}
+
+	// Without AUTHD_ADMIN_TOKEN the admin API does not exist.
+	off := newE2E(t)
+	r = off.call(http.MethodGet, "/admin/subjects/x/grants/count", "", "")
+	if r.Status != http.StatusNotFound {
+		t.Errorf("admin API without a configured token: %v, want 404", r)
+	}
+}
+
+func TestDevicesReuseDetectedVisible(t *testing.T) {
+	e := newDevicesE2E(t)
+	tok := e.deviceLogin(devUAs[0].UA)
+	r := e.devRefresh(tok.RefreshToken)
+	if r.Status != http.StatusOK {
+		t.Fatalf("refresh: %v", r)
+	}
+	next := r.str("refresh_token")
+	// Replay the rotated token: reuse.
+	wantOAuthError(t, e.devRefresh(tok.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	wantOAuthError(t, e.devRefresh(next), http.StatusBadRequest, "invalid_grant")
+
+	all := decodeGrants(t, e.bearerCall(http.MethodGet, "/admin/subjects/"+e.sub+"/grants", devAdminToken))
+	if len(all) != 1 || all[0].RevokeReason != storage.RevokedReuse || all[0].RevokedAt == nil {
+		t.Fatalf("grants after reuse: %+v, want one revoked with reason %s", all, storage.RevokedReuse)
+	}
+	if n := e.adminCount(t, e.sub); n != 0 {
+		t.Errorf("active count %d after reuse, want 0", n)
+	}
+	if r := e.bearerCall(http.MethodGet, "/api/me/grants", r.str("access_token")); r.Status != http.StatusUnauthorized {
+		t.Errorf("access token of a reused grant: %v, want 401", r)
+	}
+}

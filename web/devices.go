@@ -1,0 +1,186 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/authd/authd/storage"
+)
+
+// Devices is what the "your devices" page needs: a subject's grants and
+// their revocation. The oauth package implements it; web does not import
+// oauth.
+type Devices interface {
+	// ListDevices returns every grant of subject still on record, active or
+	// not, most recently used first.
+	ListDevices(ctx context.Context, subject string) ([]Device, error)
+	// RevokeDevice revokes one of subject's grants. It returns
+	// storage.ErrNotFound when the grant does not exist or is someone else's.
+	RevokeDevice(ctx context.Context, subject, id string) error
+	// RevokeOtherDevices revokes every active grant of subject except those
+	// in keep, and returns how many it revoked.
+	RevokeOtherDevices(ctx context.Context, subject string, keep ...string) (int, error)
+}
+
+// Device is one grant as the devices page shows it.
+type Device struct {
+	ID         string
+	App        string // client name, or id
+	Label      string // from the User-Agent: "Firefox on Linux"
+	UserAgent  string
+	FirstIP    string
+	LastIP     string
+	FirstSeen  time.Time
+	LastActive time.Time
+	Scopes     []string
+	// Active: its tokens still work.
+	Active bool
+	// EndedAt and EndReason tell, for an inactive grant, when and why it
+	// ended ("user", "logout_all", "expired", ...).
+	EndedAt   time.Time
+	EndReason string
+	// ThisBrowser: the grant was authorized in the browser viewing the page.
+	ThisBrowser bool
+}
+
+// DeviceHistory is how long ended grants stay listed on the page.
+const DeviceHistory = 30 * 24 * time.Hour
+
+// devicesPath is the page's address.
+const devicesPath = "/account/devices"
+
+// deviceRoutes mounts the devices page and its forms.
+func (p *Pages) deviceRoutes(r *mux.Router) {
+	r.Handle(devicesPath, p.CSRF(http.HandlerFunc(p.devicesPage))).Methods(http.MethodGet)
+	r.Handle(devicesPath+"/revoke-others", p.CSRF(http.HandlerFunc(p.revokeOthers))).Methods(http.MethodPost)
+	r.Handle(devicesPath+"/revoke-all", p.CSRF(http.HandlerFunc(p.revokeEverywhere))).Methods(http.MethodPost)
+	r.Handle(devicesPath+"/{id}/revoke", p.CSRF(http.HandlerFunc(p.revokeDevice))).Methods(http.MethodPost)
+}
+
+// signedIn returns the login session or sends the browser to sign in and
+// come back to the devices page.
+func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request) (*LoginSession, bool) {
+	s, ok := p.Current(r)
+	if !ok {
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(devicesPath), http.StatusSeeOther)
+		return nil, false
+	}
+	return s, true
+}
+
+func (p *Pages) devicesUnavailable(w http.ResponseWriter, r *http.Request, err error) {
+	p.cfg.Logger.Error("devices page", "err", err)
+	p.RenderError(w, r, http.StatusServiceUnavailable, "Temporarily unavailable", "Your devices cannot be shown or changed right now. Please try again in a moment.")
+}
+
+func (p *Pages) devicesPage(w http.ResponseWriter, r *http.Request) {
+	s, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	all, err := p.cfg.Devices.ListDevices(r.Context(), s.UserID)
+	if err != nil {
+		p.devicesUnavailable(w, r, err)
+		return
+	}
+	mine := p.browserGrants(r.Context(), s)
+	cutoff := time.Now().Add(-DeviceHistory)
+	var active, history []Device
+	for _, d := range all {
+		d.ThisBrowser = mine[d.ID]
+		switch {
+		case d.Active:
+			active = append(active, d)
+		case d.EndedAt.After(cutoff):
+			history = append(history, d)
+		}
+	}
+	p.render(w, r, http.StatusOK, "devices.html", map[string]any{
+		"Title": "Your devices", "Username": s.Username, "Active": active, "History": history,
+		"Notice": notices[r.URL.Query().Get("done")],
+	})
+}
+
+// notices are the confirmations shown after a form, chosen by a fixed key
+// so no text is reflected from the URL.
+var notices = map[string]string{
+	"revoked": "The device was signed out.",
+	"others":  "All other devices were signed out.",
+}
+
+// browserGrants is the set of grant ids authorized in this browser's login
+// session (nil when the session store does not record them).
+func (p *Pages) browserGrants(ctx context.Context, s *LoginSession) map[string]bool {
+	m, ok := p.cfg.Sessions.(BrowserGrants)
+	if !ok {
+		return nil
+	}
+	ids, err := m.LoginSessionGrants(ctx, s.ID)
+	if err != nil {
+		p.cfg.Logger.Warn("grants of login session", "err", err)
+		return nil
+	}
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out
+}
+
+// BrowserGrants is implemented by a SessionStore that remembers which grants
+// were authorized in a login session.
+type BrowserGrants interface {
+	LoginSessionGrants(ctx context.Context, session string) ([]string, error)
+}
+
+func (p *Pages) revokeDevice(w http.ResponseWriter, r *http.Request) {
+	s, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	err := p.cfg.Devices.RevokeDevice(r.Context(), s.UserID, mux.Vars(r)["id"])
+	if errors.Is(err, storage.ErrNotFound) {
+		p.RenderError(w, r, http.StatusNotFound, "No such device", "This device is not signed in to your account.")
+		return
+	} else if err != nil {
+		p.devicesUnavailable(w, r, err)
+		return
+	}
+	http.Redirect(w, r, devicesPath+"?done=revoked", http.StatusSeeOther)
+}
+
+// revokeOthers signs out every device but the grants authorized in this
+// browser; this browser stays signed in.
+func (p *Pages) revokeOthers(w http.ResponseWriter, r *http.Request) {
+	s, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	var keep []string
+	for id := range p.browserGrants(r.Context(), s) {
+		keep = append(keep, id)
+	}
+	if _, err := p.cfg.Devices.RevokeOtherDevices(r.Context(), s.UserID, keep...); err != nil {
+		p.devicesUnavailable(w, r, err)
+		return
+	}
+	http.Redirect(w, r, devicesPath+"?done=others", http.StatusSeeOther)
+}
+
+// revokeEverywhere signs out every device and ends this browser's session.
+func (p *Pages) revokeEverywhere(w http.ResponseWriter, r *http.Request) {
+	s, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	if _, err := p.cfg.Devices.RevokeOtherDevices(r.Context(), s.UserID); err != nil {
+		p.devicesUnavailable(w, r, err)
+		return
+	}
+	p.logout(w, r)
+}
