@@ -33,6 +33,7 @@ services-down:
 
 test:
 	$(SERVICES) up
+	$(SERVICES) cluster-up
 	$(SERVICES) browser
 	$(WITH_ENV) $(GO) vet ./...
 	@# Benchmarks once each (so they never rot), before the real tests so

@@ -10,7 +10,9 @@
 # Ports: $AUTHD_REDIS_PORT (default 6390), $AUTHD_PG_PORT (default 5440),
 # both bound to 127.0.0.1 only.
 #
-# Usage: scripts/services.sh {up|down|status|env|browser|redis-start|redis-stop|pg-start|pg-stop}
+#   $DATA/cluster/700N/    Redis Cluster nodes (cluster-up / cluster-down)
+#
+# Usage: scripts/services.sh {up|down|status|env|browser|redis-start|redis-stop|pg-start|pg-stop|cluster-up|cluster-down}
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,6 +21,7 @@ REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 DATA="${AUTHD_DATA_DIR:-$REPO_ROOT/.data}"
 REDIS_PORT="${AUTHD_REDIS_PORT:-6390}"
 PG_PORT="${AUTHD_PG_PORT:-5440}"
+CLUSTER_PORTS=(7000 7001 7002) # redis cluster (cluster-up): three masters
 WAIT_SECS="${AUTHD_SERVICES_TIMEOUT:-60}"
 
 HOST=127.0.0.1
@@ -449,6 +452,102 @@ pg_stop() {
   log "postgres stopped"
 }
 
+# ---------------------------------------------------------------- redis cluster
+
+# A three-master Redis Cluster on loopback for the cluster variant of the
+# storage conformance tests: ports $CLUSTER_PORTS, data in $DATA/cluster/<port>
+# (AOF on), no replicas. cluster-up is idempotent; cluster-down stops the
+# nodes and keeps their data.
+
+cluster_node_ping() {
+  [ "$(redis-cli -h "$HOST" -p "$1" ping 2>/dev/null)" = "PONG" ]
+}
+
+cluster_node_pid() {
+  local pid="" f="$DATA/cluster/$1/redis.pid"
+  [ -f "$f" ] && pid="$(tr -d '[:space:]' <"$f" 2>/dev/null || true)"
+  if pid_alive "$pid" redis-server; then
+    echo "$pid"
+  else
+    return 1
+  fi
+}
+
+cluster_ok() {
+  redis-cli -h "$HOST" -p "${CLUSTER_PORTS[0]}" cluster info 2>/dev/null | grep -q '^cluster_state:ok'
+}
+
+cluster_up() {
+  ensure_redis_installed
+  local port dir
+  for port in "${CLUSTER_PORTS[@]}"; do
+    dir="$DATA/cluster/$port"
+    mkdir -p "$dir"
+    if cluster_node_ping "$port"; then
+      continue
+    fi
+    log "starting cluster node on $HOST:$port (dir $dir)"
+    # The config file name is relative to --dir.
+    if ! (cd "$dir" && redis-server \
+      --bind "$HOST" --port "$port" --dir "$dir" \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
+      --appendonly yes --appendfsync everysec \
+      --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" 9>&-); then
+      tail_log "$dir/redis.log"
+      die "cluster node $port failed to start"
+    fi
+  done
+  for port in "${CLUSTER_PORTS[@]}"; do
+    if ! wait_for "$WAIT_SECS" "cluster node $HOST:$port" cluster_node_ping "$port"; then
+      tail_log "$DATA/cluster/$port/redis.log"
+      die "cluster node $port did not answer PING within ${WAIT_SECS}s"
+    fi
+  done
+  if cluster_ok; then
+    log "redis cluster already formed on ports ${CLUSTER_PORTS[*]}"
+    return 0
+  fi
+  # Only create the cluster from nodes that know nothing yet (a node with
+  # slots or peers belongs to a half-formed cluster: wait for it instead).
+  local known
+  known="$(redis-cli -h "$HOST" -p "${CLUSTER_PORTS[0]}" cluster info 2>/dev/null | sed -n 's/^cluster_known_nodes:\([0-9]*\).*/\1/p')"
+  if [ "${known:-1}" = "1" ]; then
+    local addrs=()
+    for port in "${CLUSTER_PORTS[@]}"; do addrs+=("$HOST:$port"); done
+    log "creating redis cluster from ${addrs[*]}"
+    redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >"$DATA/cluster/create.log" 2>&1 || {
+      tail_log "$DATA/cluster/create.log"
+      die "redis-cli --cluster create failed"
+    }
+  fi
+  if ! wait_for "$WAIT_SECS" "redis cluster (ports ${CLUSTER_PORTS[*]})" cluster_ok; then
+    redis-cli -h "$HOST" -p "${CLUSTER_PORTS[0]}" cluster info >&2 || true
+    die "redis cluster did not reach cluster_state:ok within ${WAIT_SECS}s (remove $DATA/cluster to start over)"
+  fi
+}
+
+cluster_down() {
+  local port pid
+  for port in "${CLUSTER_PORTS[@]}"; do
+    if ! pid="$(cluster_node_pid "$port")"; then
+      log "cluster node $port is not running (or not ours)"
+      rm -f "$DATA/cluster/$port/redis.pid"
+      continue
+    fi
+    log "stopping cluster node $port (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + WAIT_SECS))
+    while pid_alive "$pid" redis-server; do
+      if [ "$SECONDS" -ge "$deadline" ]; then
+        kill -KILL "$pid" 2>/dev/null || true
+        break
+      fi
+      sleep 0.1
+    done
+    rm -f "$DATA/cluster/$port/redis.pid"
+  done
+}
+
 # ---------------------------------------------------------------- commands
 
 with_lock() {
@@ -502,6 +601,7 @@ export AUTHD_REDIS_URL='redis://$HOST:$REDIS_PORT/0'
 export AUTHD_DATABASE_URL='postgres://postgres@$HOST:$PG_PORT/authd?sslmode=disable'
 export AUTHD_TEST_REDIS_URL='redis://$HOST:$REDIS_PORT/1'
 export AUTHD_TEST_DATABASE_URL='postgres://postgres@$HOST:$PG_PORT/authd_test?sslmode=disable'
+export AUTHD_TEST_REDIS_CLUSTER_URL='redis+cluster://$HOST:${CLUSTER_PORTS[0]},$HOST:${CLUSTER_PORTS[1]},$HOST:${CLUSTER_PORTS[2]}'
 EOF
 }
 
@@ -516,10 +616,11 @@ cmd_browser() {
 
 usage() {
   cat >&2 <<EOF
-usage: $0 {up|down|status|env|browser|redis-start|redis-stop|pg-start|pg-stop}
+usage: $0 {up|down|status|env|browser|redis-start|redis-stop|pg-start|pg-stop|cluster-up|cluster-down}
   data dir: $DATA (AUTHD_DATA_DIR)
   redis:    $HOST:$REDIS_PORT (AUTHD_REDIS_PORT)
   postgres: $HOST:$PG_PORT (AUTHD_PG_PORT)
+  cluster:  $HOST:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[2]} (cluster-up: three Redis Cluster masters, data in \$DATA/cluster)
 EOF
 }
 
@@ -535,6 +636,8 @@ main() {
     redis-stop) with_lock redis_stop ;;
     pg-start) with_lock pg_start ;;
     pg-stop) with_lock pg_stop ;;
+    cluster-up) with_lock cluster_up ;;
+    cluster-down) with_lock cluster_down ;;
     -h | --help | help) usage ;;
     *)
       usage

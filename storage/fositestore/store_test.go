@@ -26,7 +26,7 @@ import (
 type env struct {
 	store    *fositestore.Store
 	strategy *fositestore.TokenStrategy
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
 	redis    *redisstore.Store
 	db       *postgres.DB
 	client   *fositestore.Client
@@ -35,7 +35,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	db := storagetest.Postgres(t)
-	rdb, prefix := storagetest.Redis(t)
+	rdb, prefix := redisBackend(t) // cluster_test.go: the single server or the cluster
 	rs := redisstore.New(rdb, prefix)
 	ctx := context.Background()
 	c := &storage.Client{ID: "app", SecretHash: []byte("x"), GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "offline_access"}, RedirectURIs: []string{"http://127.0.0.1/cb"}}
@@ -129,7 +129,7 @@ func (e *env) accessActive(ctx context.Context, at string) bool {
 	return err == nil
 }
 
-func pttl(t *testing.T, rdb *redis.Client, key string) time.Duration {
+func pttl(t *testing.T, rdb redis.UniversalClient, key string) time.Duration {
 	t.Helper()
 	d, err := rdb.PTTL(context.Background(), key).Result()
 	if err != nil {
