@@ -404,6 +404,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		s.authorizeError(w, r, ar, err)
 		return
 	}
+	s.pages.RememberGrant(ctx, user, ar.GetID()) // the grant's id is the request's
 	s.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
 

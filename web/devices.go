@@ -114,13 +114,12 @@ var notices = map[string]string{
 }
 
 // browserGrants is the set of grant ids authorized in this browser's login
-// session (nil when the session store does not record them).
+// session (nil when they are not recorded).
 func (p *Pages) browserGrants(ctx context.Context, s *LoginSession) map[string]bool {
-	m, ok := p.cfg.Sessions.(BrowserGrants)
-	if !ok {
+	if p.cfg.BrowserGrants == nil {
 		return nil
 	}
-	ids, err := m.LoginSessionGrants(ctx, s.ID)
+	ids, err := p.cfg.BrowserGrants.LoginSessionGrants(ctx, s.ID)
 	if err != nil {
 		p.cfg.Logger.Warn("grants of login session", "err", err)
 		return nil
@@ -132,10 +131,22 @@ func (p *Pages) browserGrants(ctx context.Context, s *LoginSession) map[string]b
 	return out
 }
 
-// BrowserGrants is implemented by a SessionStore that remembers which grants
-// were authorized in a login session.
+// BrowserGrants remembers which grants were authorized in a login session
+// (Redis in production), so the devices page can tell "this browser" apart.
 type BrowserGrants interface {
+	AddLoginSessionGrant(ctx context.Context, session, grant string, ttl time.Duration) error
 	LoginSessionGrants(ctx context.Context, session string) ([]string, error)
+}
+
+// RememberGrant records that the browser signed in as s authorized grant.
+// Failure only costs the "this browser" mark, so it is logged, not returned.
+func (p *Pages) RememberGrant(ctx context.Context, s *LoginSession, grant string) {
+	if p.cfg.BrowserGrants == nil || s == nil || s.ID == "" || grant == "" {
+		return
+	}
+	if err := p.cfg.BrowserGrants.AddLoginSessionGrant(ctx, s.ID, grant, p.cfg.SessionTTL); err != nil {
+		p.cfg.Logger.Warn("remember grant of login session", "err", err)
+	}
 }
 
 func (p *Pages) revokeDevice(w http.ResponseWriter, r *http.Request) {

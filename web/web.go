@@ -55,6 +55,9 @@ type Config struct {
 	// Devices backs the "your devices" page; the page is not mounted when
 	// it is nil.
 	Devices Devices
+	// BrowserGrants, when set, records the grants each login session
+	// authorized (the devices page marks them "this browser").
+	BrowserGrants BrowserGrants
 }
 
 // Pages renders authd's HTML and owns the login session.

@@ -107,6 +107,7 @@ func (a *App) build(ctx context.Context) error {
 	a.Pages, err = web.New(web.Config{
 		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
 		Secure: strings.HasPrefix(c.Issuer, "https://"), Logger: a.Log, Devices: a.Grants,
+		BrowserGrants: a.Redis,
 	})
 	if err != nil {
 		return err

@@ -61,10 +61,16 @@ func (e *e2e) devConfig(scopes ...string) *oauth2.Config {
 // given User-Agent, as an app on that device would.
 func (e *e2e) deviceLogin(ua string, scopes ...string) *oauth2.Token {
 	e.t.Helper()
+	return e.deviceLoginIn(e.newBrowser(), ua, scopes...)
+}
+
+// deviceLoginIn is deviceLogin in a given browser (signed in already or not).
+func (e *e2e) deviceLoginIn(b *browser, ua string, scopes ...string) *oauth2.Token {
+	e.t.Helper()
 	cfg := e.devConfig(scopes...)
 	v := oauth2.GenerateVerifier()
 	state := randString(e.t)
-	q := e.authorize(cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(v)))
+	q := b.authorize(cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(v)))
 	if q.Get("code") == "" {
 		e.t.Fatalf("callback without code: %v", q)
 	}
@@ -357,5 +363,128 @@ func TestDevicesReuseDetectedVisible(t *testing.T) {
 	}
 	if r := e.bearerCall(http.MethodGet, "/api/me/grants", r.str("access_token")); r.Status != http.StatusUnauthorized {
 		t.Errorf("access token of a reused grant: %v, want 401", r)
+	}
+}
+
+// grantOfToken returns the grant id of an access token, by introspection
+// of the user API.
+func (e *e2e) grantOfToken(t *testing.T, access string) string {
+	t.Helper()
+	for _, g := range e.myGrants(t, access) {
+		if g.Current {
+			return g.ID
+		}
+	}
+	t.Fatal("no current grant")
+	return ""
+}
+
+// devicesForms returns the devices page's forms by action.
+func devicesForms(t *testing.T, p page) map[string]htmlForm {
+	t.Helper()
+	if p.Status != http.StatusOK {
+		t.Fatalf("devices page: %d %.500s", p.Status, p.Body)
+	}
+	out := map[string]htmlForm{}
+	for _, f := range parseForms(t, p.Body) {
+		out[f.Action] = f
+	}
+	return out
+}
+
+func TestDevicesPage(t *testing.T) {
+	e := newDevicesE2E(t)
+	b := e.newBrowser()
+	page := e.srv.URL + "/account/devices"
+
+	p := b.get(page)
+	if p.Status != http.StatusSeeOther || p.location(t).String() != e.srv.URL+"/login?next=%2Faccount%2Fdevices" {
+		t.Fatalf("signed out: %d %v, want 303 to the sign-in page", p.Status, p.Header.Get("Location"))
+	}
+
+	// This browser authorizes device A; two other browsers B and C.
+	tokA := e.deviceLoginIn(b, devUAs[0].UA)
+	tokB := e.deviceLogin(devUAs[1].UA)
+	grantA, grantB := e.grantOfToken(t, tokA.AccessToken), e.grantOfToken(t, tokB.AccessToken)
+
+	forms := devicesForms(t, b.get(page))
+	for _, a := range []string{"/account/devices/" + grantA + "/revoke", "/account/devices/" + grantB + "/revoke",
+		"/account/devices/revoke-others", "/account/devices/revoke-all"} {
+		if _, ok := forms[a]; !ok {
+			t.Fatalf("no form posting to %s; forms: %v", a, forms)
+		}
+		csrfToken(t, forms[a])
+	}
+	body := b.get(page).Body
+	for _, want := range []string{devClientName, devUAs[0].Label, devUAs[1].Label, "127.0.0.1", "grants"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("devices page lacks %q", want)
+		}
+	}
+	if strings.Count(body, "(this browser)") != 1 || !strings.Contains(body[strings.Index(body, "device-"+grantA):], "(this browser)") {
+		t.Errorf("want exactly device A marked as this browser:\n%s", body)
+	}
+
+	// A form without the CSRF token is refused.
+	if r := b.post(e.srv.URL+"/account/devices/"+grantB+"/revoke", url.Values{}); r.Status != http.StatusForbidden {
+		t.Errorf("revoke without CSRF token: %d, want 403", r.Status)
+	}
+	if !e.active(tokB.AccessToken) {
+		t.Fatal("B revoked by a forged form")
+	}
+
+	// Revoke B.
+	f := forms["/account/devices/"+grantB+"/revoke"]
+	r := b.post(e.srv.URL+f.Action, url.Values{"csrf_token": {csrfToken(t, f)}})
+	if r.Status != http.StatusSeeOther || r.location(t).Path != "/account/devices" {
+		t.Fatalf("revoke: %d %s", r.Status, r.Header.Get("Location"))
+	}
+	wantOAuthError(t, e.devRefresh(tokB.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	after := b.get(r.location(t).String())
+	forms = devicesForms(t, after)
+	if _, ok := forms["/account/devices/"+grantB+"/revoke"]; ok {
+		t.Error("revoked device still has a Revoke button")
+	}
+	hist := after.Body[strings.Index(after.Body, "<details"):]
+	if !strings.Contains(hist, devUAs[1].Label) || !strings.Contains(hist, "(user)") {
+		t.Errorf("history lacks the revoked device:\n%s", after.Body)
+	}
+	if !strings.Contains(after.Body, "The device was signed out.") {
+		t.Error("no confirmation")
+	}
+
+	// A grant of someone else: 404.
+	other := &storage.Grant{ID: "someone-elses", Subject: "someone-else", ClientID: devClientID, Flow: "authorization_code", ExpiresAt: time.Now().Add(time.Hour)}
+	if err := e.srv.DB.CreateGrant(e.ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.post(e.srv.URL+"/account/devices/someone-elses/revoke", url.Values{"csrf_token": {csrfToken(t, f)}}); r.Status != http.StatusNotFound {
+		t.Errorf("revoking another subject's grant: %d, want 404", r.Status)
+	}
+
+	// C signs in elsewhere; "sign out all other devices" keeps this browser's A.
+	tokC := e.deviceLogin(devUAs[2].UA)
+	f = forms["/account/devices/revoke-others"]
+	if r := b.post(e.srv.URL+f.Action, url.Values{"csrf_token": {csrfToken(t, f)}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("revoke-others: %d %.300s", r.Status, r.Body)
+	}
+	if e.active(tokC.AccessToken) || !e.active(tokA.AccessToken) {
+		t.Error("revoke-others must end C and keep this browser's A")
+	}
+	if n := e.adminCount(t, e.sub); n != 1 {
+		t.Errorf("active grants %d, want 1", n)
+	}
+
+	// "Sign out everywhere" ends A and this browser's session.
+	f = forms["/account/devices/revoke-all"]
+	r = b.post(e.srv.URL+f.Action, url.Values{"csrf_token": {csrfToken(t, f)}})
+	if r.Status != http.StatusSeeOther || r.location(t).Path != "/login" {
+		t.Fatalf("revoke-all: %d %s", r.Status, r.Header.Get("Location"))
+	}
+	if e.active(tokA.AccessToken) {
+		t.Error("A still active after sign out everywhere")
+	}
+	if p := b.get(page); p.Status != http.StatusSeeOther {
+		t.Errorf("still signed in after sign out everywhere: %d", p.Status)
 	}
 }
