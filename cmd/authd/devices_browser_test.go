@@ -1,0 +1,105 @@
+package main
+
+// A real headless Chromium signs in to the devices page, sees the user's
+// devices and revokes one with its Revoke button (no JavaScript involved:
+// plain forms).
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+const devChromium = "/usr/bin/chromium"
+
+func TestDevicesPageInBrowser(t *testing.T) {
+	if _, err := os.Stat(devChromium); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("no browser at %s (%v)", devChromium, err)
+		}
+		t.Fatalf("CI is set but there is no browser at %s: %v", devChromium, err)
+	}
+	e := newDevicesE2E(t)
+	// Two devices signed in elsewhere.
+	tokA := e.deviceLogin(devUAs[1].UA)
+	tokB := e.deviceLogin(devUAs[2].UA)
+	grantA, grantB := e.grantOfToken(t, tokA.AccessToken), e.grantOfToken(t, tokB.AccessToken)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(devChromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	defer cancelAlloc() // before t.TempDir's cleanup removes the profile
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+
+	fail := func(step string, err error) {
+		t.Helper()
+		loc, _ := chromedp.Run(bctx, chromedp.Location())
+		body, _ := chromedp.Run(bctx, chromedp.OuterHTML(chromedp.CSS("body")))
+		t.Fatalf("%s: %v (at %s)\n%.2000s", step, err, loc, body)
+	}
+
+	// Signed out: the page sends the browser to sign in, then back.
+	err := chromedp.Do(bctx,
+		chromedp.Navigate(e.srv.URL+"/account/devices"),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), e2eUser),
+		chromedp.SendKeys(chromedp.ID("password"), e2ePassword),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("active-devices")),
+	)
+	if err != nil {
+		fail("sign in to the devices page", err)
+	}
+	list, err := chromedp.Run(bctx, chromedp.Text(chromedp.ID("active-devices")))
+	if err != nil {
+		fail("read the list", err)
+	}
+	for _, want := range []string{devClientName, devUAs[1].Label, devUAs[2].Label} {
+		if !strings.Contains(list, want) {
+			t.Errorf("device list lacks %q:\n%s", want, list)
+		}
+	}
+
+	// Revoke A with its button.
+	err = chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS("#device-"+grantA+" button.revoke")),
+		chromedp.WaitVisible(chromedp.CSS("p.notice")),
+		chromedp.WaitNotPresent(chromedp.ID("device-"+grantA)),
+		chromedp.WaitVisible(chromedp.ID("device-"+grantB)),
+	)
+	if err != nil {
+		fail("revoke", err)
+	}
+	if e.active(tokA.AccessToken) {
+		t.Error("the revoked device's access token is still active")
+	}
+	if !e.active(tokB.AccessToken) {
+		t.Error("the other device's access token went inactive")
+	}
+	// The revoked device is in the collapsed history.
+	hist, err := chromedp.Run(bctx, chromedp.TextContent(chromedp.ID("history")))
+	if err != nil {
+		fail("history", err)
+	}
+	if !strings.Contains(hist, devUAs[1].Label) {
+		t.Errorf("history lacks the revoked device: %q", hist)
+	}
+}
