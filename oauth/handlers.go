@@ -36,6 +36,8 @@ func (s *Server) Routes(r *mux.Router) {
 	r.HandleFunc("/oauth2/token", s.instrument("token", s.token)).Methods(http.MethodPost)
 	r.HandleFunc("/oauth2/revoke", s.instrument("revoke", s.revoke)).Methods(http.MethodPost)
 	r.HandleFunc("/oauth2/introspect", s.instrument("introspect", s.introspect)).Methods(http.MethodPost)
+	r.HandleFunc("/oauth2/device/auth", s.instrument("device_authorization", s.deviceAuthorization)).Methods(http.MethodPost)
+	r.Handle("/device", s.deviceVerification()).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/userinfo", s.userinfo).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/api/me/grants", s.withGrantsToken(s.meListGrants)).Methods(http.MethodGet)
 	r.HandleFunc("/api/me/grants/revoke-others", s.withGrantsToken(s.meRevokeOthers)).Methods(http.MethodPost)
@@ -136,7 +138,7 @@ func unavailable(err error) bool {
 }
 
 // supportedGrantTypes are the grant types the composed handlers implement.
-var supportedGrantTypes = map[string]bool{"authorization_code": true, "refresh_token": true, "client_credentials": true}
+var supportedGrantTypes = map[string]bool{"authorization_code": true, "refresh_token": true, "client_credentials": true, DeviceCodeGrantType: true}
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	ctx := fositestore.WithRequestMeta(r.Context(), requestMeta(r))

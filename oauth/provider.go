@@ -29,6 +29,8 @@ type Config struct {
 	RefreshTokenTTL time.Duration
 	AuthCodeTTL     time.Duration
 	IDTokenTTL      time.Duration
+	// DeviceCodeTTL is how long a device code (RFC 8628) lives (default 10m).
+	DeviceCodeTTL time.Duration
 	// MaxBodyBytes bounds request bodies at the protocol endpoints.
 	MaxBodyBytes int64
 	// AdminToken is the bearer token of the /admin API; the API answers
@@ -70,6 +72,7 @@ type Server struct {
 	metrics   *metrics
 	discovery []byte
 	grants    *Grants
+	device    *deviceGrant
 }
 
 // Users looks users up for UserInfo.
@@ -167,6 +170,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		pages: d.Pages, consents: d.Consents, users: d.Users, health: d.Health, log: d.Logger,
 		grants: d.Grants,
 	}
+	s.enableDeviceFlow(fc, provider, strategy, signer)
 	s.metrics = newMetrics(d.Metrics)
 	if s.discovery, err = s.discoveryDocument(); err != nil {
 		return nil, err

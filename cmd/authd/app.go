@@ -117,6 +117,7 @@ func (a *App) build(ctx context.Context) error {
 	a.OAuth, err = oauth.New(oauth.Config{
 		Issuer: c.Issuer, Secret: c.Secret, AccessTokenTTL: c.AccessTokenTTL,
 		RefreshTokenTTL: c.RefreshTokenTTL, AuthCodeTTL: c.AuthCodeTTL, AdminToken: c.AdminToken,
+		DeviceCodeTTL: c.DeviceCodeTTL,
 	}, oauth.Deps{
 		Store: a.Store, Clients: a.Clients, Keys: a.Keys, Pages: a.Pages, Consents: a.DB, Users: a.DB,
 		Logger: a.Log, Metrics: reg, Grants: a.Grants,

@@ -21,7 +21,9 @@ type Config struct {
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
 	AuthCodeTTL     time.Duration
-	LogLevel        string
+	// DeviceCodeTTL: lifetime of RFC 8628 device and user codes.
+	DeviceCodeTTL time.Duration
+	LogLevel      string
 	// AdminToken enables the /admin API (bearer token); empty disables it.
 	AdminToken string
 }
@@ -55,6 +57,7 @@ func envConfig() (Config, error) {
 	c.AccessTokenTTL = dur("AUTHD_ACCESS_TOKEN_TTL", time.Hour)
 	c.RefreshTokenTTL = dur("AUTHD_REFRESH_TOKEN_TTL", 30*24*time.Hour)
 	c.AuthCodeTTL = dur("AUTHD_AUTH_CODE_TTL", 10*time.Minute)
+	c.DeviceCodeTTL = dur("AUTHD_DEVICE_CODE_TTL", 10*time.Minute)
 	return c, errors.Join(errs...)
 }
 

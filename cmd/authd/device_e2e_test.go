@@ -1,0 +1,530 @@
+package main
+
+// End-to-end tests of the device authorization grant (RFC 8628) against a
+// real authd: the device starts the flow and polls the token endpoint, a
+// person approves on the verification page over HTTP with a cookie jar (or
+// in headless Chromium, see device_browser_test.go).
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/oauth"
+	"github.com/authd/authd/storage"
+)
+
+const (
+	devUser     = "dora"
+	devPassword = "dora-password-1"
+	devScopes   = "openid profile offline_access"
+)
+
+// devFixture is a server with a user, a public device client (with refresh
+// tokens), a confidential device client, a code-only client and an
+// introspecting resource server.
+type devFixture struct {
+	srv     *testServer
+	subject string
+}
+
+func newDevFixture(t *testing.T, cfgFn ...func(*Config)) *devFixture {
+	t.Helper()
+	srv := startServer(t, cfgFn...)
+	f := &devFixture{srv: srv, subject: srv.addUser(t, devUser, devPassword)}
+	srv.addClient(t, storage.Client{
+		ID: "tv", Name: "Living Room TV", GrantTypes: []string{oauth.DeviceCodeGrantType, "refresh_token"},
+		Scopes: []string{"openid", "profile", "offline_access"},
+	}, "")
+	srv.addClient(t, storage.Client{
+		ID: "console", Name: "Game Console", GrantTypes: []string{oauth.DeviceCodeGrantType},
+		Scopes: []string{"openid", "profile"},
+	}, "console-secret-0123456789")
+	srv.addClient(t, storage.Client{
+		ID: "webapp", Name: "Web App", GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
+		RedirectURIs: []string{"http://127.0.0.1:9/cb"}, Scopes: []string{"openid"},
+	}, "")
+	srv.addClient(t, storage.Client{
+		ID: "rs", Name: "Resource Server", GrantTypes: []string{"client_credentials"}, Introspect: true,
+	}, "rs-secret-0123456789")
+	return f
+}
+
+// devResp is a JSON response.
+type devResp struct {
+	Status int
+	Body   map[string]any
+	Raw    string
+}
+
+func (r devResp) str(k string) string { s, _ := r.Body[k].(string); return s }
+
+func devPost(t testing.TB, u string, form url.Values, basic ...string) devResp {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if len(basic) == 2 {
+		req.SetBasicAuth(url.QueryEscape(basic[0]), url.QueryEscape(basic[1]))
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := devResp{Status: resp.StatusCode, Raw: string(b)}
+	if err := json.Unmarshal(b, &out.Body); err != nil {
+		t.Fatalf("POST %s: %d, not JSON: %q", u, resp.StatusCode, b)
+	}
+	return out
+}
+
+func wantDevError(t testing.TB, r devResp, status int, code string) {
+	t.Helper()
+	if r.Status != status || r.str("error") != code {
+		t.Fatalf("got %d %s, want %d with error %q", r.Status, r.Raw, status, code)
+	}
+}
+
+// deviceAuth is a device authorization response.
+type deviceAuth struct {
+	DeviceCode              string `json:"device_code"`
+	UserCode                string `json:"user_code"`
+	VerificationURI         string `json:"verification_uri"`
+	VerificationURIComplete string `json:"verification_uri_complete"`
+	ExpiresIn               int    `json:"expires_in"`
+	Interval                int    `json:"interval"`
+}
+
+var userCodeFormat = regexp.MustCompile(`^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$`)
+
+// startDevice starts a device authorization as client (secret "" for a
+// public client).
+func (f *devFixture) startDevice(t testing.TB, client, secret, scope string) deviceAuth {
+	t.Helper()
+	form := url.Values{"scope": {scope}}
+	var basic []string
+	if secret == "" {
+		form.Set("client_id", client)
+	} else {
+		basic = []string{client, secret}
+	}
+	r := devPost(t, f.srv.URL+"/oauth2/device/auth", form, basic...)
+	if r.Status != http.StatusOK {
+		t.Fatalf("device authorization: %d %s", r.Status, r.Raw)
+	}
+	var d deviceAuth
+	if err := json.Unmarshal([]byte(r.Raw), &d); err != nil {
+		t.Fatal(err)
+	}
+	if !userCodeFormat.MatchString(d.UserCode) || d.DeviceCode == "" || d.Interval != 5 || d.ExpiresIn <= 0 ||
+		d.VerificationURI != f.srv.URL+"/device" || d.VerificationURIComplete != f.srv.URL+"/device?user_code="+d.UserCode {
+		t.Fatalf("bad device authorization response %s", r.Raw)
+	}
+	return d
+}
+
+func (f *devFixture) poll(t testing.TB, client, secret, deviceCode string) devResp {
+	t.Helper()
+	form := url.Values{"grant_type": {oauth.DeviceCodeGrantType}, "device_code": {deviceCode}}
+	if secret == "" {
+		form.Set("client_id", client)
+		return devPost(t, f.srv.URL+"/oauth2/token", form)
+	}
+	return devPost(t, f.srv.URL+"/oauth2/token", form, client, secret)
+}
+
+func (f *devFixture) introspect(t testing.TB, token string) devResp {
+	t.Helper()
+	r := devPost(t, f.srv.URL+"/oauth2/introspect", url.Values{"token": {token}}, "rs", "rs-secret-0123456789")
+	if r.Status != http.StatusOK {
+		t.Fatalf("introspect: %d %s", r.Status, r.Raw)
+	}
+	return r
+}
+
+// ---------------------------------------------------------------------------
+// A person's browser, without JavaScript: a cookie jar and forms.
+
+type devBrowser struct {
+	t    testing.TB
+	base string
+	c    *http.Client
+}
+
+func newDevBrowser(t testing.TB, base string) *devBrowser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &devBrowser{t: t, base: base, c: noRedirectClient(jar)}
+}
+
+type devPage struct {
+	Status   int
+	Body     string
+	Location string
+}
+
+func (b *devBrowser) do(method, u string, form url.Values) devPage {
+	b.t.Helper()
+	if strings.HasPrefix(u, "/") {
+		u = b.base + u
+	}
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return devPage{Status: resp.StatusCode, Body: string(raw), Location: resp.Header.Get("Location")}
+}
+
+func (b *devBrowser) get(u string) devPage { b.t.Helper(); return b.do(http.MethodGet, u, nil) }
+
+var (
+	csrfField   = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	hiddenField = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+)
+
+// formFields returns the CSRF token and hidden fields of the page's form.
+func formFields(t testing.TB, p devPage) url.Values {
+	t.Helper()
+	v := url.Values{}
+	for _, m := range hiddenField.FindAllStringSubmatch(p.Body, -1) {
+		v.Set(m[1], html.UnescapeString(m[2]))
+	}
+	if v.Get("csrf_token") == "" {
+		if m := csrfField.FindStringSubmatch(p.Body); m != nil {
+			v.Set("csrf_token", html.UnescapeString(m[1]))
+		}
+	}
+	if v.Get("csrf_token") == "" {
+		t.Fatalf("no CSRF token on page (%d):\n%s", p.Status, p.Body)
+	}
+	return v
+}
+
+// signIn submits the sign-in page p and follows the redirect to next.
+func (b *devBrowser) signIn(p devPage) devPage {
+	b.t.Helper()
+	if !strings.Contains(p.Body, `action="/login"`) {
+		b.t.Fatalf("expected the sign-in page, got %d:\n%s", p.Status, p.Body)
+	}
+	form := formFields(b.t, p)
+	form.Set("username", devUser)
+	form.Set("password", devPassword)
+	r := b.do(http.MethodPost, "/login", form)
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Location, "/device") {
+		b.t.Fatalf("sign-in: %d to %q:\n%s", r.Status, r.Location, r.Body)
+	}
+	return b.get(r.Location)
+}
+
+// decide submits the confirmation page p with decision approve or deny.
+func (b *devBrowser) decide(p devPage, decision string) devPage {
+	b.t.Helper()
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, `id="approve"`) {
+		b.t.Fatalf("expected the confirmation page, got %d:\n%s", p.Status, p.Body)
+	}
+	form := formFields(b.t, p)
+	form.Set("decision", decision)
+	return b.do(http.MethodPost, "/device", form)
+}
+
+// ---------------------------------------------------------------------------
+
+func TestDeviceFlowE2E(t *testing.T) {
+	f := newDevFixture(t)
+	ctx := context.Background()
+
+	// The TV (a public client) starts, and polls before anyone approved:
+	// pending, then slow_down for polling faster than the interval.
+	d := f.startDevice(t, "tv", "", devScopes)
+	if d.ExpiresIn != 600 {
+		t.Errorf("expires_in = %d, want 600 (the default)", d.ExpiresIn)
+	}
+	wantDevError(t, f.poll(t, "tv", "", d.DeviceCode), 400, "authorization_pending")
+	wantDevError(t, f.poll(t, "tv", "", d.DeviceCode), 400, "slow_down")
+	wantDevError(t, f.poll(t, "tv", "", d.DeviceCode), 400, "slow_down")
+
+	// Another client cannot redeem the TV's code; garbage is invalid_grant.
+	wantDevError(t, f.poll(t, "console", "console-secret-0123456789", d.DeviceCode), 400, "invalid_grant")
+	wantDevError(t, f.poll(t, "tv", "", d.DeviceCode+"x"), 400, "invalid_grant")
+	wantDevError(t, f.poll(t, "tv", "", "authd_dc_nope"), 400, "invalid_grant")
+	wantDevError(t, devPost(t, f.srv.URL+"/oauth2/token", url.Values{"grant_type": {oauth.DeviceCodeGrantType}, "client_id": {"tv"}}), 400, "invalid_request")
+
+	// The person opens verification_uri_complete, signs in, sees the app
+	// and its scopes, approves.
+	b := newDevBrowser(t, f.srv.URL)
+	p := b.signIn(b.get(d.VerificationURIComplete))
+	for _, want := range []string{"Living Room TV", d.UserCode, "offline_access", "openid"} {
+		if !strings.Contains(p.Body, want) {
+			t.Fatalf("confirmation page lacks %q:\n%s", want, p.Body)
+		}
+	}
+	done := b.decide(p, "approve")
+	if done.Status != http.StatusOK || !strings.Contains(done.Body, "Device connected") {
+		t.Fatalf("approve: %d\n%s", done.Status, done.Body)
+	}
+	// The code cannot be approved (or denied) again.
+	if again := b.get(d.VerificationURIComplete); again.Status != http.StatusConflict {
+		t.Fatalf("reusing an approved code: %d\n%s", again.Status, again.Body)
+	}
+
+	// The next poll gets tokens: access, refresh (offline_access and the
+	// refresh_token grant) and an ID token (openid).
+	tok := f.poll(t, "tv", "", d.DeviceCode)
+	if tok.Status != 200 || tok.str("access_token") == "" || tok.str("refresh_token") == "" || tok.str("id_token") == "" ||
+		!strings.EqualFold(tok.str("token_type"), "bearer") {
+		t.Fatalf("token response: %d %s", tok.Status, tok.Raw)
+	}
+	if got := strings.Fields(tok.str("scope")); len(got) != 3 {
+		t.Errorf("scope = %q, want %q", tok.str("scope"), devScopes)
+	}
+	// Redeeming the device code twice fails.
+	wantDevError(t, f.poll(t, "tv", "", d.DeviceCode), 400, "invalid_grant")
+
+	claims := jwtClaims(t, tok.str("id_token"))
+	if claims["sub"] != f.subject || claims["iss"] != f.srv.URL || claims["at_hash"] == nil || !audHas(claims["aud"], "tv") {
+		t.Errorf("ID token claims: %v", claims)
+	}
+
+	in := f.introspect(t, tok.str("access_token"))
+	if in.Body["active"] != true || in.str("sub") != f.subject || in.str("client_id") != "tv" {
+		t.Fatalf("introspection: %s", in.Raw)
+	}
+
+	// The refresh token works (and rotates); the old access token dies.
+	rt := devPost(t, f.srv.URL+"/oauth2/token", url.Values{
+		"grant_type": {"refresh_token"}, "refresh_token": {tok.str("refresh_token")}, "client_id": {"tv"},
+	})
+	if rt.Status != 200 || rt.str("access_token") == "" || rt.str("refresh_token") == "" || rt.str("refresh_token") == tok.str("refresh_token") {
+		t.Fatalf("refresh: %d %s", rt.Status, rt.Raw)
+	}
+	if in := f.introspect(t, rt.str("access_token")); in.Body["active"] != true || in.str("sub") != f.subject {
+		t.Fatalf("introspect refreshed token: %s", in.Raw)
+	}
+	if in := f.introspect(t, tok.str("access_token")); in.Body["active"] != false {
+		t.Fatalf("the rotated-away access token is still active: %s", in.Raw)
+	}
+
+	// The grant is recorded with flow device_code.
+	gs, err := f.srv.DB.ListGrants(ctx, f.subject, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != 1 || gs[0].Flow != "device_code" || gs[0].ClientID != "tv" {
+		t.Fatalf("grants: %+v", gs)
+	}
+
+	// A confidential client; the person types the code lower case without
+	// the dash on the entry page (already signed in in this browser).
+	d2 := f.startDevice(t, "console", "console-secret-0123456789", "openid profile")
+	entry := b.get("/device")
+	if entry.Status != 200 || !strings.Contains(entry.Body, `name="user_code"`) {
+		t.Fatalf("entry page: %d\n%s", entry.Status, entry.Body)
+	}
+	typed := strings.ToLower(strings.ReplaceAll(d2.UserCode, "-", ""))
+	p = b.get("/device?user_code=" + typed)
+	if !strings.Contains(p.Body, "Game Console") || !strings.Contains(p.Body, d2.UserCode) {
+		t.Fatalf("confirmation page for a typed code:\n%s", p.Body)
+	}
+	if done := b.decide(p, "approve"); done.Status != 200 {
+		t.Fatalf("approve: %d\n%s", done.Status, done.Body)
+	}
+	tok2 := f.poll(t, "console", "console-secret-0123456789", d2.DeviceCode)
+	if tok2.Status != 200 || tok2.str("access_token") == "" || tok2.str("id_token") == "" {
+		t.Fatalf("console token: %d %s", tok2.Status, tok2.Raw)
+	}
+	if tok2.str("refresh_token") != "" {
+		t.Errorf("a client without the refresh_token grant got a refresh token")
+	}
+	if in := f.introspect(t, tok2.str("access_token")); in.Body["active"] != true || in.str("client_id") != "console" {
+		t.Fatalf("introspect console token: %s", in.Raw)
+	}
+	// The console must authenticate: polling without its secret fails.
+	wantDevError(t, f.poll(t, "console", "wrong-secret-0123456789", d2.DeviceCode), 401, "invalid_client")
+
+	// Denial.
+	d3 := f.startDevice(t, "tv", "", "openid")
+	p = b.get(d3.VerificationURIComplete)
+	if denied := b.decide(p, "deny"); denied.Status != 200 || !strings.Contains(denied.Body, "denied") {
+		t.Fatalf("deny: %d\n%s", denied.Status, denied.Body)
+	}
+	wantDevError(t, f.poll(t, "tv", "", d3.DeviceCode), 400, "access_denied")
+	wantDevError(t, f.poll(t, "tv", "", d3.DeviceCode), 400, "access_denied")
+}
+
+func TestDeviceAuthorizationErrors(t *testing.T) {
+	f := newDevFixture(t)
+	u := f.srv.URL + "/oauth2/device/auth"
+	wantDevError(t, devPost(t, u, url.Values{"client_id": {"tv"}, "scope": {"openid admin"}}), 400, "invalid_scope")
+	wantDevError(t, devPost(t, u, url.Values{"client_id": {"webapp"}, "scope": {"openid"}}), 400, "unauthorized_client")
+	wantDevError(t, devPost(t, u, url.Values{"client_id": {"nobody"}}), 401, "invalid_client")
+	wantDevError(t, devPost(t, u, url.Values{"scope": {"openid"}}, "console", "not-the-secret-0123"), 401, "invalid_client")
+	wantDevError(t, devPost(t, u, url.Values{"client_id": {"tv"}, "scope": {"a", "b"}}), 400, "invalid_request")
+	// A client that may not use the device grant cannot redeem at the token endpoint either.
+	d := f.startDevice(t, "tv", "", "openid")
+	wantDevError(t, f.poll(t, "webapp", "", d.DeviceCode), 400, "unauthorized_client")
+}
+
+func TestDeviceFlowExpiry(t *testing.T) {
+	f := newDevFixture(t, func(c *Config) { c.DeviceCodeTTL = 2 * time.Second })
+	d := f.startDevice(t, "tv", "", "openid")
+	if d.ExpiresIn != 2 {
+		t.Fatalf("expires_in = %d, want 2", d.ExpiresIn)
+	}
+	wantDevError(t, f.poll(t, "tv", "", d.DeviceCode), 400, "authorization_pending")
+	time.Sleep(2200 * time.Millisecond)
+	wantDevError(t, f.poll(t, "tv", "", d.DeviceCode), 400, "expired_token")
+	// The user code is gone too.
+	b := newDevBrowser(t, f.srv.URL)
+	p := b.signIn(b.get(d.VerificationURIComplete))
+	if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "not valid or has expired") {
+		t.Fatalf("expired code on the page: %d\n%s", p.Status, p.Body)
+	}
+}
+
+func TestDeviceFlowConcurrentRedeem(t *testing.T) {
+	f := newDevFixture(t)
+	d := f.startDevice(t, "tv", "", devScopes)
+	b := newDevBrowser(t, f.srv.URL)
+	b.decide(b.signIn(b.get(d.VerificationURIComplete)), "approve")
+
+	const n = 10
+	results := make([]devResp, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			results[i] = f.poll(t, "tv", "", d.DeviceCode)
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	won := 0
+	for _, r := range results {
+		switch {
+		case r.Status == 200 && r.str("access_token") != "":
+			won++
+		case r.Status == 400 && r.str("error") == "invalid_grant":
+		default:
+			t.Errorf("unexpected poll result %d %s", r.Status, r.Raw)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of %d concurrent polls got tokens, want exactly 1", won, n)
+	}
+	gs, err := f.srv.DB.ListGrants(context.Background(), f.subject, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != 1 || gs[0].Flow != "device_code" {
+		t.Fatalf("grants after concurrent redemption: %+v", gs)
+	}
+}
+
+func TestDeviceVerificationThrottle(t *testing.T) {
+	f := newDevFixture(t)
+	d := f.startDevice(t, "tv", "", "openid")
+	b := newDevBrowser(t, f.srv.URL)
+	p := b.signIn(b.get("/device"))
+	if p.Status != 200 || !strings.Contains(p.Body, `name="user_code"`) {
+		t.Fatalf("entry page after sign-in: %d\n%s", p.Status, p.Body)
+	}
+	for i := 1; i <= 10; i++ {
+		p = b.get("/device?user_code=BBBB-BBB" + string("BCDFGHJKLM"[i-1]))
+		want := http.StatusBadRequest
+		if i == 10 {
+			want = http.StatusTooManyRequests
+		}
+		if p.Status != want {
+			t.Fatalf("wrong guess %d: %d, want %d\n%s", i, p.Status, want, p.Body)
+		}
+	}
+	if !strings.Contains(p.Body, "Too many wrong codes") {
+		t.Fatalf("throttled page lacks the explanation:\n%s", p.Body)
+	}
+	// Even the right code is refused now, from this session and this IP.
+	if p = b.get(d.VerificationURIComplete); p.Status != http.StatusTooManyRequests {
+		t.Fatalf("right code while throttled: %d", p.Status)
+	}
+	other := newDevBrowser(t, f.srv.URL)
+	if p = other.signIn(other.get(d.VerificationURIComplete)); p.Status != http.StatusTooManyRequests {
+		t.Fatalf("right code from another session on the same IP: %d", p.Status)
+	}
+	wantDevError(t, f.poll(t, "tv", "", d.DeviceCode), 400, "authorization_pending")
+}
+
+func TestDeviceVerificationNeedsCSRF(t *testing.T) {
+	f := newDevFixture(t)
+	d := f.startDevice(t, "tv", "", "openid")
+	b := newDevBrowser(t, f.srv.URL)
+	p := b.signIn(b.get(d.VerificationURIComplete))
+	form := formFields(t, p)
+	form.Set("decision", "approve")
+	form.Set("csrf_token", "forged")
+	if r := b.do(http.MethodPost, "/device", form); r.Status != http.StatusForbidden {
+		t.Fatalf("approve with a forged CSRF token: %d", r.Status)
+	}
+	wantDevError(t, f.poll(t, "tv", "", d.DeviceCode), 400, "authorization_pending")
+}
+
+func jwtClaims(t testing.TB, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", tok)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func audHas(aud any, id string) bool {
+	switch a := aud.(type) {
+	case string:
+		return a == id
+	case []any:
+		for _, x := range a {
+			if x == id {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,205 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// The device verification page (RFC 8628 §3.3): a signed-in person enters
+// (or confirms) the user code shown on a device, sees which app asks for
+// what, and approves or denies. It works without JavaScript.
+
+// UserCodeRequest is a pending device authorization as the page shows it.
+type UserCodeRequest struct {
+	UserCode string // formatted, XXXX-XXXX
+	Client   string // display name
+	Scopes   []Scope
+}
+
+// Errors a DeviceVerifier returns for codes a person mistyped or reused.
+var (
+	// ErrUserCodeInvalid: no pending authorization has this code (mistyped,
+	// expired, or never issued). It counts as a failed guess.
+	ErrUserCodeInvalid = errors.New("web: unknown or expired user code")
+	// ErrUserCodeUsed: the authorization was already approved or denied.
+	ErrUserCodeUsed = errors.New("web: user code already used")
+)
+
+// DeviceVerifier looks user codes up and records decisions (implemented by
+// package oauth). Codes are passed as typed; the verifier normalises them.
+type DeviceVerifier interface {
+	// LookupUserCode returns ErrUserCodeInvalid or ErrUserCodeUsed for codes
+	// that cannot be approved.
+	LookupUserCode(ctx context.Context, code string) (UserCodeRequest, error)
+	// ApproveUserCode and DenyUserCode return the same errors.
+	ApproveUserCode(ctx context.Context, code, subject, username string, authTime time.Time) error
+	DenyUserCode(ctx context.Context, code string) error
+}
+
+// FailureCounter keeps fixed-window failure counters (Redis in production).
+type FailureCounter interface {
+	// CountFailure adds one to key's counter, which starts a window of the
+	// given length at its first failure, and returns the new count.
+	CountFailure(ctx context.Context, key string, window time.Duration) (int64, error)
+	// Failures returns key's count (0 when absent or expired).
+	Failures(ctx context.Context, key string) (int64, error)
+}
+
+// Guess throttling: this many wrong user codes per window, per client IP and
+// per login session, then the page refuses with 429 until the window ends.
+const (
+	UserCodeMaxFailures = 10
+	UserCodeWindow      = 10 * time.Minute
+)
+
+// DeviceVerification serves GET and POST /device. Mount it behind CSRF.
+func (p *Pages) DeviceVerification(v DeviceVerifier, fc FailureCounter) http.Handler {
+	return &deviceHandler{p: p, v: v, fc: fc}
+}
+
+type deviceHandler struct {
+	p  *Pages
+	v  DeviceVerifier
+	fc FailureCounter
+}
+
+type devicePage struct {
+	Mode     string // enter, confirm, done
+	UserCode string
+	Error    string
+	Req      UserCodeRequest
+	Approved bool
+	Username string
+}
+
+func (h *deviceHandler) render(w http.ResponseWriter, r *http.Request, status int, title string, d devicePage) {
+	h.p.render(w, r, status, "device.html", map[string]any{
+		"Title": title, "Mode": d.Mode, "UserCode": d.UserCode, "Error": d.Error,
+		"Client": d.Req.Client, "Scopes": d.Req.Scopes, "Approved": d.Approved, "Username": d.Username,
+	})
+}
+
+func clientIP(r *http.Request) string {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return ip
+}
+
+func (h *deviceHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	code := strings.TrimSpace(r.FormValue("user_code"))
+	if len(code) > 64 {
+		code = code[:64]
+	}
+	user, ok := h.p.Current(r)
+	if !ok {
+		next := "/device"
+		if code != "" {
+			next += "?user_code=" + url.QueryEscape(code)
+		}
+		h.p.RenderLogin(w, r, http.StatusOK, LoginPage{Next: next, Client: "your device"})
+		return
+	}
+	if code == "" {
+		h.render(w, r, http.StatusOK, "Connect a device", devicePage{Mode: "enter", Username: user.Username})
+		return
+	}
+
+	counters := []string{"device:ip:" + clientIP(r), "device:ls:" + user.ID}
+	tooMany := func() {
+		h.render(w, r, http.StatusTooManyRequests, "Too many attempts", devicePage{
+			Mode: "enter", Username: user.Username,
+			Error: "Too many wrong codes were entered. Wait 10 minutes, then try again.",
+		})
+	}
+	for _, k := range counters {
+		n, err := h.fc.Failures(ctx, k)
+		if err != nil {
+			h.unavailable(w, r, err)
+			return
+		}
+		if n >= UserCodeMaxFailures {
+			tooMany()
+			return
+		}
+	}
+
+	req, err := h.v.LookupUserCode(ctx, code)
+	switch {
+	case errors.Is(err, ErrUserCodeInvalid):
+		limited := false
+		for _, k := range counters {
+			n, err := h.fc.CountFailure(ctx, k, UserCodeWindow)
+			if err != nil {
+				h.unavailable(w, r, err)
+				return
+			}
+			limited = limited || n >= UserCodeMaxFailures
+		}
+		if limited {
+			tooMany()
+			return
+		}
+		h.render(w, r, http.StatusBadRequest, "Connect a device", devicePage{
+			Mode: "enter", UserCode: code, Username: user.Username,
+			Error: "That code is not valid or has expired. Check the code shown on your device and try again.",
+		})
+		return
+	case errors.Is(err, ErrUserCodeUsed):
+		h.render(w, r, http.StatusConflict, "Code already used", devicePage{
+			Mode: "enter", Username: user.Username,
+			Error: "This code was already used to approve or deny a device. Start again on your device to get a new code.",
+		})
+		return
+	case err != nil:
+		h.unavailable(w, r, err)
+		return
+	}
+
+	page := devicePage{Mode: "confirm", UserCode: req.UserCode, Req: req, Username: user.Username}
+	if r.Method != http.MethodPost {
+		h.render(w, r, http.StatusOK, "Connect "+req.Client, page)
+		return
+	}
+	switch r.PostFormValue("decision") {
+	case "approve":
+		err = h.v.ApproveUserCode(ctx, code, user.UserID, user.Username, user.AuthTime)
+		page.Approved = true
+	case "deny":
+		err = h.v.DenyUserCode(ctx, code)
+	default:
+		page.Error = "Choose Approve or Deny."
+		h.render(w, r, http.StatusBadRequest, "Connect "+req.Client, page)
+		return
+	}
+	switch {
+	case errors.Is(err, ErrUserCodeInvalid), errors.Is(err, ErrUserCodeUsed):
+		h.render(w, r, http.StatusConflict, "Code already used", devicePage{
+			Mode: "enter", Username: user.Username,
+			Error: "This code has expired or was already used. Start again on your device to get a new code.",
+		})
+		return
+	case err != nil:
+		h.unavailable(w, r, err)
+		return
+	}
+	page.Mode = "done"
+	title := "Device connected"
+	if !page.Approved {
+		title = "Request denied"
+	}
+	h.render(w, r, http.StatusOK, title, page)
+}
+
+func (h *deviceHandler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	h.p.cfg.Logger.Error("device verification", "err", err)
+	h.p.RenderError(w, r, http.StatusServiceUnavailable, "Temporarily unavailable",
+		"Connecting devices is temporarily unavailable. Please try again in a moment.")
+}
