@@ -68,7 +68,7 @@ func openStores(ctx context.Context, c Config) (*postgres.DB, redis.UniversalCli
 // goes through exactly the path the server's uses.
 func newGrantStores(c Config, db *postgres.DB, rdb redis.UniversalClient) (*redisstore.Store, *fositestore.ClientCache, *fositestore.Store, *oauth.Grants) {
 	rs := redisstore.New(rdb, c.RedisPrefix)
-	clients := fositestore.NewClientCache(db, 10000, 10*time.Second)
+	clients := fositestore.NewClientCache(db, 10000, c.clientCacheTTL())
 	store := fositestore.New(fositestore.Config{
 		Redis: rs, Records: db, Clients: clients, NewSession: oauth.NewSession,
 		TombstoneTTL: c.AuthCodeTTL, RefreshScopes: oauth.RefreshScopes,

@@ -26,6 +26,9 @@ type Config struct {
 	LogLevel      string
 	// AdminToken enables the /admin API (bearer token); empty disables it.
 	AdminToken string
+	// ClientCacheTTL: how long a replica trusts its cached copy of a client
+	// (0 means 10s); a deleted client stops working everywhere within it.
+	ClientCacheTTL time.Duration
 }
 
 // envConfig reads the environment; Validate reports every problem at once.
@@ -57,6 +60,7 @@ func envConfig() (Config, error) {
 	c.AccessTokenTTL = dur("AUTHD_ACCESS_TOKEN_TTL", time.Hour)
 	c.RefreshTokenTTL = dur("AUTHD_REFRESH_TOKEN_TTL", 30*24*time.Hour)
 	c.AuthCodeTTL = dur("AUTHD_AUTH_CODE_TTL", 10*time.Minute)
+	c.ClientCacheTTL = dur("AUTHD_CLIENT_CACHE_TTL", 10*time.Second)
 	c.DeviceCodeTTL = dur("AUTHD_DEVICE_CODE_TTL", 10*time.Minute)
 	return c, errors.Join(errs...)
 }
