@@ -528,3 +528,32 @@ func audHas(aud any, id string) bool {
 	}
 	return false
 }
+
+// TestDeviceFlowLeavesNoImmortalKeys: every Redis key the device flow writes
+// (device state, user code, counters, the grant's tokens) carries a TTL.
+func TestDeviceFlowLeavesNoImmortalKeys(t *testing.T) {
+	f := newDevFixture(t)
+	ctx := context.Background()
+	for _, scope := range []string{devScopes, "openid"} { // with and without a refresh token
+		d := f.startDevice(t, "tv", "", scope)
+		b := newDevBrowser(t, f.srv.URL)
+		b.get("/device?user_code=BBBB-BBBB") // a failed guess: counters
+		b.decide(b.signIn(b.get(d.VerificationURIComplete)), "approve")
+		if r := f.poll(t, "tv", "", d.DeviceCode); r.Status != 200 {
+			t.Fatalf("poll: %d %s", r.Status, r.Raw)
+		}
+	}
+	rdb, prefix := f.srv.App.RDB, f.srv.App.Config.RedisPrefix
+	keys, err := rdb.Keys(ctx, prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) == 0 {
+		t.Fatal("no keys under the test prefix")
+	}
+	for _, k := range keys {
+		if ttl, err := rdb.PTTL(ctx, k).Result(); err != nil || ttl < 0 {
+			t.Errorf("key %s has no TTL (%v, %v)", k, ttl, err)
+		}
+	}
+}

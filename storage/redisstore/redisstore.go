@@ -180,7 +180,7 @@ if ARGV[4] == '1' then
   redis.call('PEXPIRE', f, ARGV[5])
 end
 redis.call('SET', at, ARGV[1], 'PX', ARGV[2])
-if ARGV[3] == '1' then redis.call('HSET', c, 's', '1') end
+if ARGV[3] == '1' and redis.call('EXISTS', c) == 1 then redis.call('HSET', c, 's', '1') end
 return 'ok'`)
 
 // CreateAccess stores the grant's access token, replacing any previous one.
@@ -250,7 +250,7 @@ if not v[1] then return 'missing' end
 if v[1] ~= ARGV[1] or v[2] ~= '' then return 'stale' end
 redis.call('HSET', f, 'm', ARGV[2], 'p', ARGV[3])
 redis.call('PEXPIRE', f, ARGV[4])
-if ARGV[5] == '1' then redis.call('HSET', c, 's', '1') end
+if ARGV[5] == '1' and redis.call('EXISTS', c) == 1 then redis.call('HSET', c, 's', '1') end
 return 'ok'`)
 
 // CreateRefresh installs the refresh token of generation gen into the
