@@ -32,7 +32,7 @@ type MemoryResult struct {
 	// removing them (steady state: family + access token).
 	UsedDeltaWithCode, UsedDeltaSteady int64
 	// MEMORY USAGE samples (bytes), median over the sample.
-	SampleN                     int
+	SampleN                       int
 	FamilyMed, AccessMed, CodeMed int64
 	// Real keys minted over HTTP by the running authd.
 	RealN                                       int
@@ -40,7 +40,7 @@ type MemoryResult struct {
 	RealOtherKeys                               string
 
 	// Postgres grants table.
-	GrantRows                        int64
+	GrantRows                       int64
 	GrantTotal, GrantHeap, GrantIdx int64
 }
 

@@ -25,9 +25,9 @@ import (
 
 // Identities the harness registers.
 const (
-	pubClient  = "bench-pub"  // public, PKCE: authorization_code + refresh_token
-	svcClient  = "bench-svc"  // confidential: client_credentials
-	rsClient   = "bench-rs"   // confidential: client_credentials + --introspect
+	pubClient  = "bench-pub" // public, PKCE: authorization_code + refresh_token
+	svcClient  = "bench-svc" // confidential: client_credentials
+	rsClient   = "bench-rs"  // confidential: client_credentials + --introspect
 	redirect   = "http://127.0.0.1:9/callback"
 	userPrefix = "bench-user-"
 	userPass   = "bench-password-0123"
