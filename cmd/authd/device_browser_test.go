@@ -1,0 +1,162 @@
+package main
+
+// A real headless Chromium approves a device: it opens the verification URI,
+// signs in, types the user code, approves; the device's next poll gets
+// tokens.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+const deviceChromium = "/usr/bin/chromium"
+
+func TestDeviceFlowInBrowser(t *testing.T) {
+	if _, err := os.Stat(deviceChromium); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("no browser at %s (%v)", deviceChromium, err)
+		}
+		t.Fatalf("CI is set but there is no browser at %s: %v", deviceChromium, err)
+	}
+	f := newDevFixture(t)
+	d := f.startDevice(t, "tv", "", devScopes)
+	wantDevError(t, f.poll(t, "tv", "", d.DeviceCode), 400, "authorization_pending")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out devLockedBuffer
+	defer func() {
+		if t.Failed() {
+			t.Logf("browser output:\n%s", out.String())
+		}
+	}()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(deviceChromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.CombinedOutput(&out),
+	)
+	defer cancelAlloc() // before t.TempDir's cleanup removes the profile
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	defer cancelBrowser()
+
+	fail := func(step string, err error) {
+		t.Helper()
+		loc, _ := chromedp.Run(bctx, chromedp.Location())
+		body, _ := chromedp.Run(bctx, chromedp.OuterHTML(chromedp.CSS("body")))
+		t.Fatalf("%s: %v (at %s)\n%.1500s", step, err, loc, body)
+	}
+
+	// The verification URI without the code: sign in first.
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(d.VerificationURI),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), devUser),
+		chromedp.SendKeys(chromedp.ID("password"), devPassword),
+		chromedp.Click(chromedp.ID("signin")),
+	); err != nil {
+		fail("sign in", err)
+	}
+	if err := devWaitFor(bctx, "user_code"); err != nil {
+		fail("the code entry page after sign-in", err)
+	}
+	// Typed as a person might: lower case, no dash.
+	typed := strings.ToLower(strings.ReplaceAll(d.UserCode, "-", ""))
+	if err := chromedp.Do(bctx,
+		chromedp.SendKeys(chromedp.ID("user_code"), typed),
+		chromedp.Click(chromedp.ID("continue")),
+	); err != nil {
+		fail("enter the code", err)
+	}
+	if err := devWaitFor(bctx, "approve"); err != nil {
+		fail("the confirmation page", err)
+	}
+	shown, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		fail("read the confirmation page", err)
+	}
+	for _, want := range []string{"Living Room TV", d.UserCode, "offline_access"} {
+		if !strings.Contains(shown, want) {
+			t.Errorf("the confirmation page does not show %q:\n%s", want, shown)
+		}
+	}
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("approve"))); err != nil {
+		fail("approve", err)
+	}
+	if err := devWaitFor(bctx, "result"); err != nil {
+		fail("the result page", err)
+	}
+	result, _ := chromedp.Run(bctx, chromedp.Text(chromedp.ID("result")))
+	if !strings.Contains(result, "allowed") {
+		t.Errorf("result page says %q", result)
+	}
+
+	tok := f.poll(t, "tv", "", d.DeviceCode)
+	if tok.Status != 200 || tok.str("access_token") == "" || tok.str("refresh_token") == "" || tok.str("id_token") == "" {
+		t.Fatalf("poll after approval in the browser: %d %s", tok.Status, tok.Raw)
+	}
+	if in := f.introspect(t, tok.str("access_token")); in.Body["active"] != true || in.str("sub") != f.subject {
+		t.Fatalf("introspection: %s", in.Raw)
+	}
+}
+
+// devWaitFor waits until the page has an element with this id, failing fast
+// when an authd page shows an error instead.
+func devWaitFor(ctx context.Context, id string) error {
+	js := fmt.Sprintf(`document.getElementById(%q) ? "ok" : (document.querySelector("p.error") ? document.title + ": " + document.querySelector("p.error").textContent : "")`, id)
+	for {
+		state, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return err
+		case state == "ok":
+			return nil
+		case state != "":
+			return fmt.Errorf("the page shows an error: %s", state)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// devLockedBuffer collects the browser's output (written from another
+// goroutine), bounded.
+type devLockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *devLockedBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b.Len() < 64<<10 {
+		s.b.Write(p)
+	}
+	return len(p), nil
+}
+
+func (s *devLockedBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
