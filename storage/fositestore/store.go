@@ -42,7 +42,10 @@ type Store struct {
 	// refreshScopes: a code exchange issues a refresh token when one of
 	// these is granted (fosite's RefreshTokenScopes).
 	refreshScopes []string
-	now           func() time.Time
+	// retryWindow: a refresh token rotated away less than this ago is a
+	// retry (see oauth's retry window), not reuse. 0 disables it.
+	retryWindow time.Duration
+	now         func() time.Time
 }
 
 // Compile-time proof that Store satisfies what fosite's compose type-asserts.
@@ -62,6 +65,8 @@ type Config struct {
 	NewSession    func() fosite.Session
 	TombstoneTTL  time.Duration
 	RefreshScopes []string
+	// RetryWindow is AUTHD_REFRESH_RETRY_WINDOW (0: off).
+	RetryWindow time.Duration
 }
 
 // New returns the adapter.
@@ -71,7 +76,7 @@ func New(c Config) *Store {
 	}
 	return &Store{
 		redis: c.Redis, records: c.Records, clients: c.Clients, newSession: c.NewSession,
-		tombstoneTTL: c.TombstoneTTL, refreshScopes: c.RefreshScopes, now: time.Now,
+		tombstoneTTL: c.TombstoneTTL, refreshScopes: c.RefreshScopes, retryWindow: c.RetryWindow, now: time.Now,
 	}
 }
 
@@ -467,9 +472,15 @@ func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, se
 	if !ok {
 		return nil, fosite.ErrNotFound
 	}
-	b, state, err := s.redis.GetRefresh(ctx, sg.grant, sg.gen, sg.mac)
+	b, state, err := s.redis.GetRefresh(ctx, sg.grant, sg.gen, sg.mac, s.retryWindow)
 	if err != nil {
 		return nil, mapErr(err)
+	}
+	if state == redisstore.RefreshRetry {
+		// A retry within the window that the token endpoint could not
+		// answer from the stored response (another client, or the
+		// response not stored yet): refused, but not treated as reuse.
+		return nil, fosite.ErrNotFound.WithHint("The refresh token was just rotated.")
 	}
 	if state == redisstore.RefreshRotated {
 		if err := s.RevokeGrant(ctx, sg.grant, storage.RevokedReuse); err != nil {
@@ -535,4 +546,35 @@ func (s *Store) revokeRecord(ctx context.Context, grant, reason string) error {
 		return fmt.Errorf("fositestore: record revocation of grant: %w", err)
 	}
 	return nil
+}
+
+// Successor is the sealed token response that rotated away a refresh token,
+// kept for the retry window.
+type Successor struct {
+	ClientID string
+	Sealed   []byte
+}
+
+// PutSuccessor keeps the sealed response of the refresh that rotated away
+// the token with signature oldSignature, for the retry window.
+func (s *Store) PutSuccessor(ctx context.Context, oldSignature string, succ Successor) error {
+	sg, ok := parseSig(oldSignature)
+	if !ok || s.retryWindow <= 0 {
+		return nil
+	}
+	return s.redis.PutSuccessor(ctx, sg.grant, sg.gen, sg.mac, succ.ClientID, succ.Sealed, s.retryWindow)
+}
+
+// GetSuccessor returns what PutSuccessor kept for oldSignature, or
+// fosite.ErrNotFound.
+func (s *Store) GetSuccessor(ctx context.Context, oldSignature string) (Successor, error) {
+	sg, ok := parseSig(oldSignature)
+	if !ok || s.retryWindow <= 0 {
+		return Successor{}, fosite.ErrNotFound
+	}
+	c, b, err := s.redis.GetSuccessor(ctx, sg.grant, sg.gen, sg.mac)
+	if err != nil {
+		return Successor{}, mapErr(err)
+	}
+	return Successor{ClientID: c, Sealed: b}, nil
 }

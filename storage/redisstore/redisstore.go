@@ -240,6 +240,9 @@ const (
 	// RefreshRotated: the token belonged to this family but was already
 	// rotated away: presenting it again is reuse.
 	RefreshRotated
+	// RefreshRetry: the token was rotated away moments ago (within the
+	// retry window): a retry, neither served by fosite nor reuse.
+	RefreshRetry
 )
 
 var createRefresh = redis.NewScript(`
@@ -272,10 +275,12 @@ func (s *Store) CreateRefresh(ctx context.Context, grant string, gen uint64, mac
 
 // GetRefresh looks up a refresh token of generation gen with this MAC. It
 // returns RefreshActive with the payload for the live token, RefreshRotated
-// for an older generation of a live family (reuse), and ErrNotFound for
+// for an older generation of a live family (reuse), RefreshRetry for the
+// generation rotated away less than retryWindow ago (a client retrying a
+// refresh whose response it lost; 0 disables this), and ErrNotFound for
 // anything else (unknown, expired, revoked, or a rotation in flight).
-func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac string) ([]byte, RefreshState, error) {
-	v, err := s.rdb.HMGet(ctx, s.Key(grant, "f"), "g", "m", "p", "r").Result()
+func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac string, retryWindow time.Duration) ([]byte, RefreshState, error) {
+	v, err := s.rdb.HMGet(ctx, s.Key(grant, "f"), "g", "m", "p", "r", "ra").Result()
 	if err != nil {
 		return nil, 0, wrap("get refresh", err)
 	}
@@ -283,6 +288,7 @@ func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac st
 	m, _ := v[1].(string)
 	p, _ := v[2].(string)
 	r, _ := v[3].(string)
+	ra, _ := v[4].(string)
 	if gs == "" || r == "1" {
 		return nil, 0, ErrNotFound
 	}
@@ -297,6 +303,12 @@ func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac st
 		// The rotation of this very token is in flight: a concurrent
 		// duplicate, which loses the race without revoking the family.
 		return nil, 0, ErrNotFound
+	case gen+1 == cur && retryWindow > 0 && ra != "":
+		at, _ := strconv.ParseInt(ra, 10, 64)
+		if time.Since(time.UnixMilli(at)) < retryWindow {
+			return nil, RefreshRetry, nil
+		}
+		return nil, RefreshRotated, nil
 	case gen < cur:
 		return nil, RefreshRotated, nil
 	}
@@ -309,15 +321,15 @@ local v = redis.call('HMGET', f, 'g', 'm', 'r')
 if v[3] == '1' then return 'revoked' end
 if not v[1] then return 'missing' end
 if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] or v[2] == '' then return 'stale' end
-redis.call('HSET', f, 'g', tostring(tonumber(v[1]) + 1), 'm', '')
-redis.call('UNLINK', at)
+redis.call('HSET', f, 'g', tostring(tonumber(v[1]) + 1), 'm', '', 'ra', ARGV[3])
+redis.call('UNLINK', at, KEYS[3])
 return 'ok'`)
 
 // Rotate retires the live refresh token (gen, mac) and the grant's access
 // token in one step, leaving the family waiting for generation gen+1.
 // Exactly one of several concurrent callers succeeds; the others get ErrStale.
 func (s *Store) Rotate(ctx context.Context, grant string, gen uint64, mac string) error {
-	r, err := rotate.Run(ctx, s.rdb, []string{s.Key(grant, "f"), s.Key(grant, "at")}, gen, mac).Text()
+	r, err := rotate.Run(ctx, s.rdb, []string{s.Key(grant, "f"), s.Key(grant, "at"), s.Key(grant, "rs")}, gen, mac, time.Now().UnixMilli()).Text()
 	if err != nil {
 		return wrap("rotate", err)
 	}
@@ -326,7 +338,7 @@ func (s *Store) Rotate(ctx context.Context, grant string, gen uint64, mac string
 
 var revokeFamily = redis.NewScript(`
 local f, at, c = KEYS[1], KEYS[2], KEYS[3]
-redis.call('UNLINK', at)
+redis.call('UNLINK', at, KEYS[4])
 local u = redis.call('HGET', f, 'u')
 local was = redis.call('HGET', f, 'r')
 if redis.call('EXISTS', f) == 1 then
@@ -346,7 +358,7 @@ return 'ok'`)
 // client_credentials token or a grant already revoked).
 func (s *Store) RevokeFamily(ctx context.Context, grant string, tombstoneTTL time.Duration) (bool, error) {
 	r, err := revokeFamily.Run(ctx, s.rdb,
-		[]string{s.Key(grant, "f"), s.Key(grant, "at"), s.Key(grant, "c")}, ms(tombstoneTTL)).Text()
+		[]string{s.Key(grant, "f"), s.Key(grant, "at"), s.Key(grant, "c"), s.Key(grant, "rs")}, ms(tombstoneTTL)).Text()
 	if err != nil {
 		return false, wrap("revoke family", err)
 	}
@@ -427,4 +439,38 @@ func (s *Store) GetLoginSession(ctx context.Context, id string) ([]byte, error) 
 // DeleteLoginSession ends a login session; absent is not an error.
 func (s *Store) DeleteLoginSession(ctx context.Context, id string) error {
 	return wrap("delete login session", s.rdb.Unlink(ctx, s.loginKey(id)).Err())
+}
+
+// ---------------------------------------------------------------------------
+// Refresh retry window: the response a refresh produced, kept (sealed by the
+// caller) for a short window so a client that lost it can retry.
+
+// PutSuccessor stores the sealed response of the refresh that rotated away
+// the token (gen, mac) of grant, for ttl. It is dropped when the grant is
+// revoked or rotated again.
+func (s *Store) PutSuccessor(ctx context.Context, grant string, gen uint64, mac, clientID string, sealed []byte, ttl time.Duration) error {
+	k := s.Key(grant, "rs")
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, k, "g", gen, "m", mac, "c", clientID, "b", sealed)
+		p.PExpire(ctx, k, ttl)
+		return nil
+	})
+	return wrap("put successor", err)
+}
+
+// GetSuccessor returns the sealed response stored for the token (gen, mac)
+// of grant and the client it was issued to, or ErrNotFound.
+func (s *Store) GetSuccessor(ctx context.Context, grant string, gen uint64, mac string) (clientID string, sealed []byte, err error) {
+	v, err := s.rdb.HMGet(ctx, s.Key(grant, "rs"), "g", "m", "c", "b").Result()
+	if err != nil {
+		return "", nil, wrap("get successor", err)
+	}
+	g, _ := v[0].(string)
+	m, _ := v[1].(string)
+	c, _ := v[2].(string)
+	b, _ := v[3].(string)
+	if g == "" || g != strconv.FormatUint(gen, 10) || m == "" || m != mac {
+		return "", nil, ErrNotFound
+	}
+	return c, []byte(b), nil
 }
