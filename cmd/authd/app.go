@@ -139,7 +139,7 @@ func (a *App) build(ctx context.Context) error {
 	a.cancel = cancel
 	go func() {
 		defer close(a.done)
-		_ = a.Keys.Refresh(bg, 30*time.Second)
+		a.runKeys(bg) // keyrotation.go: reload keys; rotate them if AUTHD_KEY_ROTATION is set
 	}()
 	return nil
 }

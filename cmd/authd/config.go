@@ -29,6 +29,9 @@ type Config struct {
 	// ClientCacheTTL: how long a replica trusts its cached copy of a client
 	// (0 means 10s); a deleted client stops working everywhere within it.
 	ClientCacheTTL time.Duration
+	// KeyRotation: add a new signing key when the newest is this old (0: off).
+	KeyRotation time.Duration
+	keyTimes    keyTiming // tests shorten the key intervals (keyrotation.go)
 }
 
 // envConfig reads the environment; Validate reports every problem at once.
@@ -61,6 +64,7 @@ func envConfig() (Config, error) {
 	c.RefreshTokenTTL = dur("AUTHD_REFRESH_TOKEN_TTL", 30*24*time.Hour)
 	c.AuthCodeTTL = dur("AUTHD_AUTH_CODE_TTL", 10*time.Minute)
 	c.ClientCacheTTL = dur("AUTHD_CLIENT_CACHE_TTL", 10*time.Second)
+	c.KeyRotation = dur("AUTHD_KEY_ROTATION", 0)
 	c.DeviceCodeTTL = dur("AUTHD_DEVICE_CODE_TTL", 10*time.Minute)
 	return c, errors.Join(errs...)
 }
@@ -84,6 +88,7 @@ func (c Config) ValidateServe() error {
 		{c.Addr == "", "AUTHD_ADDR must not be empty"},
 		{c.AuthCodeTTL > time.Hour, "AUTHD_AUTH_CODE_TTL should be short (at most 1h)"},
 		{c.AccessTokenTTL > c.RefreshTokenTTL, "AUTHD_ACCESS_TOKEN_TTL must not exceed AUTHD_REFRESH_TOKEN_TTL"},
+		{c.keyRotationInvalid(), "AUTHD_KEY_ROTATION must be unset or at least twice the rotation lead (12m); e.g. 720h"},
 		{c.AdminToken != "" && len(c.AdminToken) < 32, "AUTHD_ADMIN_TOKEN must be at least 32 characters when set"},
 	}
 	for _, ch := range checks {
