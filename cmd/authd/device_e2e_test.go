@@ -15,10 +15,13 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/authd/authd/oauth"
 	"github.com/authd/authd/storage"
@@ -555,5 +558,58 @@ func TestDeviceFlowLeavesNoImmortalKeys(t *testing.T) {
 		if ttl, err := rdb.PTTL(ctx, k).Result(); err != nil || ttl < 0 {
 			t.Errorf("key %s has no TTL (%v, %v)", k, ttl, err)
 		}
+	}
+}
+
+// TestDeviceFlowXOAuth2: golang.org/x/oauth2's RFC 8628 client, pointed at
+// the endpoints discovery advertises, completes the flow (it waits the
+// interval before its first poll).
+func TestDeviceFlowXOAuth2(t *testing.T) {
+	f := newDevFixture(t)
+	var disc struct {
+		DeviceEndpoint string   `json:"device_authorization_endpoint"`
+		TokenEndpoint  string   `json:"token_endpoint"`
+		GrantTypes     []string `json:"grant_types_supported"`
+	}
+	resp, err := http.Get(f.srv.URL + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&disc)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if disc.DeviceEndpoint != f.srv.URL+"/oauth2/device/auth" || !slices.Contains(disc.GrantTypes, oauth.DeviceCodeGrantType) {
+		t.Fatalf("discovery does not advertise the device flow: %+v", disc)
+	}
+	cfg := &oauth2.Config{
+		ClientID: "tv", Scopes: strings.Fields(devScopes),
+		Endpoint: oauth2.Endpoint{DeviceAuthURL: disc.DeviceEndpoint, TokenURL: disc.TokenEndpoint, AuthStyle: oauth2.AuthStyleInParams},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	da, err := cfg.DeviceAuth(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if da.UserCode == "" || da.VerificationURIComplete == "" || da.Interval != 5 || time.Until(da.Expiry) < 9*time.Minute {
+		t.Fatalf("device auth response %+v", da)
+	}
+	// Approve before x/oauth2 polls (it waits the interval first).
+	b := newDevBrowser(t, f.srv.URL)
+	b.decide(b.signIn(b.get(da.VerificationURIComplete)), "approve")
+	tok, err := cfg.DeviceAccessToken(ctx, da)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.AccessToken == "" || tok.RefreshToken == "" || tok.Extra("id_token") == nil || !tok.Valid() {
+		t.Fatalf("token %+v", tok)
+	}
+	// The refresh token works through x/oauth2's TokenSource too.
+	tok.Expiry = time.Now().Add(-time.Minute)
+	fresh, err := cfg.TokenSource(ctx, tok).Token()
+	if err != nil || fresh.AccessToken == tok.AccessToken {
+		t.Fatalf("refresh through x/oauth2: %v", err)
 	}
 }

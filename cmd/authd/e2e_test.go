@@ -73,7 +73,7 @@ func TestE2EDiscovery(t *testing.T) {
 			}
 			gt := strList(r.JSON["grant_types_supported"])
 			slices.Sort(gt)
-			if want := []string{"authorization_code", "client_credentials", "refresh_token"}; !slices.Equal(gt, want) {
+			if want := []string{"authorization_code", "client_credentials", "refresh_token", oauth.DeviceCodeGrantType}; !slices.Equal(gt, want) {
 				t.Errorf("grant_types_supported = %v, want exactly %v", gt, want)
 			}
 			if rt := strList(r.JSON["response_types_supported"]); !slices.Equal(rt, []string{"code"}) {
@@ -1081,40 +1081,57 @@ func TestE2EConcurrentRefresh(t *testing.T) {
 func TestE2ERedisUnavailable(t *testing.T) {
 	// Nothing listens on port 1: every Redis call fails at once.
 	e := newE2E(t, func(c *Config) { c.RedisURL = "redis://127.0.0.1:1/1" })
-
-	r := e.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}, confBasic)
-	wantOAuthError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
-
 	// Tokens with a valid MAC (minted with the server's secret), so that
 	// authd has to ask Redis about them.
 	at, rt := e.mintToken("at"), e.mintToken("rt")
 
-	r = e.introspect503(at)
+	// timed runs one request: an outage must be answered promptly.
+	timed := func(name string, f func() apiResp) apiResp {
+		t.Helper()
+		start := time.Now()
+		r := f()
+		d := time.Since(start)
+		t.Logf("%s with Redis down: %d in %v", name, r.Status, d.Round(time.Millisecond))
+		if d > 3*time.Second {
+			t.Errorf("%s took %v with Redis down, want a prompt answer", name, d)
+		}
+		return r
+	}
+
+	r := timed("client_credentials", func() apiResp {
+		return e.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}, confBasic)
+	})
+	wantOAuthError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
+
+	r = timed("refresh", func() apiResp { return e.refresh(rt) })
+	wantOAuthError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
+
+	r = timed("introspection", func() apiResp { return e.introspect503(at) })
 	wantOAuthError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
 
 	// A revocation that could not be carried out must not be reported as
 	// done (RFC 7009 §2.2.1: 503 lets the client retry).
-	r = e.post("/oauth2/revoke", url.Values{"token": {rt}}, confBasic)
+	r = timed("revocation", func() apiResp { return e.post("/oauth2/revoke", url.Values{"token": {rt}}, confBasic) })
 	if r.Status == http.StatusOK {
 		t.Errorf("revocation with Redis down answered 200: the client believes the token is revoked")
 	}
 	wantOAuthError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
 
-	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/userinfo", nil)
-	req.Header.Set("Authorization", "Bearer "+at)
-	if resp, err := e.hc.Do(req); err != nil {
-		t.Error(err)
-	} else {
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			t.Errorf("userinfo with Redis down: status %d, want 503", resp.StatusCode)
+	r = timed("userinfo", func() apiResp {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/userinfo", nil)
+		req.Header.Set("Authorization", "Bearer "+at)
+		resp, err := e.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
 		}
+		resp.Body.Close()
+		return apiResp{Status: resp.StatusCode}
+	})
+	if r.Status != http.StatusServiceUnavailable {
+		t.Errorf("userinfo with Redis down: status %d, want 503", r.Status)
 	}
 
-	r = e.refresh(rt)
-	wantOAuthError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
-
-	if r := e.call(http.MethodGet, "/readyz", "", ""); r.Status != http.StatusServiceUnavailable {
+	if r := timed("readyz", func() apiResp { return e.call(http.MethodGet, "/readyz", "", "") }); r.Status != http.StatusServiceUnavailable {
 		t.Errorf("/readyz: %v", r)
 	}
 }
