@@ -256,6 +256,33 @@ func TestE2EAuthorizationCodePKCE(t *testing.T) {
 	}
 }
 
+// TestE2EAuthorizationRequestByPOST: OpenID Connect Core §3.1.2.1 — the
+// authorization endpoint must support POST (a relying party's auto-submitted
+// form). The sign-in page it shows must be usable like the GET one.
+func TestE2EAuthorizationRequestByPOST(t *testing.T) {
+	e := newE2E(t)
+	cfg := e.pubConfig()
+	verifier, state := oauth2.GenerateVerifier(), randString(t)
+	u, err := url.Parse(cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.newBrowser()
+	p := b.post(e.srv.URL+"/oauth2/auth", u.Query())
+	if p.Status != http.StatusOK {
+		t.Fatalf("POST /oauth2/auth: %d %.300s", p.Status, p.Body)
+	}
+	next := b.login(p) // fails if the page has no CSRF token
+	p = b.get(next.String())
+	q := callback(t, b.consent(p, "allow"))
+	if q.Get("state") != state || q.Get("code") == "" {
+		t.Fatalf("callback %v", q)
+	}
+	if _, err := cfg.Exchange(e.oauthCtx(), q.Get("code"), oauth2.VerifierOption(verifier)); err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+}
+
 func tokenScope(tok *oauth2.Token) string {
 	s, _ := tok.Extra("scope").(string)
 	return s
