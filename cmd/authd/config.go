@@ -87,6 +87,7 @@ func (c Config) ValidateServe() error {
 		{!validIssuer(c.Issuer), "AUTHD_ISSUER must be an absolute http(s) URL without query or fragment, and https unless the host is loopback"},
 		{c.Addr == "", "AUTHD_ADDR must not be empty"},
 		{c.AuthCodeTTL > time.Hour, "AUTHD_AUTH_CODE_TTL should be short (at most 1h)"},
+		{c.DeviceCodeTTL > time.Hour, "AUTHD_DEVICE_CODE_TTL should be short (at most 1h)"},
 		{c.AccessTokenTTL > c.RefreshTokenTTL, "AUTHD_ACCESS_TOKEN_TTL must not exceed AUTHD_REFRESH_TOKEN_TTL"},
 		{c.keyRotationInvalid(), "AUTHD_KEY_ROTATION must be unset or at least twice the rotation lead (12m); e.g. 720h"},
 		{c.AdminToken != "" && len(c.AdminToken) < 32, "AUTHD_ADMIN_TOKEN must be at least 32 characters when set"},

@@ -25,6 +25,7 @@ import (
 
 	"github.com/authd/authd/oauth"
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/fositestore"
 )
 
 const (
@@ -611,5 +612,28 @@ func TestDeviceFlowXOAuth2(t *testing.T) {
 	fresh, err := cfg.TokenSource(ctx, tok).Token()
 	if err != nil || fresh.AccessToken == tok.AccessToken {
 		t.Fatalf("refresh through x/oauth2: %v", err)
+	}
+}
+
+// TestDeviceRedisUnavailable: with Redis down, the device endpoints answer
+// 503 temporarily_unavailable promptly, never 500.
+func TestDeviceRedisUnavailable(t *testing.T) {
+	f := newDevFixture(t, func(c *Config) { c.RedisURL = "redis://127.0.0.1:1/1" })
+	start := time.Now()
+	r := devPost(t, f.srv.URL+"/oauth2/device/auth", url.Values{"client_id": {"tv"}, "scope": {"openid"}})
+	wantDevError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
+
+	// A device code with a valid MAC, so that authd has to ask Redis.
+	strategy, err := fositestore.NewTokenStrategy(f.srv.App.Config.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, _, err := strategy.GenerateDeviceCode(fositestore.NewGrantID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDevError(t, f.poll(t, "tv", "", dc), http.StatusServiceUnavailable, "temporarily_unavailable")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("answers took %v with Redis down", d)
 	}
 }
