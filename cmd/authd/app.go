@@ -40,13 +40,14 @@ type App struct {
 	Pages   *web.Pages
 	Handler http.Handler
 
+	stores *storeMetrics // storemetrics.go
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
 // openStores connects to Postgres and Redis (used by every subcommand).
-func openStores(ctx context.Context, c Config) (*postgres.DB, redis.UniversalClient, error) {
-	var opts []postgres.Option
+func openStores(ctx context.Context, c Config, pgOpts ...postgres.Option) (*postgres.DB, redis.UniversalClient, error) {
+	opts := append([]postgres.Option(nil), pgOpts...)
 	if c.DatabaseSchema != "" {
 		opts = append(opts, postgres.WithSchema(c.DatabaseSchema))
 	}
@@ -82,11 +83,13 @@ func NewApp(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	if err := c.ValidateServe(); err != nil {
 		return nil, err
 	}
-	db, rdb, err := openStores(ctx, c)
+	log = withRequestIDs(log) // requestid.go
+	sm := newStoreMetrics()   // storemetrics.go
+	db, rdb, err := openStores(ctx, c, postgres.WithTracer(sm))
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: c, Log: log, DB: db, RDB: rdb, done: make(chan struct{})}
+	a := &App{Config: c, Log: log, DB: db, RDB: rdb, done: make(chan struct{}), stores: sm}
 	if err := a.build(ctx); err != nil {
 		a.Close()
 		return nil, err
@@ -114,6 +117,7 @@ func (a *App) build(ctx context.Context) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.stores.register(reg, a.RDB, a.DB)
 	a.OAuth, err = oauth.New(oauth.Config{
 		Issuer: c.Issuer, Secret: c.Secret, AccessTokenTTL: c.AccessTokenTTL,
 		RefreshTokenTTL: c.RefreshTokenTTL, AuthCodeTTL: c.AuthCodeTTL, AdminToken: c.AdminToken,
@@ -133,7 +137,7 @@ func (a *App) build(ctx context.Context) error {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 	})
-	a.Handler = web.SecurityHeaders(recoverer(a.Log, r))
+	a.Handler = requestIDs(a.Log, web.SecurityHeaders(recoverer(a.Log, r))) // requestid.go
 
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
@@ -152,7 +156,7 @@ func recoverer(log *slog.Logger, h http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				log.ErrorContext(r.Context(), "panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(v))
 				http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
 			}
 		}()

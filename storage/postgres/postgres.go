@@ -36,6 +36,7 @@ type Option func(*options)
 
 type options struct {
 	schema string
+	tracer pgx.QueryTracer // stats.go
 }
 
 // WithSchema makes every connection use the given schema (search_path), which
@@ -72,6 +73,9 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	}
 	if o.schema != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = o.schema
+	}
+	if o.tracer != nil {
+		cfg.ConnConfig.Tracer = o.tracer
 	}
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

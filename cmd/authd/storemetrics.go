@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authd/authd/storage/postgres"
+)
+
+// storeMetrics measures authd's two backends: a go-redis hook times every
+// command (and pipeline) and counts errors, a pgx tracer does the same for
+// every Postgres statement, and two collectors read the connection pools'
+// statistics at scrape time.
+type storeMetrics struct {
+	redisDur  *prometheus.HistogramVec
+	redisErrs *prometheus.CounterVec
+	pgDur     *prometheus.HistogramVec
+	pgErrs    *prometheus.CounterVec
+}
+
+var storeBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}
+
+func newStoreMetrics() *storeMetrics {
+	return &storeMetrics{
+		redisDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "authd_redis_command_duration_seconds", Help: "Redis command latency by command (pipeline for pipelines and transactions).",
+			Buckets: storeBuckets,
+		}, []string{"command"}),
+		redisErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_redis_errors_total", Help: "Redis commands that failed (not counting nil replies), by command.",
+		}, []string{"command"}),
+		pgDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "authd_postgres_query_duration_seconds", Help: "Postgres statement latency by statement kind (select, insert, ...).",
+			Buckets: storeBuckets,
+		}, []string{"op"}),
+		pgErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_postgres_errors_total", Help: "Postgres statements that failed, by statement kind.",
+		}, []string{"op"}),
+	}
+}
+
+// register adds the collectors to reg and hooks rdb.
+func (m *storeMetrics) register(reg prometheus.Registerer, rdb redis.UniversalClient, db *postgres.DB) {
+	reg.MustRegister(m.redisDur, m.redisErrs, m.pgDur, m.pgErrs, redisPoolCollector{rdb}, pgPoolCollector{db})
+	rdb.AddHook(redisHook{m})
+}
+
+// countable: errors worth counting. A nil reply is an answer; NOSCRIPT is
+// go-redis loading a Lua script (it retries with EVAL); a cancelled context
+// is the caller giving up.
+func countableRedisErr(err error) bool {
+	return err != nil && !errors.Is(err, redis.Nil) && !errors.Is(err, context.Canceled) &&
+		!strings.HasPrefix(err.Error(), "NOSCRIPT")
+}
+
+// redisHook implements redis.Hook.
+type redisHook struct{ m *storeMetrics }
+
+func (h redisHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		if err != nil {
+			h.m.redisErrs.WithLabelValues("dial").Inc()
+		}
+		return c, err
+	}
+}
+
+func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmd)
+		name := commandLabel(cmd.Name())
+		h.m.redisDur.WithLabelValues(name).Observe(time.Since(start).Seconds())
+		if countableRedisErr(err) {
+			h.m.redisErrs.WithLabelValues(name).Inc()
+		}
+		return err
+	}
+}
+
+func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmds)
+		h.m.redisDur.WithLabelValues("pipeline").Observe(time.Since(start).Seconds())
+		if countableRedisErr(err) {
+			h.m.redisErrs.WithLabelValues("pipeline").Inc()
+		}
+		return err
+	}
+}
+
+// commandLabel keeps the label set bounded: authd uses a few dozen commands.
+func commandLabel(name string) string {
+	if len(name) > 20 {
+		return "other"
+	}
+	return strings.ToLower(name)
+}
+
+// pgx tracer (pgx.QueryTracer): the start time travels in the context.
+type pgStartKey struct{}
+
+type pgStart struct {
+	at time.Time
+	op string
+}
+
+func (m *storeMetrics) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	return context.WithValue(ctx, pgStartKey{}, pgStart{at: time.Now(), op: sqlOp(d.SQL)})
+}
+
+func (m *storeMetrics) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	s, ok := ctx.Value(pgStartKey{}).(pgStart)
+	if !ok {
+		return
+	}
+	m.pgDur.WithLabelValues(s.op).Observe(time.Since(s.at).Seconds())
+	if d.Err != nil && !errors.Is(d.Err, pgx.ErrNoRows) && !errors.Is(d.Err, context.Canceled) {
+		m.pgErrs.WithLabelValues(s.op).Inc()
+	}
+}
+
+var _ pgx.QueryTracer = (*storeMetrics)(nil)
+
+// sqlOp is the statement's first keyword (select, insert, update, delete,
+// with, ...), "other" for anything unusual.
+func sqlOp(sql string) string {
+	sql = strings.TrimLeft(sql, " \t\r\n(")
+	for strings.HasPrefix(sql, "--") { // leading comment lines
+		_, rest, ok := strings.Cut(sql, "\n")
+		if !ok {
+			return "other"
+		}
+		sql = strings.TrimLeft(rest, " \t\r\n(")
+	}
+	end := strings.IndexFunc(sql, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') })
+	if end < 0 {
+		end = len(sql)
+	}
+	switch op := strings.ToLower(sql[:end]); op {
+	case "select", "insert", "update", "delete", "with", "begin", "commit", "rollback", "create", "alter", "drop", "set", "lock", "savepoint", "release":
+		return op
+	default:
+		return "other"
+	}
+}
+
+// pgPoolCollector exports pgxpool statistics at scrape time.
+type pgPoolCollector struct{ db *postgres.DB }
+
+var (
+	pgPoolDescs = map[string]*prometheus.Desc{
+		"acquired": prometheus.NewDesc("authd_postgres_pool_acquired_conns", "Connections in use.", nil, nil),
+		"idle":     prometheus.NewDesc("authd_postgres_pool_idle_conns", "Idle connections.", nil, nil),
+		"total":    prometheus.NewDesc("authd_postgres_pool_total_conns", "Open connections.", nil, nil),
+		"max":      prometheus.NewDesc("authd_postgres_pool_max_conns", "Pool size limit.", nil, nil),
+		"acquires": prometheus.NewDesc("authd_postgres_pool_acquires_total", "Connections acquired from the pool.", nil, nil),
+		"empty":    prometheus.NewDesc("authd_postgres_pool_empty_acquires_total", "Acquires that had to wait or dial because no connection was idle.", nil, nil),
+		"canceled": prometheus.NewDesc("authd_postgres_pool_canceled_acquires_total", "Acquires cancelled by their context.", nil, nil),
+		"wait":     prometheus.NewDesc("authd_postgres_pool_acquire_wait_seconds_total", "Time spent acquiring connections.", nil, nil),
+	}
+	redisPoolDescs = map[string]*prometheus.Desc{
+		"total":    prometheus.NewDesc("authd_redis_pool_total_conns", "Open Redis connections (all nodes).", nil, nil),
+		"idle":     prometheus.NewDesc("authd_redis_pool_idle_conns", "Idle Redis connections.", nil, nil),
+		"hits":     prometheus.NewDesc("authd_redis_pool_hits_total", "Times a free connection was found in the pool.", nil, nil),
+		"misses":   prometheus.NewDesc("authd_redis_pool_misses_total", "Times a connection had to be dialled.", nil, nil),
+		"timeouts": prometheus.NewDesc("authd_redis_pool_timeouts_total", "Times waiting for a connection timed out.", nil, nil),
+	}
+)
+
+func (pgPoolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range pgPoolDescs {
+		ch <- d
+	}
+}
+
+func (c pgPoolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.db.PoolStat()
+	g := func(k string, v float64) {
+		ch <- prometheus.MustNewConstMetric(pgPoolDescs[k], prometheus.GaugeValue, v)
+	}
+	n := func(k string, v float64) {
+		ch <- prometheus.MustNewConstMetric(pgPoolDescs[k], prometheus.CounterValue, v)
+	}
+	g("acquired", float64(s.AcquiredConns()))
+	g("idle", float64(s.IdleConns()))
+	g("total", float64(s.TotalConns()))
+	g("max", float64(s.MaxConns()))
+	n("acquires", float64(s.AcquireCount()))
+	n("empty", float64(s.EmptyAcquireCount()))
+	n("canceled", float64(s.CanceledAcquireCount()))
+	n("wait", s.AcquireDuration().Seconds())
+}
+
+// redisPoolCollector exports go-redis pool statistics at scrape time.
+type redisPoolCollector struct{ rdb redis.UniversalClient }
+
+func (redisPoolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range redisPoolDescs {
+		ch <- d
+	}
+}
+
+func (c redisPoolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.rdb.PoolStats()
+	g := func(k string, v float64) {
+		ch <- prometheus.MustNewConstMetric(redisPoolDescs[k], prometheus.GaugeValue, v)
+	}
+	n := func(k string, v float64) {
+		ch <- prometheus.MustNewConstMetric(redisPoolDescs[k], prometheus.CounterValue, v)
+	}
+	g("total", float64(s.TotalConns))
+	g("idle", float64(s.IdleConns))
+	n("hits", float64(s.Hits))
+	n("misses", float64(s.Misses))
+	n("timeouts", float64(s.Timeouts))
+}
