@@ -4,14 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/ory/fosite"
 	"github.com/redis/go-redis/v9"
 
@@ -130,11 +135,27 @@ func tokenError(err error) error {
 }
 
 // unavailable reports whether err comes from a storage backend being down.
+// fosite wraps storage errors in RFC 6749 errors whose Error() is only the
+// error code, so the whole chain is inspected. io.EOF/io.ErrUnexpectedEOF
+// are what a pooled connection to a server that died returns first.
 func unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
 	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, redis.ErrClosed) || strings.Contains(err.Error(), "connection refused") ||
-		strings.Contains(err.Error(), "failed to connect")
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ne) || errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, redis.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if m := e.Error(); strings.Contains(m, "connection refused") || strings.Contains(m, "failed to connect") ||
+			strings.Contains(m, "conn closed") {
+			return true
+		}
+	}
+	return false
 }
 
 // supportedGrantTypes are the grant types the composed handlers implement.
@@ -153,6 +174,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	case !supportedGrantTypes[gt]:
 		s.provider.WriteAccessError(ctx, w, fosite.NewAccessRequest(session), fosite.ErrUnsupportedGrantType)
+		return
+	}
+	if s.retryRefresh(ctx, w, r) {
 		return
 	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, session)
@@ -174,6 +198,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.tokensIssued.WithLabelValues(strings.Join(ar.GetGrantTypes(), " ")).Inc()
+	s.recordUsage(ctx, ar)
+	s.keepRefreshResponse(ctx, ar, resp)
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 }
 
@@ -203,7 +229,7 @@ func (s *Server) logError(msg string, err error) {
 		s.log.Debug(msg, "error", e.ErrorField, "hint", e.HintField)
 		return
 	}
-	s.log.Error(msg, "err", err)
+	s.log.Error(msg, "err", err, "DEBUGCAUSE", debugChain(err))
 }
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
@@ -212,9 +238,20 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		s.provider.WriteRevocationResponse(ctx, w, err)
 		return
 	}
+	if r.PostForm.Get("token") == "" {
+		s.provider.WriteRevocationResponse(ctx, w, fosite.ErrInvalidRequest.WithHint("The token parameter is missing."))
+		return
+	}
 	err := s.provider.NewRevocationRequest(ctx, r)
-	if err != nil && unavailable(err) {
-		err = fosite.ErrTemporarilyUnavailable
+	if err != nil && (unavailable(err) || errors.Is(err, fosite.ErrTemporarilyUnavailable)) {
+		// fosite's WriteRevocationResponse answers 200 to anything but
+		// invalid_request/invalid_client: a revocation that could not be
+		// carried out must not look done (RFC 7009 §2.2.1: 503, retry).
+		s.logError("revocation failed", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{
+			"error": "temporarily_unavailable", "error_description": "The token could not be revoked now. Retry later.",
+		})
+		return
 	}
 	if err != nil {
 		s.logError("revocation failed", err)
@@ -224,46 +261,68 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	s.provider.WriteRevocationResponse(ctx, w, err)
 }
 
-// introspect answers RFC 7662 requests. The caller must authenticate as a
-// client registered with --introspect; anyone else is refused before the
-// token's state is revealed.
+// introspect answers RFC 7662 requests. The caller authenticates as a client
+// (client_secret_basic or client_secret_post) registered with --introspect;
+// it is authenticated and authorised before the token is looked at, so a
+// caller without permission learns nothing about any token (not even
+// whether it is live).
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if err := s.prepareForm(w, r); err != nil {
 		s.provider.WriteIntrospectionError(ctx, w, err)
 		return
 	}
-	id, _, ok := r.BasicAuth()
-	if !ok || strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+	unavailableResp := func(err error) {
+		s.logError("introspection failed", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{
+			"error": "temporarily_unavailable", "error_description": "Token state is unavailable. Retry later.",
+		})
+	}
+	if _, _, basic := r.BasicAuth(); !basic {
 		w.Header().Set("WWW-Authenticate", `Basic realm="authd"`)
-		s.provider.WriteIntrospectionError(ctx, w, fosite.ErrRequestUnauthorized.WithHint("Authenticate as a client allowed to introspect (HTTP Basic or client_secret_post)."))
+		writeJSON(w, http.StatusUnauthorized, map[string]string{
+			"error": "invalid_client", "error_description": "Authenticate as a client allowed to introspect (client_secret_basic or client_secret_post).",
+		})
 		return
 	}
-	if uid, err := url.QueryUnescape(id); err == nil {
-		id = uid
-	}
-	resp, err := s.provider.NewIntrospectionRequest(ctx, r, NewSession())
-	if err != nil && (errors.Is(err, fosite.ErrRequestUnauthorized) || errors.Is(err, fosite.ErrInvalidRequest)) {
-		s.provider.WriteIntrospectionError(ctx, w, err)
+	client, err := s.fosite.AuthenticateClient(ctx, r, r.PostForm)
+	if err != nil {
+		if unavailable(err) {
+			unavailableResp(err)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="authd"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{
+			"error": "invalid_client", "error_description": "Client authentication failed.",
+		})
 		return
 	}
-	// The caller's credentials were valid (fosite checked them); now its
-	// permission.
-	c, cerr := s.clients.Get(ctx, id)
-	if cerr != nil || !c.Introspect {
+	c, cerr := s.clients.Get(ctx, client.GetID())
+	if cerr != nil || !c.Introspect || c.Public {
 		writeJSON(w, http.StatusForbidden, map[string]string{
 			"error": "unauthorized_client", "error_description": "This client is not allowed to introspect tokens.",
 		})
 		return
 	}
-	if err != nil && unavailable(err) {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{
-			"error": "temporarily_unavailable", "error_description": "Token state is unavailable. Retry later.",
-		})
+	token := r.PostForm.Get("token")
+	if token == "" {
+		s.provider.WriteIntrospectionError(ctx, w, fosite.ErrInvalidRequest.WithHint("The token parameter is missing."))
 		return
 	}
+	use, ar, err := s.provider.IntrospectToken(ctx, token, fosite.TokenType(r.PostForm.Get("token_type_hint")), NewSession())
+	if err != nil && unavailable(err) {
+		unavailableResp(err)
+		return
+	}
+	resp := &fosite.IntrospectionResponse{Active: err == nil}
+	if err == nil {
+		resp.AccessRequester, resp.TokenUse = ar, use
+		if use == fosite.AccessToken {
+			resp.AccessTokenType = fosite.BearerAccessToken
+		}
+	}
 	active := "false"
-	if resp.IsActive() {
+	if resp.Active {
 		active = "true"
 	}
 	s.metrics.introspections.WithLabelValues(active).Inc()
@@ -281,7 +340,10 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		deny("invalid_request", "A bearer access token is required.", http.StatusUnauthorized)
 		return
 	}
-	_, ar, err := s.provider.IntrospectToken(ctx, token, fosite.AccessToken, NewSession())
+	use, ar, err := s.provider.IntrospectToken(ctx, token, fosite.AccessToken, NewSession())
+	if err == nil && use != fosite.AccessToken {
+		err = fosite.ErrInvalidTokenFormat // fosite falls back to refresh tokens
+	}
 	if err != nil {
 		if unavailable(err) {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
@@ -333,6 +395,25 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		s.pages.RenderError(w, r, http.StatusBadRequest, "Invalid request", "The authorization request could not be parsed.")
+		return
+	}
+	for k, v := range r.Form {
+		// RFC 6749 §3.1: parameters must not repeat. Shown as a page, never
+		// redirected: which redirect_uri would we trust?
+		if len(v) > 1 {
+			s.pages.RenderError(w, r, http.StatusBadRequest, "Invalid request", "The parameter "+strconvQuote(k)+" is repeated.")
+			return
+		}
+	}
+	if r.Method == http.MethodPost && r.URL.Path == "/oauth2/auth" {
+		// An authorization request sent as a form (OIDC Core §3.1.2.1):
+		// continue as the equivalent GET, which renders the sign-in and
+		// consent pages with their CSRF tokens.
+		http.Redirect(w, r, "/oauth2/auth?"+r.Form.Encode(), http.StatusSeeOther)
+		return
+	}
 	ar, err := s.provider.NewAuthorizeRequest(ctx, r)
 	if err != nil {
 		s.authorizeError(w, r, ar, err)
@@ -450,6 +531,13 @@ func (s *Server) authorizeError(w http.ResponseWriter, r *http.Request, ar fosit
 	s.provider.WriteAuthorizeError(r.Context(), w, ar, err)
 }
 
+func strconvQuote(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return strconv.Quote(s)
+}
+
 func contains(list []string, v string) bool {
 	for _, x := range list {
 		if x == v {
@@ -474,5 +562,18 @@ func describe(scopes []string) []web.Scope {
 		out = append(out, web.Scope{Name: sc, Description: knownScopes[sc]})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name == "openid" && out[j].Name != "openid" })
+	return out
+}
+
+func debugChain(err error) string {
+	out := ""
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		var r *fosite.RFC6749Error
+		if errors.As(e, &r) {
+			out += fmt.Sprintf("[%T %s hint=%q debug=%q] ", e, r.ErrorField, r.HintField, r.DebugField)
+		} else {
+			out += fmt.Sprintf("[%T %v] ", e, e)
+		}
+	}
 	return out
 }

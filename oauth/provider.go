@@ -36,6 +36,8 @@ type Config struct {
 	// AdminToken is the bearer token of the /admin API; the API answers
 	// 404 when it is empty.
 	AdminToken string
+	// RefreshRetryWindow (AUTHD_REFRESH_RETRY_WINDOW): see retry.go. 0: off.
+	RefreshRetryWindow time.Duration
 }
 
 // Keys is what the provider needs from the key manager.
@@ -72,7 +74,13 @@ type Server struct {
 	metrics   *metrics
 	discovery []byte
 	grants    *Grants
+	usage     UsageRecorder
 	device    *deviceGrant
+	// fosite is the composed provider's concrete type (client
+	// authentication outside fosite's own endpoints).
+	fosite   *fosite.Fosite
+	strategy *fositestore.TokenStrategy
+	retry    *sealer // nil: no refresh retry window
 }
 
 // Users looks users up for UserInfo.
@@ -99,6 +107,8 @@ type Deps struct {
 	Metrics  MetricsRegisterer
 	// Grants backs the admin and user grant APIs (not mounted when nil).
 	Grants *Grants
+	// Usage records each refresh's time, IP and User-Agent (optional).
+	Usage UsageRecorder
 }
 
 // Scopes authd knows and shows on the consent page.
@@ -168,7 +178,17 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, provider: provider, store: d.Store, clients: d.Clients, keys: d.Keys,
 		pages: d.Pages, consents: d.Consents, users: d.Users, health: d.Health, log: d.Logger,
-		grants: d.Grants,
+		grants: d.Grants, usage: d.Usage, strategy: strategy,
+	}
+	f, ok := provider.(*fosite.Fosite)
+	if !ok {
+		return nil, errors.New("oauth: compose returned an unexpected provider type")
+	}
+	s.fosite = f
+	if cfg.RefreshRetryWindow > 0 {
+		if s.retry, err = newSealer(cfg.Secret, "authd refresh retry v1"); err != nil {
+			return nil, err
+		}
 	}
 	s.enableDeviceFlow(fc, provider, strategy, signer)
 	s.metrics = newMetrics(d.Metrics)

@@ -269,6 +269,13 @@ func TestE2EAuthorizationRequestByPOST(t *testing.T) {
 	}
 	b := e.newBrowser()
 	p := b.post(e.srv.URL+"/oauth2/auth", u.Query())
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("POST /oauth2/auth: %d, want 303 to the equivalent GET", p.Status)
+	}
+	if loc := p.location(t); loc.Path != "/oauth2/auth" || loc.Query().Get("code_challenge") != u.Query().Get("code_challenge") {
+		t.Fatalf("POST /oauth2/auth redirected to %v, want the same request as a GET", loc)
+	}
+	p = b.get(p.location(t).String())
 	if p.Status != http.StatusOK {
 		t.Fatalf("POST /oauth2/auth: %d %.300s", p.Status, p.Body)
 	}
