@@ -40,9 +40,9 @@ const usage = `usage: authd <command>
   demo                          create the demo user and client if absent, print how to try them
   clients create --id ID [--secret S | --public] [--redirect-uri URI]... --grant-types list
                  [--scopes "a b"] [--name NAME] [--introspect]
-  clients list | clients delete --id ID
-  users create --username U --password P | users list
-  keys list | keys rotate [--alg RS256|ES256]
+  clients list [--json] | clients delete --id ID
+  users create --username U --password P | users list [--json]
+  keys list [--json] | keys rotate [--alg RS256|ES256]
   grants list --subject SUB [--active]
   grants revoke --id ID | grants revoke --subject SUB
 
@@ -75,6 +75,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer db.Close()
 	defer rdb.Close()
+	if done, err := listJSON(ctx, cfg, db, cmd+" "+sub, rest, stdout); done { // cli_json.go: --json
+		return err
+	}
 	switch cmd + " " + sub {
 	case "migrate ":
 		if err := db.Migrate(ctx); err != nil {

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/authd/authd/storage"
+)
+
+// cli runs an authd command against s's stores and returns stdout.
+func cli(t *testing.T, s *testServer, args ...string) (string, error) {
+	t.Helper()
+	c := s.App.Config
+	t.Setenv("AUTHD_DATABASE_URL", c.DatabaseURL)
+	t.Setenv("AUTHD_DATABASE_SCHEMA", c.DatabaseSchema)
+	t.Setenv("AUTHD_REDIS_URL", c.RedisURL)
+	t.Setenv("AUTHD_REDIS_PREFIX", c.RedisPrefix)
+	t.Setenv("AUTHD_SECRET", string(c.Secret))
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, &out, &errOut)
+	return out.String(), err
+}
+
+func TestListCommandsJSON(t *testing.T) {
+	s := startServer(t)
+	sub := s.addUser(t, "jason", "jason-password-1")
+	s.addClient(t, storage.Client{ID: "svc", Name: "Service", GrantTypes: []string{"client_credentials"}, Introspect: true}, "svc-secret-0123456789abcdef")
+	s.addClient(t, storage.Client{ID: "app", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"http://127.0.0.1/cb"}}, "")
+
+	out, err := cli(t, s, "clients", "list", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []map[string]any
+	if err := json.Unmarshal([]byte(out), &cs); err != nil || len(cs) != 2 {
+		t.Fatalf("clients list --json: %v\n%s", err, out)
+	}
+	byID := map[string]map[string]any{}
+	for _, c := range cs {
+		byID[c["id"].(string)] = c
+	}
+	if c := byID["svc"]; c["name"] != "Service" || c["public"] != false || c["introspect"] != true || c["created_at"] == "" {
+		t.Errorf("svc: %v", c)
+	}
+	if c := byID["app"]; c["public"] != true || len(c["redirect_uris"].([]any)) != 1 || c["scopes"] == nil {
+		t.Errorf("app: %v (empty lists must be [] not null)", c)
+	}
+	if strings.Contains(strings.ToLower(out), "secret") || strings.Contains(strings.ToLower(out), "hash") {
+		t.Errorf("client JSON mentions secrets: %s", out)
+	}
+
+	out, err = cli(t, s, "users", "list", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var us []map[string]any
+	if err := json.Unmarshal([]byte(out), &us); err != nil || len(us) != 1 || us[0]["username"] != "jason" || us[0]["subject"] != sub {
+		t.Fatalf("users list --json: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "argon2") || strings.Contains(out, "password") {
+		t.Errorf("user JSON leaks the password hash: %s", out)
+	}
+
+	out, err = cli(t, s, "keys", "list", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ks []map[string]any
+	if err := json.Unmarshal([]byte(out), &ks); err != nil || len(ks) != 1 || ks[0]["alg"] != "RS256" || ks[0]["current"] != true || ks[0]["kid"] == "" {
+		t.Fatalf("keys list --json: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "PRIVATE") || strings.Contains(out, "\"d\"") {
+		t.Errorf("key JSON leaks private material: %s", out)
+	}
+
+	// Without --json: the tables, unchanged.
+	if out, err := cli(t, s, "users", "list"); err != nil || !strings.HasPrefix(out, "USERNAME") {
+		t.Errorf("users list: %v %q", err, out)
+	}
+	if out, err := cli(t, s, "clients", "list"); err != nil || !strings.HasPrefix(out, "ID") {
+		t.Errorf("clients list: %v %q", err, out)
+	}
+	if out, err := cli(t, s, "keys", "list"); err != nil || !strings.HasPrefix(out, "KID") {
+		t.Errorf("keys list: %v %q", err, out)
+	}
+	if _, err := cli(t, s, "users", "list", "--yaml"); exitCode(err) != 2 {
+		t.Errorf("unknown flag: %v, want a usage error", err)
+	}
+}
+
+func TestListJSONEmptyIsArray(t *testing.T) {
+	s := startServer(t)
+	for _, cmd := range [][]string{{"clients", "list", "--json"}, {"users", "list", "--json"}} {
+		out, err := cli(t, s, cmd...)
+		if err != nil || strings.TrimSpace(out) != "[]" {
+			t.Errorf("%v: %v %q, want []", cmd, err, out)
+		}
+	}
+}
