@@ -1,0 +1,29 @@
+package oauth
+
+import (
+	"context"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/authd/authd/storage/fositestore"
+)
+
+// UsageRecorder notes a grant's latest use (time, client IP, User-Agent)
+// somewhere cheap (Redis); a background flusher writes usages to Postgres in
+// batches, so the refresh path never waits on Postgres.
+type UsageRecorder interface {
+	RecordUsage(ctx context.Context, grant, ip, userAgent string, at time.Time) error
+}
+
+// recordUsage notes a successful refresh of ar's grant. A failure costs only
+// the "last active" information, so it is logged, not returned.
+func (s *Server) recordUsage(ctx context.Context, ar fosite.AccessRequester) {
+	if s.usage == nil || !ar.GetGrantTypes().ExactOne("refresh_token") {
+		return
+	}
+	m := fositestore.MetaFrom(ctx)
+	if err := s.usage.RecordUsage(ctx, ar.GetID(), m.IP, m.UserAgent, time.Now()); err != nil {
+		s.log.Warn("record grant usage", "err", err)
+	}
+}

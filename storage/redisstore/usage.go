@@ -1,0 +1,102 @@
+package redisstore
+
+import (
+	"context"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Grant usage (refreshes) waiting to be written to Postgres in batches:
+//
+//	P:touch:{N}  hash  grant id -> "unixmillis|ip|user agent" of its latest use, N in 0..usageShards-1
+//
+// Recording is one HSET on the refresh path; a flusher takes whole shards
+// and applies them to Postgres. Pending usage lives in Redis, not in a
+// process, so an authd crash loses none of it: the next flush (any replica)
+// writes it.
+
+const usageShards = 16
+
+func (s *Store) usageKey(n int) string {
+	return s.prefix + "touch:{" + strconv.Itoa(n) + "}"
+}
+
+func usageShard(grant string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(grant))
+	return int(h.Sum32() % usageShards)
+}
+
+// Usage is one recorded use of a grant.
+type Usage struct {
+	Grant, IP, UserAgent string
+	At                   time.Time
+}
+
+func encodeUsage(u Usage) string {
+	return strconv.FormatInt(u.At.UnixMilli(), 10) + "|" + u.IP + "|" + u.UserAgent
+}
+
+func decodeUsage(grant, v string) (Usage, bool) {
+	ms, rest, ok := strings.Cut(v, "|")
+	if !ok {
+		return Usage{}, false
+	}
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return Usage{}, false
+	}
+	ip, ua, _ := strings.Cut(rest, "|")
+	return Usage{Grant: grant, IP: ip, UserAgent: ua, At: time.UnixMilli(n).UTC()}, true
+}
+
+// RecordUsage notes the latest use of a grant (one HSET; a later use of the
+// same grant overwrites it before the flush).
+func (s *Store) RecordUsage(ctx context.Context, grant, ip, userAgent string, at time.Time) error {
+	u := Usage{Grant: grant, IP: ip, UserAgent: userAgent, At: at}
+	return wrap("record usage", s.rdb.HSet(ctx, s.usageKey(usageShard(grant)), grant, encodeUsage(u)).Err())
+}
+
+// takeShard reads and deletes one shard atomically, so a use recorded
+// meanwhile lands in the next batch instead of being lost.
+var takeShard = redis.NewScript(`
+local v = redis.call('HGETALL', KEYS[1])
+if #v > 0 then redis.call('DEL', KEYS[1]) end
+return v`)
+
+// TakeUsages removes and returns every pending usage. A caller that fails
+// to store them hands them back with ReturnUsages.
+func (s *Store) TakeUsages(ctx context.Context) ([]Usage, error) {
+	var out []Usage
+	for n := 0; n < usageShards; n++ {
+		v, err := takeShard.Run(ctx, s.rdb, []string{s.usageKey(n)}).StringSlice()
+		if err != nil {
+			if len(out) > 0 {
+				_ = s.ReturnUsages(ctx, out)
+			}
+			return nil, wrap("take usages", err)
+		}
+		for i := 0; i+1 < len(v); i += 2 {
+			if u, ok := decodeUsage(v[i], v[i+1]); ok {
+				out = append(out, u)
+			}
+		}
+	}
+	return out, nil
+}
+
+// ReturnUsages puts usages back after a failed flush, without overwriting a
+// newer use recorded since.
+func (s *Store) ReturnUsages(ctx context.Context, us []Usage) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, u := range us {
+			p.HSetNX(ctx, s.usageKey(usageShard(u.Grant)), u.Grant, encodeUsage(u))
+		}
+		return nil
+	})
+	return wrap("return usages", err)
+}
