@@ -43,6 +43,7 @@ type App struct {
 	stores *storeMetrics // storemetrics.go
 	cancel context.CancelFunc
 	done   chan struct{}
+	jobs   *jobs
 }
 
 // openStores connects to Postgres and Redis (used by every subcommand).
@@ -124,7 +125,7 @@ func (a *App) build(ctx context.Context) error {
 		DeviceCodeTTL: c.DeviceCodeTTL,
 	}, oauth.Deps{
 		Store: a.Store, Clients: a.Clients, Keys: a.Keys, Pages: a.Pages, Consents: a.DB, Users: a.DB,
-		Logger: a.Log, Metrics: reg, Grants: a.Grants,
+		Logger: a.Log, Metrics: reg, Grants: a.Grants, Usage: a.Redis,
 		Health: []oauth.HealthCheck{{Name: "redis", Check: a.Redis.Ping}, {Name: "postgres", Check: a.DB.Ping}},
 	})
 	if err != nil {
@@ -145,6 +146,7 @@ func (a *App) build(ctx context.Context) error {
 		defer close(a.done)
 		a.runKeys(bg) // keyrotation.go: reload keys; rotate them if AUTHD_KEY_ROTATION is set
 	}()
+	a.jobs = startJobs(bg, a)
 	return nil
 }
 
@@ -194,6 +196,7 @@ func (a *App) Close() {
 	if a.cancel != nil {
 		a.cancel()
 		<-a.done
+		a.jobs.stop() // final usage flush, before the stores close
 	}
 	if a.RDB != nil {
 		_ = a.RDB.Close()

@@ -45,6 +45,8 @@ const usage = `usage: authd <command>
   keys list [--json] | keys rotate [--alg RS256|ES256]
   grants list --subject SUB [--active]
   grants revoke --id ID | grants revoke --subject SUB
+  janitor                       flush refresh metadata; expire ended grants; delete those ended
+                                more than AUTHD_GRANT_RETENTION (720h) ago
 
 Configuration comes from AUTHD_* environment variables (see README).`
 
@@ -89,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return demo(ctx, cfg, db, stdout)
 	case "grants list", "grants revoke":
 		return grantsCmd(ctx, cfg, db, rdb, sub, rest, stdout)
+	case "janitor ":
+		return janitorCmd(ctx, cfg, db, rdb, rest, stdout)
 	case "clients create":
 		return clientsCreate(ctx, db, rest, stdout)
 	case "clients list":

@@ -26,6 +26,14 @@ type Config struct {
 	LogLevel      string
 	// AdminToken enables the /admin API (bearer token); empty disables it.
 	AdminToken string
+	// UsageFlushInterval: how often refresh metadata recorded in Redis is
+	// written to Postgres (0 means 5s).
+	UsageFlushInterval time.Duration
+	// JanitorInterval: how often serve runs the janitor (0 disables it).
+	JanitorInterval time.Duration
+	// GrantRetention: ended grants are deleted this long after they ended
+	// (0 means 30 days).
+	GrantRetention time.Duration
 	// ClientCacheTTL: how long a replica trusts its cached copy of a client
 	// (0 means 10s); a deleted client stops working everywhere within it.
 	ClientCacheTTL time.Duration
@@ -63,6 +71,9 @@ func envConfig() (Config, error) {
 	c.AccessTokenTTL = dur("AUTHD_ACCESS_TOKEN_TTL", time.Hour)
 	c.RefreshTokenTTL = dur("AUTHD_REFRESH_TOKEN_TTL", 30*24*time.Hour)
 	c.AuthCodeTTL = dur("AUTHD_AUTH_CODE_TTL", 10*time.Minute)
+	c.UsageFlushInterval = dur("AUTHD_USAGE_FLUSH_INTERVAL", 5*time.Second)
+	c.JanitorInterval = dur("AUTHD_JANITOR_INTERVAL", time.Hour)
+	c.GrantRetention = dur("AUTHD_GRANT_RETENTION", 30*24*time.Hour)
 	c.ClientCacheTTL = dur("AUTHD_CLIENT_CACHE_TTL", 10*time.Second)
 	c.KeyRotation = dur("AUTHD_KEY_ROTATION", 0)
 	c.DeviceCodeTTL = dur("AUTHD_DEVICE_CODE_TTL", 10*time.Minute)

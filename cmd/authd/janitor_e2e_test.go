@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/storage"
+)
+
+// refreshAs refreshes with the devices client, sending User-Agent ua.
+func (e *e2e) refreshAs(t *testing.T, rt, ua string) apiResp {
+	t.Helper()
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {devClientID}}
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/oauth2/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", ua)
+	resp, err := e.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("refresh: %d %s", resp.StatusCode, buf.String())
+	}
+	out := apiResp{Status: resp.StatusCode, Raw: buf.String()}
+	_ = json.Unmarshal(buf.Bytes(), &out.JSON)
+	return out
+}
+
+func TestRefreshUsageFlushedInBatches(t *testing.T) {
+	e := newE2E(t, func(c *Config) { c.AdminToken = devAdminToken; c.UsageFlushInterval = time.Hour })
+	e.srv.addClient(t, storage.Client{
+		ID: devClientID, Name: devClientName, RedirectURIs: []string{e2eRedirect},
+		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
+		Scopes: []string{"openid", "offline_access", "grants"},
+	}, "")
+	tok := e.deviceLogin(devUAs[0].UA)
+	grant := e.grantOfToken(t, tok.AccessToken)
+	before, err := e.srv.DB.GetGrant(e.ctx, grant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	r := e.refreshAs(t, tok.RefreshToken, devUAs[1].UA)
+
+	// The refresh did not write Postgres.
+	mid, _ := e.srv.DB.GetGrant(e.ctx, grant)
+	if !mid.LastUsedAt.Equal(before.LastUsedAt) || mid.UserAgent != devUAs[0].UA {
+		t.Fatalf("the refresh path wrote Postgres: %+v", mid)
+	}
+	n, err := e.srv.App.FlushUsage(e.ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("flush: %d, %v; want 1 usage", n, err)
+	}
+	after, _ := e.srv.DB.GetGrant(e.ctx, grant)
+	if !after.LastUsedAt.After(before.LastUsedAt) || after.UserAgent != devUAs[1].UA || after.LastIP != "127.0.0.1" {
+		t.Errorf("after flush: %+v", after)
+	}
+	gs := e.myGrants(t, r.str("access_token"))
+	if len(gs) != 1 || gs[0].Device != devUAs[1].Label {
+		t.Errorf("grant after refresh from another agent: %+v", gs)
+	}
+	if n, _ := e.srv.App.FlushUsage(e.ctx); n != 0 {
+		t.Errorf("second flush wrote %d usages, want 0", n)
+	}
+
+	// Stopping the background jobs (graceful shutdown) flushes what is
+	// pending.
+	e.refreshAs(t, r.str("refresh_token"), devUAs[2].UA)
+	ctx, cancel := context.WithCancel(context.Background())
+	j := startJobs(ctx, e.srv.App)
+	cancel()
+	j.stop()
+	final, _ := e.srv.DB.GetGrant(e.ctx, grant)
+	if final.UserAgent != devUAs[2].UA {
+		t.Errorf("shutdown flush did not write the last usage: %+v", final)
+	}
+}
+
+func TestJanitorPass(t *testing.T) {
+	e := newDevicesE2E(t)
+	ctx := context.Background()
+	keep := e.deviceLogin(devUAs[0].UA)
+	gone := e.deviceLogin(devUAs[1].UA)
+	keepID, goneID := e.grantOfToken(t, keep.AccessToken), e.grantOfToken(t, gone.AccessToken)
+	// The family of one grant vanishes from Redis (evicted, or lost).
+	if err := e.srv.App.RDB.Del(ctx, e.srv.App.Redis.Key(goneID, "f")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// A grant past its end, never swept; one revoked 40 days ago.
+	db := e.srv.DB
+	if err := db.CreateGrant(ctx, &storage.Grant{ID: "ended", Subject: e.sub, ClientID: devClientID, Flow: "authorization_code",
+		CreatedAt: time.Now().Add(-48 * time.Hour), ExpiresAt: time.Now().Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateGrant(ctx, &storage.Grant{ID: "ancient", Subject: e.sub, ClientID: devClientID, Flow: "authorization_code",
+		CreatedAt: time.Now().Add(-90 * 24 * time.Hour), ExpiresAt: time.Now().Add(-60 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RevokeGrant(ctx, "ancient", storage.RevokedByUser, time.Now().Add(-40*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := runJanitor(ctx, db, e.srv.App.Redis, JanitorOptions{Batch: 1, Grace: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st != (JanitorStats{Expired: 1, Vanished: 1, Deleted: 1}) {
+		t.Errorf("janitor stats %+v, want 1 expired, 1 vanished, 1 deleted", st)
+	}
+	for id, want := range map[string]string{goneID: storage.RevokedExpired, "ended": storage.RevokedExpired, keepID: ""} {
+		g, err := db.GetGrant(ctx, id)
+		if err != nil || g.RevokeReason != want || (want == "") != (g.RevokedAt == nil) {
+			t.Errorf("grant %s: %+v %v, want reason %q", id, g, err, want)
+		}
+	}
+	if _, err := db.GetGrant(ctx, "ancient"); err == nil {
+		t.Error("a grant ended 40 days ago survived the janitor")
+	}
+	if !e.active(keep.AccessToken) || e.devRefresh(keep.RefreshToken).Status != http.StatusOK {
+		t.Error("the janitor broke a live grant")
+	}
+
+	// The command runs a pass too (nothing left to do).
+	c := e.srv.App.Config
+	t.Setenv("AUTHD_DATABASE_URL", c.DatabaseURL)
+	t.Setenv("AUTHD_DATABASE_SCHEMA", c.DatabaseSchema)
+	t.Setenv("AUTHD_REDIS_URL", c.RedisURL)
+	t.Setenv("AUTHD_REDIS_PREFIX", c.RedisPrefix)
+	var out bytes.Buffer
+	if err := run(ctx, []string{"janitor"}, &out, &out); err != nil {
+		t.Fatalf("authd janitor: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "deleted: 0") {
+		t.Errorf("authd janitor: %s", out.String())
+	}
+}

@@ -1,0 +1,99 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/authd/authd/storage"
+)
+
+// The janitor's statements. Each touches at most limit rows, chosen through
+// an index, so a pass over a large backlog is a series of short
+// transactions that never hold many row locks or block the token paths.
+
+// ExpireGrants marks at most limit live grants whose family ended
+// (expires_at <= at) as revoked with reason "expired", at their expiry
+// time, and returns how many it marked. It uses grants_live_expires_idx.
+func (db *DB) ExpireGrants(ctx context.Context, at time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, errors.New("postgres: expire grants: limit must be positive")
+	}
+	tag, err := db.pool.Exec(ctx, `UPDATE grants SET revoked_at = expires_at, revoke_reason = @reason
+		WHERE id IN (
+			SELECT id FROM grants WHERE revoked_at IS NULL AND expires_at <= @at
+			ORDER BY expires_at LIMIT @limit FOR UPDATE SKIP LOCKED)
+		AND revoked_at IS NULL`,
+		pgx.NamedArgs{"reason": storage.RevokedExpired, "at": orNow(at), "limit": limit})
+	if err != nil {
+		return 0, wrap("expire grants", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// LiveGrantCursor pages through live grants by (expires_at, id).
+type LiveGrantCursor struct {
+	ExpiresAt time.Time
+	ID        string
+}
+
+// LiveGrants returns at most limit ids of grants that are neither revoked
+// nor expired at at, created before bornBefore (a grant's row is written
+// just before its Redis family, so young rows are skipped), after cursor
+// (zero: from the start), with the cursor of the next page (zero when this
+// was the last). The janitor checks their families in Redis.
+func (db *DB) LiveGrants(ctx context.Context, at, bornBefore time.Time, after LiveGrantCursor, limit int) ([]string, LiveGrantCursor, error) {
+	rows, _ := db.pool.Query(ctx, `SELECT id, expires_at FROM grants
+		WHERE revoked_at IS NULL AND expires_at > @at AND created_at < @born
+		  AND (expires_at, id) > (@ae, @aid)
+		ORDER BY expires_at, id LIMIT @limit`,
+		pgx.NamedArgs{"at": orNow(at), "born": bornBefore, "ae": after.ExpiresAt, "aid": after.ID, "limit": limit})
+	var ids []string
+	var next LiveGrantCursor
+	_, err := pgx.ForEachRow(rows, []any{&next.ID, &next.ExpiresAt}, func() error {
+		ids = append(ids, next.ID)
+		return nil
+	})
+	if err != nil {
+		return nil, LiveGrantCursor{}, wrap("live grants", err)
+	}
+	if len(ids) < limit {
+		next = LiveGrantCursor{}
+	}
+	return ids, next, nil
+}
+
+// MarkGrantsExpired marks the given grants, if still unrevoked, as revoked
+// at at with reason "expired" (their family vanished from Redis early), and
+// returns how many it marked.
+func (db *DB) MarkGrantsExpired(ctx context.Context, ids []string, at time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	tag, err := db.pool.Exec(ctx, `UPDATE grants SET revoked_at = @at, revoke_reason = @reason
+		WHERE id = ANY(@ids) AND revoked_at IS NULL`,
+		pgx.NamedArgs{"at": orNow(at), "reason": storage.RevokedExpired, "ids": ids})
+	if err != nil {
+		return 0, wrap("mark grants expired", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// DeleteEndedGrants deletes at most limit grants revoked (or expired, which
+// the janitor records as revoked) before cutoff, and returns how many. It
+// uses grants_revoked_at_idx.
+func (db *DB) DeleteEndedGrants(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, errors.New("postgres: delete ended grants: limit must be positive")
+	}
+	tag, err := db.pool.Exec(ctx, `DELETE FROM grants WHERE id IN (
+			SELECT id FROM grants WHERE revoked_at IS NOT NULL AND revoked_at < @cutoff
+			ORDER BY revoked_at LIMIT @limit FOR UPDATE SKIP LOCKED)`,
+		pgx.NamedArgs{"cutoff": cutoff, "limit": limit})
+	if err != nil {
+		return 0, wrap("delete ended grants", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
