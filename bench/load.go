@@ -40,6 +40,44 @@ type Result struct {
 	CPU      cpuDelta
 	Note     string
 	Perf     string // perf report, when recorded
+	// authd's resident memory at the end of the window and its peak so far
+	// (VmRSS, VmHWM), in bytes.
+	RSS, PeakRSS int64
+}
+
+func perfWanted(list, name string) bool {
+	for _, s := range splitComma(list) {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+// procMem returns VmRSS and VmHWM of pid, in bytes.
+func procMem(pid int) (rss, hwm int64) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			rss = n << 10
+		case "VmHWM":
+			hwm = n << 10
+		}
+	}
+	return rss, hwm
 }
 
 type sample struct {
@@ -84,7 +122,10 @@ func runScenario(ctx context.Context, h *harness, o Options, name string, c int)
 					exhaustOnce.Do(func() { close(exhausted) })
 					return
 				}
-				if t0.Before(mStart) {
+				// Everything that completes inside the window counts
+				// (also iterations begun in the warm-up: a sign-in at
+				// c=64 can take longer than the window).
+				if t1.Before(mStart) {
 					continue
 				}
 				if err != nil {
@@ -106,7 +147,7 @@ func runScenario(ctx context.Context, h *harness, o Options, name string, c int)
 	case <-ctx.Done():
 	}
 	cpu0 = snapCPU(h)
-	if o.Perf == name {
+	if perfWanted(o.Perf, name) {
 		perf = startPerf(h, o, fmt.Sprintf("%s-c%d", name, c))
 	}
 	select {
@@ -117,6 +158,7 @@ func runScenario(ctx context.Context, h *harness, o Options, name string, c int)
 	}
 	end = time.Now()
 	cpu1 = snapCPU(h)
+	res.RSS, res.PeakRSS = procMem(h.pid())
 	stopped.Store(true)
 	if perf != nil {
 		res.Perf = perf.stop()

@@ -64,7 +64,7 @@ type Options struct {
 	RefreshScope string
 	// Users is how many users the authcode scenario signs in as.
 	Users int
-	// Perf, when set to a scenario name, records the authd process with
+	// Perf, a comma-separated list of scenarios, records the authd process with
 	// `perf record -g` during that scenario's measured windows and prints
 	// the hottest symbols.
 	Perf    string
@@ -91,7 +91,7 @@ func main() {
 	flag.IntVar(&o.MemorySessions, "memory-sessions", 100000, "sessions the memory scenario loads")
 	flag.StringVar(&o.RefreshScope, "refresh-scope", "openid offline_access", "scope of the refresh chains")
 	flag.IntVar(&o.Users, "users", 8, "users for the authcode scenario")
-	flag.StringVar(&o.Perf, "perf", "", "record authd with `perf record -g` during this scenario")
+	flag.StringVar(&o.Perf, "perf", "", "comma-separated scenarios during which to record authd with `perf record -g`")
 	flag.StringVar(&o.PerfDir, "perf-dir", "", "where perf data goes (default: a temporary directory)")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the Postgres schema and Redis keys afterwards")
 	flag.Parse()

@@ -43,8 +43,8 @@ func printReport(w io.Writer, o Options, h *harness, rep *Report) {
 	fmt.Fprintf(w, "\n## authd bench — %s, %d CPUs (GOMAXPROCS %d), d=%v warm-up=%v runs=%d\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.GOMAXPROCS(0), o.Duration, o.Warmup, o.Runs)
 	if len(rep.Results) > 0 {
-		fmt.Fprintln(w, "| scenario | c | req/s | × hello | p50 | p90 | p99 | errors | CPU authd | CPU bench | CPU redis | CPU pg | CPU other | authd CPU/req | notes |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|")
+		fmt.Fprintln(w, "| scenario | c | req/s | × hello | p50 | p90 | p99 | errors | CPU authd | CPU bench | CPU redis | CPU pg | CPU other | authd CPU/req | authd RSS (peak) | notes |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
 		for _, r := range rep.Results {
 			ratio := "–"
 			if r.Ratio > 0 {
@@ -60,14 +60,19 @@ func printReport(w io.Writer, o Options, h *harness, rep *Report) {
 			} else if r.N > 0 {
 				perReq = fmtDur(time.Duration(r.CPU.Server * r.Elapsed.Seconds() / float64(r.N) * float64(time.Second)))
 			}
-			fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s |\n",
+			mem := "–"
+			if !r.CPU.ServerInBench && r.RSS > 0 {
+				mem = fmt.Sprintf("%d MiB (%d)", r.RSS>>20, r.PeakRSS>>20)
+			}
+			fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s | %s |\n",
 				name, r.C, r.RPS, ratio, fmtDur(r.P50), fmtDur(r.P90), fmtDur(r.P99), fmtErrs(r),
-				server, r.CPU.Bench, r.CPU.Redis, r.CPU.Postgres, r.CPU.Other, perReq, r.Note)
+				server, r.CPU.Bench, r.CPU.Redis, r.CPU.Postgres, r.CPU.Other, perReq, mem, r.Note)
 		}
 		fmt.Fprintln(w, "\nCPU columns are in cores (CPU seconds per second) over the measured window: the authd child")
 		fmt.Fprintln(w, "(/proc/<pid>/stat), this load generator (getrusage), redis-server, every postgres process, and")
 		fmt.Fprintln(w, "the rest of the machine (/proc/stat). \"authd CPU/req\" is authd's CPU time per successful iteration.")
-		fmt.Fprintln(w, "authcode iterations are whole sign-ins (4 HTTP requests each).")
+		fmt.Fprintln(w, "authcode iterations are whole sign-ins (4 HTTP requests each). authd RSS: VmRSS at the end of the")
+		fmt.Fprintln(w, "window (VmHWM, the peak since start, in parentheses).")
 		for _, r := range rep.Results {
 			if r.Perf != "" {
 				fmt.Fprintf(w, "\n### perf: authd during %s c=%d\n\n```\n%s```\n", r.Scenario, r.C, r.Perf)
