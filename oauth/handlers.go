@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -130,8 +129,18 @@ func tokenError(err error) error {
 		return fosite.ErrInvalidGrant.WithHint("The grant was already used, rotated or revoked.")
 	case unavailable(err):
 		return fosite.ErrTemporarilyUnavailable.WithHint("A storage backend is unavailable. Retry later.")
+	case isServerError(err) && (errors.Is(err, fosite.ErrNotFound) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode)):
+		// fosite's code flow looks the code up a second time while
+		// building the response and calls a miss server_error: a
+		// concurrent redemption won the code in between.
+		return fosite.ErrInvalidGrant.WithHint("The grant was already used, rotated or revoked.")
 	}
 	return err
+}
+
+func isServerError(err error) bool {
+	var e *fosite.RFC6749Error
+	return errors.As(err, &e) && e.ErrorField == fosite.ErrServerError.ErrorField
 }
 
 // unavailable reports whether err comes from a storage backend being down.
@@ -229,11 +238,11 @@ func (s *Server) logError(msg string, err error) {
 		s.log.Debug(msg, "error", e.ErrorField, "hint", e.HintField)
 		return
 	}
-	s.log.Error(msg, "err", err, "DEBUGCAUSE", debugChain(err))
+	s.log.Error(msg, "err", err, "cause", rootCause(err))
 }
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx := fositestore.WithRevocation(r.Context())
 	if err := s.prepareForm(w, r); err != nil {
 		s.provider.WriteRevocationResponse(ctx, w, err)
 		return
@@ -565,15 +574,14 @@ func describe(scopes []string) []web.Scope {
 	return out
 }
 
-func debugChain(err error) string {
-	out := ""
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		var r *fosite.RFC6749Error
-		if errors.As(e, &r) {
-			out += fmt.Sprintf("[%T %s hint=%q debug=%q] ", e, r.ErrorField, r.HintField, r.DebugField)
-		} else {
-			out += fmt.Sprintf("[%T %v] ", e, e)
+// rootCause is the innermost error's message: fosite's RFC 6749 errors print
+// only their code ("server_error"), which says nothing about what failed.
+func rootCause(err error) string {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err.Error()
 		}
+		err = u
 	}
-	return out
 }

@@ -473,6 +473,11 @@ func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, se
 		return nil, fosite.ErrNotFound
 	}
 	b, state, err := s.redis.GetRefresh(ctx, sg.grant, sg.gen, sg.mac, s.retryWindow)
+	if isRevocation(ctx) && (errors.Is(err, redisstore.ErrNotFound) || err == nil && state == redisstore.RefreshRetry) {
+		if r, ok := s.rotatingRequest(ctx, sg, session); ok { // revocation.go
+			return r, nil
+		}
+	}
 	if err != nil {
 		return nil, mapErr(err)
 	}

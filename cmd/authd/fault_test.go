@@ -1,0 +1,333 @@
+package main
+
+// Faults: a backend dies under a running authd, or authd itself is told to
+// stop. authd must answer promptly with an honest error (503
+// temporarily_unavailable, never a hang, a 500 or a false "active"), recover
+// by itself when the backend comes back, and shut down gracefully on SIGTERM.
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/postgres"
+	"github.com/authd/authd/storage/storagetest"
+)
+
+// timed runs f and returns its response and how long it took.
+func timed(f func() apiResp) (apiResp, time.Duration) {
+	start := time.Now()
+	r := f()
+	return r, time.Since(start)
+}
+
+// wantUnavailable asserts a prompt 503 temporarily_unavailable JSON error.
+func wantUnavailable(t *testing.T, what string, r apiResp, took, limit time.Duration) {
+	t.Helper()
+	t.Logf("%s: %d in %v", what, r.Status, took.Round(time.Millisecond))
+	if took > limit {
+		t.Errorf("%s took %v, want under %v", what, took, limit)
+	}
+	if a, _ := r.JSON["active"].(bool); a {
+		t.Errorf("%s answered active:true with the backend down: %s", what, r.Raw)
+	}
+	wantOAuthError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
+}
+
+// TestFaultRedisKilled: authd on its own redis-server; SIGKILL it, check every
+// token-state endpoint fails fast and honestly, restart it on the same port
+// and directory, and check authd recovers without a restart and the tokens
+// issued before the crash survive (appendonly).
+func TestFaultRedisKilled(t *testing.T) {
+	rs := startOwnRedis(t)
+	e := newE2E(t, func(c *Config) { c.RedisURL = rs.URL() })
+	tok := e.pkceLogin()
+	cc := e.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}, confBasic)
+	if cc.Status != http.StatusOK {
+		t.Fatalf("client_credentials: %v", cc)
+	}
+	if !e.active(tok.AccessToken) {
+		t.Fatal("fresh access token inactive")
+	}
+
+	rs.Kill()
+	const limit = time.Second
+	for round := 0; round < 2; round++ { // the second round runs on a pool that already saw the failure
+		r, d := timed(func() apiResp { return e.refresh(tok.RefreshToken) })
+		wantUnavailable(t, "refresh", r, d, limit)
+		r, d = timed(func() apiResp {
+			return e.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}, confBasic)
+		})
+		wantUnavailable(t, "client_credentials", r, d, limit)
+		r, d = timed(func() apiResp { return e.introspect503(tok.AccessToken) })
+		wantUnavailable(t, "introspection", r, d, limit)
+		r, d = timed(func() apiResp {
+			return e.post("/oauth2/revoke", url.Values{"token": {cc.str("access_token")}}, confBasic)
+		})
+		wantUnavailable(t, "revocation", r, d, limit)
+		r, d = timed(func() apiResp { return e.call(http.MethodGet, "/readyz", "", "") })
+		t.Logf("/readyz: %d in %v: %s", r.Status, d.Round(time.Millisecond), strings.TrimSpace(r.Raw))
+		if r.Status != http.StatusServiceUnavailable || r.str("redis") != "unavailable" {
+			t.Errorf("/readyz with Redis down: %v", r)
+		}
+		if d > 3*time.Second {
+			t.Errorf("/readyz took %v", d)
+		}
+	}
+
+	rs.Start()
+	// authd reconnects by itself: the first requests may still meet a dead
+	// pooled connection (one retry covers it), so poll /readyz briefly.
+	deadline := time.Now().Add(5 * time.Second)
+	for e.call(http.MethodGet, "/readyz", "", "").Status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("authd did not recover after Redis came back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !e.active(tok.AccessToken) {
+		t.Error("the access token issued before the crash did not survive the restart")
+	}
+	if !e.active(cc.str("access_token")) {
+		t.Error("the client_credentials token issued before the crash did not survive (or a failed revocation took effect)")
+	}
+	r := e.refresh(tok.RefreshToken)
+	if r.Status != http.StatusOK {
+		t.Fatalf("refresh after recovery (refresh token issued before the crash): %v", r)
+	}
+	if !e.active(r.str("access_token")) || e.active(tok.AccessToken) {
+		t.Error("after recovery the refresh must rotate as usual")
+	}
+}
+
+// TestFaultRedisHung: a Redis that accepts connections but never answers
+// (SIGSTOP) must not hang authd either: the 500 ms read timeout turns into a
+// 503 within about a second.
+func TestFaultRedisHung(t *testing.T) {
+	rs := startOwnRedis(t)
+	e := newE2E(t, func(c *Config) { c.RedisURL = rs.URL() })
+	tok := e.pkceLogin()
+	if err := rs.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rs.cmd.Process.Signal(syscall.SIGCONT) }()
+	// Reads time out after 500 ms; go-redis retries once, so the budget is
+	// about 1 s plus scheduling.
+	const limit = 2500 * time.Millisecond
+	r, d := timed(func() apiResp { return e.refresh(tok.RefreshToken) })
+	wantUnavailable(t, "refresh (Redis stopped)", r, d, limit)
+	r, d = timed(func() apiResp { return e.introspect503(tok.AccessToken) })
+	wantUnavailable(t, "introspection (Redis stopped)", r, d, limit)
+	r, d = timed(func() apiResp {
+		return e.post("/oauth2/revoke", url.Values{"token": {tok.RefreshToken}, "client_id": {e2ePubID}})
+	})
+	wantUnavailable(t, "revocation (Redis stopped)", r, d, limit)
+
+	if err := rs.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.call(http.MethodGet, "/readyz", "", "").Status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("authd did not recover after Redis resumed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A request that timed out may or may not have reached Redis before it
+	// stopped; either way the grant is in a consistent state now: the
+	// original refresh token works, or it was rotated/revoked and is refused
+	// as invalid_grant; never a 5xx.
+	if r := e.refresh(tok.RefreshToken); r.Status != http.StatusOK {
+		wantOAuthError(t, r, http.StatusBadRequest, "invalid_grant")
+		t.Logf("refresh after resume: %v (a timed-out request had reached Redis)", r)
+	}
+}
+
+// TestFaultPostgresDown: with Postgres gone, everything that needs only Redis
+// and the client cache keeps working (refresh, introspection); what needs
+// Postgres fails with a clear error, never a 500 or a hang.
+func TestFaultPostgresDown(t *testing.T) {
+	pg := startOwnPostgres(t)
+	e := newE2E(t, func(c *Config) {
+		c.DatabaseURL = pg.URL()
+		c.ClientCacheTTL = time.Hour // the cache is what carries us through
+	})
+	e.srv.addClient(t, storage.Client{ID: "uncached", GrantTypes: []string{"client_credentials"}, Scopes: []string{"api:read"}}, "uncached-secret-0123456789abcdef")
+	tok := e.pkceLogin()
+	if !e.active(tok.AccessToken) { // caches the resource server's client
+		t.Fatal("fresh access token inactive")
+	}
+
+	pg.Stop()
+
+	// Refresh and introspection: Redis and the cache only.
+	r, d := timed(func() apiResp { return e.refresh(tok.RefreshToken) })
+	t.Logf("refresh with Postgres down: %d in %v", r.Status, d.Round(time.Millisecond))
+	if r.Status != http.StatusOK {
+		t.Fatalf("refresh with Postgres down: %v", r)
+	}
+	r2, d := timed(func() apiResp { return e.introspect503(r.str("access_token")) })
+	t.Logf("introspection with Postgres down: %d in %v", r2.Status, d.Round(time.Millisecond))
+	if a, _ := r2.JSON["active"].(bool); r2.Status != http.StatusOK || !a {
+		t.Errorf("introspection with Postgres down: %v", r2)
+	}
+	if r := e.refresh(r.str("refresh_token")); r.Status != http.StatusOK {
+		t.Errorf("second refresh with Postgres down: %v", r)
+	}
+
+	// A client not in the cache: the lookup fails; 503, not 500.
+	r, d = timed(func() apiResp {
+		return e.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}, "uncached:uncached-secret-0123456789abcdef")
+	})
+	wantUnavailable(t, "client_credentials for an uncached client", r, d, 3*time.Second)
+
+	// Sign-in needs the users table: a readable 503 page.
+	b := e.newBrowser()
+	p := b.get(e.srv.URL + "/login")
+	if p.Status != http.StatusOK {
+		t.Fatalf("GET /login with Postgres down: %d", p.Status)
+	}
+	f := onlyForm(t, p)
+	start := time.Now()
+	p = b.post(e.srv.URL+"/login", url.Values{
+		"username": {e2eUser}, "password": {e2ePassword}, "next": {f.Inputs["next"]}, "csrf_token": {csrfToken(t, f)},
+	})
+	t.Logf("POST /login with Postgres down: %d in %v", p.Status, time.Since(start).Round(time.Millisecond))
+	if p.Status != http.StatusServiceUnavailable || !strings.Contains(p.Body, "temporarily unavailable") {
+		t.Errorf("POST /login with Postgres down: %d %.300s", p.Status, p.Body)
+	}
+	if ct := p.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("login error page Content-Type %q", ct)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Errorf("POST /login took %v", time.Since(start))
+	}
+	if r := e.call(http.MethodGet, "/readyz", "", ""); r.Status != http.StatusServiceUnavailable || r.str("postgres") != "unavailable" {
+		t.Errorf("/readyz with Postgres down: %v", r)
+	}
+}
+
+// TestFaultSIGTERM: the real binary, `authd serve`, stops gracefully on
+// SIGTERM: a request already in flight completes, the process exits 0 within
+// a few seconds and the port is closed.
+func TestFaultSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "authd")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	schema := storagetest.Schema(t)
+	_, prefix := storagetest.Redis(t)
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, storagetest.PostgresURL(), postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"AUTHD_ADDR="+addr, "AUTHD_ISSUER=http://"+addr,
+		"AUTHD_SECRET=test-secret-test-secret-test-secret-0123456789",
+		"AUTHD_REDIS_URL="+storagetest.RedisURL(), "AUTHD_REDIS_PREFIX="+prefix,
+		"AUTHD_DATABASE_URL="+storagetest.PostgresURL(), "AUTHD_DATABASE_SCHEMA="+schema,
+		"AUTHD_LOG_LEVEL=info",
+	)
+	var logs lockedBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("authd serve did not come up: %v\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// A request in flight: headers and half the body sent, the rest after
+	// SIGTERM. Graceful shutdown must wait for it and answer it.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := "grant_type=client_credentials&client_id=nobody&client_secret=wrong-secret"
+	fmt.Fprintf(conn, "POST /oauth2/token HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body[:10])
+	time.Sleep(100 * time.Millisecond) // let the server start reading the request
+
+	sigAt := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-exited:
+		t.Fatalf("authd exited (%v) before the in-flight request completed\n%s", err, logs.String())
+	default:
+	}
+	if _, err := io.WriteString(conn, body[10:]); err != nil {
+		t.Fatalf("finish the in-flight request: %v", err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request got no response: %v", err)
+	}
+	rb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	t.Logf("in-flight request answered %d %s during shutdown", resp.StatusCode, strings.TrimSpace(string(rb)))
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(rb), "invalid_client") {
+		t.Errorf("in-flight request: %d %s", resp.StatusCode, rb)
+	}
+
+	select {
+	case err := <-exited:
+		t.Logf("exited %v after SIGTERM", time.Since(sigAt).Round(time.Millisecond))
+		if err != nil {
+			t.Errorf("authd serve exited with %v after SIGTERM, want 0\n%s", err, logs.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("authd serve still running 5s after SIGTERM\n%s", logs.String())
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Error("the port still accepts connections after exit")
+	}
+}
