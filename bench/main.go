@@ -70,6 +70,9 @@ type Options struct {
 	Perf    string
 	PerfDir string
 	Keep    bool // keep the schema and key prefix afterwards
+	// AuthdEnv is extra environment for the authd child (KEY=VALUE), e.g.
+	// GOGC=400 to try runtime settings without rebuilding.
+	AuthdEnv []string
 
 	Out  *os.File
 	Logf func(format string, args ...any)
@@ -94,7 +97,9 @@ func main() {
 	flag.StringVar(&o.Perf, "perf", "", "comma-separated scenarios during which to record authd with `perf record -g`")
 	flag.StringVar(&o.PerfDir, "perf-dir", "", "where perf data goes (default: a temporary directory)")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the Postgres schema and Redis keys afterwards")
+	authdEnv := flag.String("authd-env", "", "comma-separated KEY=VALUE pairs added to authd serve's environment (e.g. GOGC=400)")
 	flag.Parse()
+	o.AuthdEnv = splitComma(*authdEnv)
 	o.Scenarios = splitComma(*scen)
 	for _, s := range splitComma(*conc) {
 		n, err := strconv.Atoi(s)

@@ -167,7 +167,7 @@ func startHarness(ctx context.Context, o Options) (h *harness, err error) {
 		return nil, err
 	}
 	h.cmd = exec.Command(h.bin, "serve")
-	h.cmd.Env, h.cmd.Stdout, h.cmd.Stderr = h.env, logf, logf
+	h.cmd.Env, h.cmd.Stdout, h.cmd.Stderr = append(append([]string(nil), h.env...), o.AuthdEnv...), logf, logf
 	if err := h.cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start authd: %w", err)
