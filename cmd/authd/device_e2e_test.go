@@ -395,6 +395,15 @@ func TestDeviceAuthorizationErrors(t *testing.T) {
 	// A client that may not use the device grant cannot redeem at the token endpoint either.
 	d := f.startDevice(t, "tv", "", "openid")
 	wantDevError(t, f.poll(t, "webapp", "", d.DeviceCode), 400, "unauthorized_client")
+	// Polling without identifying the client at all is refused (fosite:
+	// invalid_request, "client credentials missing").
+	wantDevError(t, devPost(t, f.srv.URL+"/oauth2/token", url.Values{"grant_type": {oauth.DeviceCodeGrantType}, "device_code": {d.DeviceCode}}), 400, "invalid_request")
+	// GET is not how devices ask for codes.
+	if resp, err := http.Get(u); err != nil || resp.StatusCode == http.StatusOK {
+		t.Fatalf("GET %s: %v %v", u, resp, err)
+	} else {
+		resp.Body.Close()
+	}
 }
 
 func TestDeviceFlowExpiry(t *testing.T) {
