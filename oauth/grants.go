@@ -34,10 +34,12 @@ type GrantRevoker interface {
 // an account) for the admin API, the user API, the devices page and the
 // CLI, so they all agree on what is active.
 //
-// A grant is active when its record is neither revoked nor past expires_at
-// AND its token family is live in Redis: Redis is where tokens work or not,
-// so a count of active grants is the number of refresh tokens that would
-// still be accepted.
+// A grant is active when its record is not revoked AND its token family is
+// live in Redis: Redis is where tokens work or not, so a count of active
+// grants is the number of refresh tokens that would still be accepted. The
+// record's expires_at is not trusted for this: refresh tokens slide, so a
+// family may outlive the expiry recorded at its birth until the next usage
+// flush moves it.
 type Grants struct {
 	records  GrantRecords
 	families Families
@@ -77,15 +79,14 @@ type GrantView struct {
 // List returns the subject's grants, most recently used first; with
 // activeOnly only the active ones (see Grants).
 func (g *Grants) List(ctx context.Context, subject string, activeOnly bool) ([]GrantView, error) {
-	rows, err := g.records.ListGrants(ctx, subject, activeOnly)
+	rows, err := g.records.ListGrants(ctx, subject, false)
 	if err != nil {
 		return nil, err
 	}
-	now := g.now()
 	var ids []string
 	var idx []int
 	for i, r := range rows {
-		if r.RevokedAt == nil && r.ExpiresAt.After(now) {
+		if r.RevokedAt == nil {
 			ids = append(ids, r.ID)
 			idx = append(idx, i)
 		}
@@ -137,28 +138,6 @@ func (g *Grants) Count(ctx context.Context, subject string, activeOnly bool) (in
 	return len(gs), err
 }
 
-// Get returns one grant of subject ("" means any subject, for admins).
-// storage.ErrNotFound when it does not exist or belongs to someone else.
-func (g *Grants) Get(ctx context.Context, subject, id string) (GrantView, error) {
-	r, err := g.records.GetGrant(ctx, id)
-	if err != nil {
-		return GrantView{}, err
-	}
-	if subject != "" && r.Subject != subject {
-		return GrantView{}, storage.ErrNotFound
-	}
-	gs, err := g.List(ctx, r.Subject, false)
-	if err != nil {
-		return GrantView{}, err
-	}
-	for _, v := range gs {
-		if v.ID == id {
-			return v, nil
-		}
-	}
-	return GrantView{}, storage.ErrNotFound
-}
-
 // Revoke revokes one grant of subject ("" means any subject, for admins)
 // for reason: its tokens are gone from Redis before Revoke returns, and its
 // record is marked. It returns storage.ErrNotFound for a grant that does not
@@ -188,18 +167,19 @@ func (g *Grants) revoke(ctx context.Context, id, reason string) error {
 	return nil
 }
 
-// RevokeAll revokes for reason every grant of subject that is not revoked
-// or expired, except those in keep, and returns the ids it revoked. Grants
+// RevokeAll revokes for reason every grant of subject that is not revoked,
+// except those in keep, and returns the ids it revoked. Grants past their
+// recorded expiry are included (their family may have slid past it). Grants
 // born after the listing are not affected.
 func (g *Grants) RevokeAll(ctx context.Context, subject, reason string, keep ...string) ([]string, error) {
-	rows, err := g.records.ListGrants(ctx, subject, true)
+	rows, err := g.records.ListGrants(ctx, subject, false)
 	if err != nil {
 		return nil, err
 	}
 	var done []string
 	var errs []error
 	for _, r := range rows {
-		if contains(keep, r.ID) {
+		if r.RevokedAt != nil || contains(keep, r.ID) {
 			continue
 		}
 		if err := g.revoke(ctx, r.ID, reason); err != nil {
@@ -236,9 +216,9 @@ func (g *Grants) ListDevices(ctx context.Context, subject string) ([]web.Device,
 		if v.RevokedAt != nil {
 			d.EndedAt = *v.RevokedAt
 		} else if !v.Active {
+			// Family gone from Redis, not yet swept by the janitor.
 			d.EndReason = storage.RevokedExpired
-			if v.ExpiresAt.After(g.now()) {
-				// Family gone from Redis before its end: it is over now.
+			if v.ExpiresAt.After(g.now()) || v.ExpiresAt.Before(v.LastUsedAt) {
 				d.EndedAt = v.LastUsedAt
 			}
 		}

@@ -13,7 +13,7 @@ import (
 // somewhere cheap (Redis); a background flusher writes usages to Postgres in
 // batches, so the refresh path never waits on Postgres.
 type UsageRecorder interface {
-	RecordUsage(ctx context.Context, grant, ip, userAgent string, at time.Time) error
+	RecordUsage(ctx context.Context, grant, ip, userAgent string, at, expires time.Time) error
 }
 
 // recordUsage notes a successful refresh of ar's grant. A failure costs only
@@ -23,7 +23,10 @@ func (s *Server) recordUsage(ctx context.Context, ar fosite.AccessRequester) {
 		return
 	}
 	m := fositestore.MetaFrom(ctx)
-	if err := s.usage.RecordUsage(ctx, ar.GetID(), m.IP, m.UserAgent, time.Now()); err != nil {
+	// The session carries the rotated refresh token's end: the family's
+	// new end, which the grant record follows.
+	exp := ar.GetSession().GetExpiresAt(fosite.RefreshToken)
+	if err := s.usage.RecordUsage(ctx, ar.GetID(), m.IP, m.UserAgent, time.Now(), exp); err != nil {
 		s.log.Warn("record grant usage", "err", err)
 	}
 }

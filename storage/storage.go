@@ -26,8 +26,15 @@ type Client struct {
 	ResponseTypes []string
 	Scopes        []string
 	Audience      []string
-	// TokenEndpointAuthMethod: client_secret_basic (default), client_secret_post or none.
+	// TokenEndpointAuthMethod: client_secret_basic (default; client_secret_post
+	// is accepted too), private_key_jwt, or none (public clients).
 	TokenEndpointAuthMethod string
+	// AccessTokenFormat: "opaque" (default) or "jwt" (RFC 9068).
+	AccessTokenFormat string
+	// JWKS (a JSON Web Key Set document) or JWKSURI holds the public keys of
+	// a private_key_jwt client.
+	JWKS    []byte
+	JWKSURI string
 	// Introspect allows the client (a resource server) to call introspection.
 	Introspect bool
 	CreatedAt  time.Time
@@ -87,10 +94,12 @@ type SigningKey struct {
 
 // GrantUsage records one use of a grant (a refresh), to be applied in
 // batches: it moves LastUsedAt forward to At and sets LastIP and UserAgent
-// when they are not empty.
+// when they are not empty, and moves ExpiresAt forward to the family's new
+// end (refresh tokens slide; zero leaves it).
 type GrantUsage struct {
 	ID        string
 	IP        string
 	UserAgent string
 	At        time.Time
+	ExpiresAt time.Time
 }

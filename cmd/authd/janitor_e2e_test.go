@@ -64,8 +64,9 @@ func TestRefreshUsageFlushedInBatches(t *testing.T) {
 		t.Fatalf("flush: %d, %v; want 1 usage", n, err)
 	}
 	after, _ := e.srv.DB.GetGrant(e.ctx, grant)
-	if !after.LastUsedAt.After(before.LastUsedAt) || after.UserAgent != devUAs[1].UA || after.LastIP != "127.0.0.1" {
-		t.Errorf("after flush: %+v", after)
+	if !after.LastUsedAt.After(before.LastUsedAt) || after.UserAgent != devUAs[1].UA || after.LastIP != "127.0.0.1" ||
+		after.ExpiresAt.Before(before.ExpiresAt) {
+		t.Errorf("after flush: %+v (before %+v)", after, before)
 	}
 	gs := e.myGrants(t, r.str("access_token"))
 	if len(gs) != 1 || gs[0].Device != devUAs[1].Label {
@@ -116,8 +117,8 @@ func TestJanitorPass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st != (JanitorStats{Expired: 1, Vanished: 1, Deleted: 1}) {
-		t.Errorf("janitor stats %+v, want 1 expired, 1 vanished, 1 deleted", st)
+	if st != (JanitorStats{Expired: 2, Deleted: 1}) {
+		t.Errorf("janitor stats %+v, want 2 expired, 1 deleted", st)
 	}
 	for id, want := range map[string]string{goneID: storage.RevokedExpired, "ended": storage.RevokedExpired, keepID: ""} {
 		g, err := db.GetGrant(ctx, id)
@@ -144,5 +145,46 @@ func TestJanitorPass(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "deleted: 0") {
 		t.Errorf("authd janitor: %s", out.String())
+	}
+}
+
+// A refresh slides the family's end past the expiry recorded at the grant's
+// birth; until the next usage flush the record is stale. The grant must
+// stay active for the APIs, be untouched by the janitor, and be revoked by
+// "revoke all".
+func TestSlidingExpiryBeforeFlush(t *testing.T) {
+	e := newE2E(t, func(c *Config) {
+		c.AdminToken = devAdminToken
+		c.UsageFlushInterval = time.Hour
+		c.AccessTokenTTL, c.RefreshTokenTTL = time.Second, 3*time.Second
+	})
+	e.srv.addClient(t, storage.Client{
+		ID: devClientID, Name: devClientName, RedirectURIs: []string{e2eRedirect},
+		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
+		Scopes: []string{"openid", "offline_access", "grants"},
+	}, "")
+	tok := e.deviceLogin(devUAs[0].UA)
+	time.Sleep(2 * time.Second)
+	r := e.refreshAs(t, tok.RefreshToken, devUAs[0].UA)
+	time.Sleep(1500 * time.Millisecond)
+	gs := decodeGrants(t, e.bearerCall(http.MethodGet, "/admin/subjects/"+e.sub+"/grants", devAdminToken))
+	if len(gs) != 1 || gs[0].ExpiresAt.After(time.Now()) {
+		t.Fatalf("want one grant whose recorded expiry has passed: %+v", gs)
+	}
+	if n := e.adminCount(t, e.sub); n != 1 {
+		t.Errorf("active count %d, want 1: the family is live", n)
+	}
+	st, err := runJanitor(e.ctx, e.srv.DB, e.srv.App.Redis, JanitorOptions{Grace: time.Nanosecond})
+	if err != nil || st.Expired != 0 {
+		t.Errorf("janitor: %+v %v; it must not expire a live family", st, err)
+	}
+	if rr := e.devRefresh(r.str("refresh_token")); rr.Status != http.StatusOK {
+		t.Fatalf("refresh of the slid family: %v", rr)
+	}
+	if out := cliGrants(t, e, "revoke", "--subject", e.sub); !strings.Contains(out, "1 grant(s)") {
+		t.Errorf("revoke all skipped the slid grant: %s", out)
+	}
+	if n := e.adminCount(t, e.sub); n != 0 {
+		t.Errorf("active count %d after revoking all", n)
 	}
 }

@@ -137,7 +137,8 @@ func (db *DB) RevokeSubjectGrants(ctx context.Context, subject, reason string, a
 
 // TouchGrants records grant usage in one statement: for each usage it moves
 // last_used_at forward to At (never back) and, in the same update, sets
-// last_ip and user_agent to the non-empty values given. Several usages of one
+// last_ip and user_agent to the non-empty values given and moves expires_at
+// forward to ExpiresAt (never back). Several usages of one
 // grant collapse into the latest; usages with a zero At and unknown ids are
 // ignored.
 func (db *DB) TouchGrants(ctx context.Context, usages []storage.GrantUsage) error {
@@ -157,19 +158,22 @@ func (db *DB) TouchGrants(ctx context.Context, usages []storage.GrantUsage) erro
 	ats := make([]time.Time, 0, len(latest))
 	ips := make([]string, 0, len(latest))
 	uas := make([]string, 0, len(latest))
+	exps := make([]time.Time, 0, len(latest))
 	for _, u := range latest {
 		ids = append(ids, u.ID)
 		ats = append(ats, u.At)
 		ips = append(ips, u.IP)
 		uas = append(uas, u.UserAgent)
+		exps = append(exps, u.ExpiresAt)
 	}
 	_, err := db.pool.Exec(ctx, `UPDATE grants g SET
 			last_used_at = u.at,
 			last_ip = COALESCE(NULLIF(u.ip, ''), g.last_ip),
-			user_agent = COALESCE(NULLIF(u.ua, ''), g.user_agent)
-		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[]) AS u(id, at, ip, ua)
+			user_agent = COALESCE(NULLIF(u.ua, ''), g.user_agent),
+			expires_at = GREATEST(g.expires_at, u.exp)
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::timestamptz[]) AS u(id, at, ip, ua, exp)
 		WHERE g.id = u.id AND g.last_used_at < u.at`,
-		ids, ats, ips, uas)
+		ids, ats, ips, uas, exps)
 	if err != nil {
 		return wrap("touch grants", err)
 	}

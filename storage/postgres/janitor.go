@@ -10,28 +10,9 @@ import (
 	"github.com/authd/authd/storage"
 )
 
-// The janitor's statements. Each touches at most limit rows, chosen through
-// an index, so a pass over a large backlog is a series of short
+// The janitor's statements. Each touches a bounded number of rows, chosen
+// through an index, so a pass over a large backlog is a series of short
 // transactions that never hold many row locks or block the token paths.
-
-// ExpireGrants marks at most limit live grants whose family ended
-// (expires_at <= at) as revoked with reason "expired", at their expiry
-// time, and returns how many it marked. It uses grants_live_expires_idx.
-func (db *DB) ExpireGrants(ctx context.Context, at time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, errors.New("postgres: expire grants: limit must be positive")
-	}
-	tag, err := db.pool.Exec(ctx, `UPDATE grants SET revoked_at = expires_at, revoke_reason = @reason
-		WHERE id IN (
-			SELECT id FROM grants WHERE revoked_at IS NULL AND expires_at <= @at
-			ORDER BY expires_at LIMIT @limit FOR UPDATE SKIP LOCKED)
-		AND revoked_at IS NULL`,
-		pgx.NamedArgs{"reason": storage.RevokedExpired, "at": orNow(at), "limit": limit})
-	if err != nil {
-		return 0, wrap("expire grants", err)
-	}
-	return int(tag.RowsAffected()), nil
-}
 
 // LiveGrantCursor pages through live grants by (expires_at, id).
 type LiveGrantCursor struct {
@@ -39,17 +20,21 @@ type LiveGrantCursor struct {
 	ID        string
 }
 
-// LiveGrants returns at most limit ids of grants that are neither revoked
-// nor expired at at, created before bornBefore (a grant's row is written
-// just before its Redis family, so young rows are skipped), after cursor
-// (zero: from the start), with the cursor of the next page (zero when this
-// was the last). The janitor checks their families in Redis.
-func (db *DB) LiveGrants(ctx context.Context, at, bornBefore time.Time, after LiveGrantCursor, limit int) ([]string, LiveGrantCursor, error) {
+// LiveGrants returns at most limit ids of grants not revoked, past their
+// recorded expiry or not (refresh tokens slide, so only Redis knows whether
+// a family still lives), created before bornBefore (a grant's row is
+// written just before its Redis family, so young rows are skipped), after
+// cursor (zero: from the start), with the cursor of the next page (zero
+// when this was the last). The janitor checks their families in Redis. It
+// walks grants_live_expires_idx.
+func (db *DB) LiveGrants(ctx context.Context, bornBefore time.Time, after LiveGrantCursor, limit int) ([]string, LiveGrantCursor, error) {
+	if limit <= 0 {
+		return nil, LiveGrantCursor{}, errors.New("postgres: live grants: limit must be positive")
+	}
 	rows, _ := db.pool.Query(ctx, `SELECT id, expires_at FROM grants
-		WHERE revoked_at IS NULL AND expires_at > @at AND created_at < @born
-		  AND (expires_at, id) > (@ae, @aid)
+		WHERE revoked_at IS NULL AND created_at < @born AND (expires_at, id) > (@ae, @aid)
 		ORDER BY expires_at, id LIMIT @limit`,
-		pgx.NamedArgs{"at": orNow(at), "born": bornBefore, "ae": after.ExpiresAt, "aid": after.ID, "limit": limit})
+		pgx.NamedArgs{"born": bornBefore, "ae": after.ExpiresAt, "aid": after.ID, "limit": limit})
 	var ids []string
 	var next LiveGrantCursor
 	_, err := pgx.ForEachRow(rows, []any{&next.ID, &next.ExpiresAt}, func() error {
@@ -65,14 +50,15 @@ func (db *DB) LiveGrants(ctx context.Context, at, bornBefore time.Time, after Li
 	return ids, next, nil
 }
 
-// MarkGrantsExpired marks the given grants, if still unrevoked, as revoked
-// at at with reason "expired" (their family vanished from Redis early), and
-// returns how many it marked.
+// MarkGrantsExpired marks the given grants, whose families are gone from
+// Redis, as revoked with reason "expired" if they are not revoked yet, at
+// their recorded expiry or at, whichever is earlier, and returns how many it
+// marked. Callers bound len(ids).
 func (db *DB) MarkGrantsExpired(ctx context.Context, ids []string, at time.Time) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	tag, err := db.pool.Exec(ctx, `UPDATE grants SET revoked_at = @at, revoke_reason = @reason
+	tag, err := db.pool.Exec(ctx, `UPDATE grants SET revoked_at = LEAST(expires_at, @at), revoke_reason = @reason
 		WHERE id = ANY(@ids) AND revoked_at IS NULL`,
 		pgx.NamedArgs{"at": orNow(at), "reason": storage.RevokedExpired, "ids": ids})
 	if err != nil {

@@ -53,8 +53,8 @@ func TestJanitorBatches(t *testing.T) {
 	ctx := context.Background()
 	db, conn := janitorDB(t)
 	now := time.Now().UTC()
-	// 5,000 live grants past their end, 5,000 revoked long ago, 2,000
-	// revoked recently, 3,000 live.
+	// 5,000 unrevoked grants past their recorded end, 5,000 revoked long
+	// ago, 2,000 revoked recently, 3,000 live.
 	for _, q := range []string{
 		`INSERT INTO grants (id, subject, client_id, flow, created_at, last_used_at, expires_at, revoked_at, revoke_reason)
 		SELECT 'expired-'||g, 'sub-'||(g % 50), 'c', 'authorization_code', $1::timestamptz - interval '31 days',
@@ -84,32 +84,60 @@ func TestJanitorBatches(t *testing.T) {
 	}
 	const batch = 400
 
-	// Expire: every call marks at most batch rows, only past-expiry live ones.
-	total, calls := 0, 0
-	for {
-		n, err := db.ExpireGrants(ctx, now, batch)
+	// Page through every unrevoked grant (past its recorded expiry or not);
+	// rows younger than the grace period are skipped.
+	if err := db.CreateGrant(ctx, &storage.Grant{ID: "young", Subject: "s", ClientID: "c", Flow: "authorization_code", ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	var dead []string
+	seen := map[string]bool{}
+	var cur postgres.LiveGrantCursor
+	for pages := 0; ; pages++ {
+		ids, next, err := db.LiveGrants(ctx, now.Add(-5*time.Minute), cur, batch)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n > batch {
-			t.Fatalf("ExpireGrants marked %d rows, batch is %d", n, batch)
+		if len(ids) > batch || pages > 8000/batch+1 {
+			t.Fatalf("page of %d ids (page %d)", len(ids), pages)
 		}
-		calls++
-		total += n
-		if n == 0 {
+		for _, id := range ids {
+			if seen[id] {
+				t.Fatalf("id %s seen twice", id)
+			}
+			seen[id] = true
+			if strings.HasPrefix(id, "expired-") {
+				dead = append(dead, id) // as if their families were gone from Redis
+			}
+		}
+		if next == (postgres.LiveGrantCursor{}) {
 			break
 		}
+		cur = next
 	}
-	if total != 5000 || calls != 5000/batch+2 {
-		t.Errorf("expired %d grants in %d calls, want 5000 in %d", total, calls, 5000/batch+2)
+	if len(seen) != 8000 || seen["young"] || len(dead) != 5000 {
+		t.Fatalf("paged %d unrevoked grants (young included: %v, dead %d), want 8000 old ones", len(seen), seen["young"], len(dead))
+	}
+	// Mark them in bounded batches, at their recorded expiry.
+	for i := 0; i < len(dead); i += batch {
+		n, err := db.MarkGrantsExpired(ctx, dead[i:min(i+batch, len(dead))], now)
+		if err != nil || n != min(batch, len(dead)-i) {
+			t.Fatalf("MarkGrantsExpired: %d, %v", n, err)
+		}
 	}
 	if n := count(t, conn, `id LIKE 'expired-%' AND (revoke_reason <> 'expired' OR revoked_at <> expires_at)`); n != 0 {
 		t.Errorf("%d expired grants not marked expired at their expiry", n)
 	}
+	n, err := db.MarkGrantsExpired(ctx, []string{"live-1", "recent-1", "expired-1"}, now)
+	if err != nil || n != 1 {
+		t.Errorf("MarkGrantsExpired = %d, %v; want 1 (a revoked grant keeps its reason)", n, err)
+	}
+	if n := count(t, conn, `id = 'live-1' AND revoked_at = $1`, now); n != 1 {
+		t.Error("a grant marked before its recorded expiry must end now")
+	}
 
 	// Delete: only rows revoked before the cutoff, at most batch per call.
 	cutoff := now.Add(-30 * 24 * time.Hour)
-	total = 0
+	total := 0
 	for {
 		n, err := db.DeleteEndedGrants(ctx, cutoff, batch)
 		if err != nil {
@@ -135,8 +163,8 @@ func TestJanitorBatches(t *testing.T) {
 	if n := count(t, conn, `id LIKE 'expired-%'`); n != 5000 {
 		t.Errorf("just-expired grants: %d left, want 5000 kept for the history", n)
 	}
-	if n := count(t, conn, `id LIKE 'live-%' AND revoked_at IS NULL AND last_used_at = $1`, now); n != 3000 {
-		t.Errorf("live grants untouched: %d, want 3000", n)
+	if n := count(t, conn, `id LIKE 'live-%' AND revoked_at IS NULL AND last_used_at = $1`, now); n != 2999 {
+		t.Errorf("live grants untouched: %d, want 2999", n)
 	}
 
 	var plan string
@@ -148,38 +176,5 @@ func TestJanitorBatches(t *testing.T) {
 	}
 	if !strings.Contains(plan, "grants_revoked_at_idx") {
 		t.Errorf("deleting ended grants does not use grants_revoked_at_idx:\n%s", plan)
-	}
-
-	// Live grants page by (expires_at, id); young rows are skipped.
-	if err := db.CreateGrant(ctx, &storage.Grant{ID: "young", Subject: "s", ClientID: "c", Flow: "authorization_code", ExpiresAt: now.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	var cur postgres.LiveGrantCursor
-	for pages := 0; ; pages++ {
-		ids, next, err := db.LiveGrants(ctx, now, now.Add(-5*time.Minute), cur, 700)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(ids) > 700 || pages > 10 {
-			t.Fatalf("page of %d ids (page %d)", len(ids), pages)
-		}
-		for _, id := range ids {
-			if seen[id] {
-				t.Fatalf("id %s seen twice", id)
-			}
-			seen[id] = true
-		}
-		if next == (postgres.LiveGrantCursor{}) {
-			break
-		}
-		cur = next
-	}
-	if len(seen) != 3000 || seen["young"] {
-		t.Errorf("live grants paged: %d (young included: %v), want the 3000 old live ones", len(seen), seen["young"])
-	}
-	n, err := db.MarkGrantsExpired(ctx, []string{"live-1", "live-2", "recent-1"}, now)
-	if err != nil || n != 2 {
-		t.Errorf("MarkGrantsExpired = %d, %v; want 2 (a revoked grant keeps its reason)", n, err)
 	}
 }

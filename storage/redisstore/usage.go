@@ -12,7 +12,7 @@ import (
 
 // Grant usage (refreshes) waiting to be written to Postgres in batches:
 //
-//	P:touch:{N}  hash  grant id -> "unixmillis|ip|user agent" of its latest use, N in 0..usageShards-1
+//	P:touch:{N}  hash  grant id -> "at|expires|ip|user agent" of its latest use (Unix ms), N in 0..usageShards-1
 //
 // Recording is one HSET on the refresh path; a flusher takes whole shards
 // and applies them to Postgres. Pending usage lives in Redis, not in a
@@ -31,33 +31,52 @@ func usageShard(grant string) int {
 	return int(h.Sum32() % usageShards)
 }
 
-// Usage is one recorded use of a grant.
+// Usage is one recorded use of a grant: when, from where, and the end of
+// its family after it (refresh tokens slide; zero when unknown).
 type Usage struct {
 	Grant, IP, UserAgent string
-	At                   time.Time
+	At, Expires          time.Time
+}
+
+func millis(t time.Time) string {
+	if t.IsZero() {
+		return "0"
+	}
+	return strconv.FormatInt(t.UnixMilli(), 10)
+}
+
+func fromMillis(s string) (time.Time, bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	if n == 0 {
+		return time.Time{}, true
+	}
+	return time.UnixMilli(n).UTC(), true
 }
 
 func encodeUsage(u Usage) string {
-	return strconv.FormatInt(u.At.UnixMilli(), 10) + "|" + u.IP + "|" + u.UserAgent
+	return millis(u.At) + "|" + millis(u.Expires) + "|" + u.IP + "|" + u.UserAgent
 }
 
 func decodeUsage(grant, v string) (Usage, bool) {
-	ms, rest, ok := strings.Cut(v, "|")
-	if !ok {
+	f := strings.SplitN(v, "|", 4)
+	if len(f) != 4 {
 		return Usage{}, false
 	}
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if err != nil {
+	at, ok1 := fromMillis(f[0])
+	exp, ok2 := fromMillis(f[1])
+	if !ok1 || !ok2 || at.IsZero() {
 		return Usage{}, false
 	}
-	ip, ua, _ := strings.Cut(rest, "|")
-	return Usage{Grant: grant, IP: ip, UserAgent: ua, At: time.UnixMilli(n).UTC()}, true
+	return Usage{Grant: grant, At: at, Expires: exp, IP: f[2], UserAgent: f[3]}, true
 }
 
-// RecordUsage notes the latest use of a grant (one HSET; a later use of the
-// same grant overwrites it before the flush).
-func (s *Store) RecordUsage(ctx context.Context, grant, ip, userAgent string, at time.Time) error {
-	u := Usage{Grant: grant, IP: ip, UserAgent: userAgent, At: at}
+// RecordUsage notes the latest use of a grant and its family's new end
+// (one HSET; a later use of the same grant overwrites it before the flush).
+func (s *Store) RecordUsage(ctx context.Context, grant, ip, userAgent string, at, expires time.Time) error {
+	u := Usage{Grant: grant, IP: ip, UserAgent: userAgent, At: at, Expires: expires}
 	return wrap("record usage", s.rdb.HSet(ctx, s.usageKey(usageShard(grant)), grant, encodeUsage(u)).Err())
 }
 
