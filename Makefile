@@ -15,7 +15,7 @@ SERVICES := bash scripts/services.sh
 # Run a command with the service URLs (AUTHD_*_URL) exported.
 WITH_ENV := eval "$$($(SERVICES) env)" &&
 
-.PHONY: all build run services services-down test bench fmt clean
+.PHONY: all build run services services-down test bench fmt clean fuzz
 
 all: build
 
@@ -39,7 +39,17 @@ test:
 	@# Benchmarks once each (so they never rot), before the real tests so
 	@# that go test's closing lines are those of the test run.
 	$(WITH_ENV) $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./...
+	$(MAKE) fuzz
 	$(WITH_ENV) $(GO) test -count=1 -p 2 -timeout 15m ./...
+
+# Each fuzz target of the protocol endpoints for FUZZTIME (go test -fuzz
+# takes one target per run). Their seed corpora also run in `go test`.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := FuzzTokenEndpoint FuzzRevocationEndpoint FuzzIntrospectionEndpoint FuzzAuthorizationEndpoint
+fuzz:
+	for f in $(FUZZ_TARGETS); do \
+		$(WITH_ENV) $(GO) test -count=1 -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./cmd/authd/ || exit 1; \
+	done
 
 bench:
 	$(SERVICES) up

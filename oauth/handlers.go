@@ -97,6 +97,9 @@ func (s *Server) prepareForm(w http.ResponseWriter, r *http.Request) error {
 		if !validUTF8(k) || !validUTF8(v[0]) {
 			return fosite.ErrInvalidRequest.WithHint("Parameters must be valid UTF-8.")
 		}
+		if len(k) > 64 || len(v[0]) > maxParamBytes {
+			return fosite.ErrInvalidRequest.WithHint("A parameter is too long.")
+		}
 	}
 	if id, secret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret"); secret != "" && id != "" {
 		if _, _, basic := r.BasicAuth(); basic {
@@ -108,6 +111,10 @@ func (s *Server) prepareForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	return nil
 }
+
+// maxParamBytes bounds one protocol parameter: authd's tokens, codes and
+// verifiers are far shorter; a long value is garbage or an attack.
+const maxParamBytes = 4096
 
 func validUTF8(s string) bool {
 	for _, c := range s {
