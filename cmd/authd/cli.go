@@ -168,6 +168,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				state = "retired"
 			} else if k.Current {
 				state = "signing"
+			} else if k.ActiveAt.After(time.Now()) {
+				state = "pending" // published, signs from ACTIVE FROM on (AUTHD_KEY_ROTATION lead)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Alg, k.CreatedAt.Format(time.RFC3339), k.ActiveAt.Format(time.RFC3339), state)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authd/authd/storage"
 )
@@ -98,5 +99,19 @@ func TestListJSONEmptyIsArray(t *testing.T) {
 		if err != nil || strings.TrimSpace(out) != "[]" {
 			t.Errorf("%v: %v %q, want []", cmd, err, out)
 		}
+	}
+}
+
+func TestKeysListShowsPendingKey(t *testing.T) {
+	s := startServer(t)
+	if _, err := s.App.Keys.Rotate(context.Background(), "RS256", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cli(t, s, "keys", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "signing") || !strings.Contains(out, "pending") {
+		t.Errorf("keys list after a rotation with lead:\n%s", out)
 	}
 }
