@@ -219,11 +219,12 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 const clkTck = 100 // USER_HZ on Linux
 
 type cpuSnap struct {
-	at                     time.Time
-	server, self           float64 // seconds of CPU
-	redis, pg              float64
-	machineBusy            float64
-	serverOK, redisOK, pgN bool
+	at                time.Time
+	server, self      float64 // seconds of CPU
+	redis             float64
+	pgByPID           map[int]float64 // postgres backends come and go
+	machineBusy       float64
+	serverOK, redisOK bool
 }
 
 // cpuDelta is the CPU used during a window, in cores (CPU seconds per
@@ -315,10 +316,10 @@ func snapCPU(h *harness) cpuSnap {
 			s.redisOK = true
 		}
 	}
+	s.pgByPID = map[int]float64{}
 	for _, p := range pidsByComm("postgres") {
 		if v, ok := procCPU(p); ok {
-			s.pg += v
-			s.pgN = true
+			s.pgByPID[p] = v
 		}
 	}
 	s.machineBusy = machineBusy()
@@ -332,10 +333,25 @@ func (b cpuSnap) sub(a cpuSnap, serverInBench bool) cpuDelta {
 	}
 	d := cpuDelta{
 		Server: (b.server - a.server) / wall, Bench: (b.self - a.self) / wall,
-		Redis: (b.redis - a.redis) / wall, Postgres: (b.pg - a.pg) / wall,
+		Redis: (b.redis - a.redis) / wall, Postgres: pgDelta(a.pgByPID, b.pgByPID) / wall,
 		Machine: (b.machineBusy - a.machineBusy) / wall, ServerInBench: serverInBench,
 	}
 	d.Other = max(0, d.Machine-d.Server-d.Bench-d.Redis-d.Postgres)
+	return d
+}
+
+// pgDelta is the CPU the postgres processes used between two snapshots:
+// the growth of those alive at both, plus all of those born in between (a
+// backend that exited in between is lost; its time lands in "other").
+func pgDelta(a, b map[int]float64) float64 {
+	var d float64
+	for pid, v := range b {
+		if old, ok := a[pid]; ok && v >= old {
+			d += v - old
+		} else if !ok {
+			d += v
+		}
+	}
 	return d
 }
 
