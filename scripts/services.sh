@@ -592,6 +592,12 @@ cmd_status() {
     echo "postgres: DOWN $HOST:$PG_PORT  (data $PG_DATA)"
     rc=3
   fi
+  # The cluster is optional (tests of the cluster variant need it): not part of rc.
+  if command -v redis-cli >/dev/null 2>&1 && cluster_ok; then
+    echo "cluster:  up   $HOST:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[2]}  (data $DATA/cluster)"
+  else
+    echo "cluster:  down $HOST:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[2]}  (scripts/services.sh cluster-up)"
+  fi
   return "$rc"
 }
 
