@@ -347,7 +347,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	token := fosite.AccessTokenFromRequest(r)
+	token := bearerToken(r)
 	deny := func(code, desc string, status int) {
 		w.Header().Set("WWW-Authenticate", `Bearer error="`+code+`", error_description="`+desc+`"`)
 		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
@@ -378,6 +378,25 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		out["preferred_username"] = sess.GetUsername()
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// bearerToken reads an access token from the Authorization header (RFC 6750
+// §2.1) or a form-encoded POST body (§2.2), never from the query string
+// (§2.3): URLs end up in logs and browser history (RFC 9700 §4.3.2).
+func bearerToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			return strings.TrimSpace(h[7:])
+		}
+		return ""
+	}
+	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+		if err := r.ParseForm(); err == nil {
+			return r.PostForm.Get("access_token")
+		}
+	}
+	return ""
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
