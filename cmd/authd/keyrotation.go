@@ -20,7 +20,7 @@ import (
 const keyRotationLock int64 = 0x6b6579726f74 // "keyrot"
 
 // idTokenTTL is how long ID tokens live (oauth.Config's default; serve does
-// not change it). Access and refresh tokens are opaque, not signed.
+// not change it).
 const idTokenTTL = time.Hour
 
 // keyTiming holds the intervals of key reload and rotation. The zero value
@@ -46,7 +46,9 @@ func (c Config) keyTiming() keyTiming {
 		t.lead = keys.JWKSMaxAge + t.refresh + 30*time.Second
 	}
 	if t.retireAfter <= 0 {
-		t.retireAfter = idTokenTTL + 5*time.Minute
+		// The longest-lived signed token: an ID token, or an access token
+		// issued as a JWT, plus 5 minutes of clock skew.
+		t.retireAfter = max(idTokenTTL, c.AccessTokenTTL) + 5*time.Minute
 	}
 	return t
 }
@@ -70,11 +72,15 @@ func (a *App) runKeys(ctx context.Context) {
 	if a.Config.KeyRotation <= 0 {
 		return
 	}
-	p := keys.RotationPolicy{Alg: keys.RS256, Period: a.Config.KeyRotation, Lead: kt.lead, RetireAfter: kt.retireAfter}
 	t := time.NewTicker(kt.check)
 	defer t.Stop()
 	for {
-		a.rotateKeys(ctx, p)
+		// Every algorithm in use rotates; none is introduced.
+		for _, alg := range []string{keys.RS256, keys.ES256} {
+			if _, _, err := a.Keys.Signer(alg); err == nil {
+				a.rotateKeys(ctx, keys.RotationPolicy{Alg: alg, Period: a.Config.KeyRotation, Lead: kt.lead, RetireAfter: kt.retireAfter})
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -88,15 +94,24 @@ func (a *App) rotateKeys(ctx context.Context, p keys.RotationPolicy) {
 	ran, err := a.DB.WithAdvisoryLock(ctx, keyRotationLock, func() error {
 		res, err := a.Keys.AutoRotate(ctx, p)
 		if res.Rotated != nil {
+			if a.stores != nil {
+				a.stores.keyRotations.Inc()
+			}
 			a.Log.Info("signing key rotated", "kid", res.Rotated.ID, "alg", res.Rotated.Alg,
 				"active_at", res.Rotated.ActiveAt, "lead", p.Lead.String())
 		}
 		for _, kid := range res.Retired {
 			a.Log.Info("signing key retired", "kid", kid)
 		}
+		if a.stores != nil {
+			a.stores.keyRetirements.Add(float64(len(res.Retired)))
+		}
 		return err
 	})
 	if err != nil && ctx.Err() == nil {
+		if a.stores != nil {
+			a.stores.keyRotationErrs.Inc()
+		}
 		a.Log.Error("key rotation check failed", "err", err)
 	} else if !ran {
 		a.Log.Debug("key rotation check skipped: another replica holds the lock")

@@ -17,12 +17,15 @@ import (
 // storeMetrics measures authd's two backends: a go-redis hook times every
 // command (and pipeline) and counts errors, a pgx tracer does the same for
 // every Postgres statement, and two collectors read the connection pools'
-// statistics at scrape time.
+// statistics at scrape time. It also counts what the key rotation loop
+// (keyrotation.go) does, which lives on the same Postgres.
 type storeMetrics struct {
 	redisDur  *prometheus.HistogramVec
 	redisErrs *prometheus.CounterVec
 	pgDur     *prometheus.HistogramVec
 	pgErrs    *prometheus.CounterVec
+
+	keyRotations, keyRetirements, keyRotationErrs prometheus.Counter
 }
 
 var storeBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}
@@ -43,12 +46,22 @@ func newStoreMetrics() *storeMetrics {
 		pgErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_postgres_errors_total", Help: "Postgres statements that failed, by statement kind.",
 		}, []string{"op"}),
+		keyRotations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "authd_signing_key_rotations_total", Help: "Signing keys added by scheduled rotation (AUTHD_KEY_ROTATION) in this process.",
+		}),
+		keyRetirements: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "authd_signing_key_retirements_total", Help: "Signing keys retired by scheduled rotation in this process.",
+		}),
+		keyRotationErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "authd_signing_key_rotation_errors_total", Help: "Scheduled rotation checks that failed.",
+		}),
 	}
 }
 
 // register adds the collectors to reg and hooks rdb.
 func (m *storeMetrics) register(reg prometheus.Registerer, rdb redis.UniversalClient, db *postgres.DB) {
-	reg.MustRegister(m.redisDur, m.redisErrs, m.pgDur, m.pgErrs, redisPoolCollector{rdb}, pgPoolCollector{db})
+	reg.MustRegister(m.redisDur, m.redisErrs, m.pgDur, m.pgErrs, redisPoolCollector{rdb}, pgPoolCollector{db},
+		m.keyRotations, m.keyRetirements, m.keyRotationErrs)
 	rdb.AddHook(redisHook{m})
 }
 
