@@ -39,7 +39,7 @@ type deviceGrant struct {
 	s        *Server
 	fosite   *fosite.Fosite
 	config   *fosite.Config
-	strategy *fositestore.TokenStrategy
+	strategy *tokenStrategy // opaque tokens, or JWT access tokens for jwt clients
 	idTokens openid.OpenIDConnectTokenStrategy
 	ttl      time.Duration
 }
@@ -48,7 +48,7 @@ var _ fosite.TokenEndpointHandler = (*deviceGrant)(nil)
 
 // enableDeviceFlow builds the device grant and adds it to fosite's token
 // endpoint handlers (called by New after compose).
-func (s *Server) enableDeviceFlow(fc *fosite.Config, provider fosite.OAuth2Provider, strategy *fositestore.TokenStrategy, signer *kidSigner) {
+func (s *Server) enableDeviceFlow(fc *fosite.Config, provider fosite.OAuth2Provider, strategy *tokenStrategy, signer *kidSigner) {
 	ttl := s.cfg.DeviceCodeTTL
 	if ttl <= 0 {
 		ttl = defaultDeviceCodeTTL

@@ -278,7 +278,8 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 }
 
 // introspect answers RFC 7662 requests. The caller authenticates as a client
-// (client_secret_basic or client_secret_post) registered with --introspect;
+// (client_secret_basic, client_secret_post or private_key_jwt) registered
+// with --introspect;
 // it is authenticated and authorised before the token is looked at, so a
 // caller without permission learns nothing about any token (not even
 // whether it is live).
@@ -294,10 +295,10 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 			"error": "temporarily_unavailable", "error_description": "Token state is unavailable. Retry later.",
 		})
 	}
-	if _, _, basic := r.BasicAuth(); !basic {
+	if _, _, basic := r.BasicAuth(); !basic && r.PostForm.Get("client_assertion") == "" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="authd"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{
-			"error": "invalid_client", "error_description": "Authenticate as a client allowed to introspect (client_secret_basic or client_secret_post).",
+			"error": "invalid_client", "error_description": "Authenticate as a client allowed to introspect (client_secret_basic, client_secret_post or private_key_jwt).",
 		})
 		return
 	}

@@ -79,7 +79,7 @@ type Server struct {
 	// fosite is the composed provider's concrete type (client
 	// authentication outside fosite's own endpoints).
 	fosite   *fosite.Fosite
-	strategy *fositestore.TokenStrategy
+	strategy *tokenStrategy
 	retry    *sealer // nil: no refresh retry window
 }
 
@@ -136,18 +136,22 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	strategy, err := fositestore.NewTokenStrategy(cfg.Secret)
+	opaque, err := fositestore.NewTokenStrategy(cfg.Secret)
 	if err != nil {
 		return nil, err
 	}
+	strategy := &tokenStrategy{TokenStrategy: opaque, keys: d.Keys, issuer: cfg.Issuer}
 	fc := &fosite.Config{
-		AccessTokenLifespan:            cfg.AccessTokenTTL,
-		RefreshTokenLifespan:           cfg.RefreshTokenTTL,
-		AuthorizeCodeLifespan:          cfg.AuthCodeTTL,
-		IDTokenLifespan:                cfg.IDTokenTTL,
-		IDTokenIssuer:                  cfg.Issuer,
-		AccessTokenIssuer:              cfg.Issuer,
-		TokenURL:                       cfg.Issuer + "/oauth2/token",
+		AccessTokenLifespan:   cfg.AccessTokenTTL,
+		RefreshTokenLifespan:  cfg.RefreshTokenTTL,
+		AuthorizeCodeLifespan: cfg.AuthCodeTTL,
+		IDTokenLifespan:       cfg.IDTokenTTL,
+		IDTokenIssuer:         cfg.Issuer,
+		AccessTokenIssuer:     cfg.Issuer,
+		TokenURL:              cfg.Issuer + "/oauth2/token",
+		// private_key_jwt clients registered with a jwks_uri: fetched and
+		// cached by fosite.
+		JWKSFetcherStrategy:            fosite.NewDefaultJWKSFetcherStrategy(),
 		ScopeStrategy:                  fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
 		EnforcePKCEForPublicClients:    true,

@@ -73,7 +73,7 @@ func newGrantStores(c Config, db *postgres.DB, rdb redis.UniversalClient) (*redi
 	clients := fositestore.NewClientCache(db, 10000, c.clientCacheTTL())
 	store := fositestore.New(fositestore.Config{
 		Redis: rs, Records: db, Clients: clients, NewSession: oauth.NewSession,
-		TombstoneTTL: c.AuthCodeTTL, RefreshScopes: oauth.RefreshScopes,
+		TombstoneTTL: c.AuthCodeTTL, RefreshScopes: oauth.RefreshScopes, RetryWindow: c.RefreshRetryWindow,
 	})
 	return rs, clients, store, oauth.NewGrants(db, rs, store, clients)
 }
@@ -108,6 +108,10 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.Keys.EnsureKey(ctx, keys.RS256); err != nil {
 		return fmt.Errorf("signing key: %w", err)
 	}
+	// ES256 signs JWT access tokens (clients with --access-token-format jwt).
+	if err := a.Keys.EnsureKey(ctx, keys.ES256); err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
 	a.Pages, err = web.New(web.Config{
 		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
 		Secure: strings.HasPrefix(c.Issuer, "https://"), Logger: a.Log, Devices: a.Grants,
@@ -122,7 +126,7 @@ func (a *App) build(ctx context.Context) error {
 	a.OAuth, err = oauth.New(oauth.Config{
 		Issuer: c.Issuer, Secret: c.Secret, AccessTokenTTL: c.AccessTokenTTL,
 		RefreshTokenTTL: c.RefreshTokenTTL, AuthCodeTTL: c.AuthCodeTTL, AdminToken: c.AdminToken,
-		DeviceCodeTTL: c.DeviceCodeTTL,
+		DeviceCodeTTL: c.DeviceCodeTTL, RefreshRetryWindow: c.RefreshRetryWindow,
 	}, oauth.Deps{
 		Store: a.Store, Clients: a.Clients, Keys: a.Keys, Pages: a.Pages, Consents: a.DB, Users: a.DB,
 		Logger: a.Log, Metrics: reg, Grants: a.Grants, Usage: a.Redis,
@@ -138,7 +142,8 @@ func (a *App) build(ctx context.Context) error {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 	})
-	a.Handler = requestIDs(a.Log, web.SecurityHeaders(recoverer(a.Log, r))) // requestid.go
+	limiter := oauth.NewRateLimiter(a.RDB, c.RedisPrefix, c.RateLimit, a.Pages, a.Log) // failed authentications
+	a.Handler = requestIDs(a.Log, web.SecurityHeaders(recoverer(a.Log, limiter.Middleware(r)))) // requestid.go
 
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/authd/authd/keys"
 	"github.com/authd/authd/oauth"
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/storage/postgres"
 )
 
@@ -39,7 +42,8 @@ const usage = `usage: authd <command>
   migrate                       apply Postgres migrations
   demo                          create the demo user and client if absent, print how to try them
   clients create --id ID [--secret S | --public] [--redirect-uri URI]... --grant-types list
-                 [--scopes "a b"] [--name NAME] [--introspect]
+                 [--scopes "a b"] [--name NAME] [--introspect] [--access-token-format opaque|jwt]
+                 [--auth-method private_key_jwt (--jwks-file F | --jwks-uri URL)]
   clients list [--json] | clients delete --id ID
   users create --username U --password P | users list [--json]
   keys list [--json] | keys rotate [--alg RS256|ES256]
@@ -215,18 +219,33 @@ func clientsCreate(ctx context.Context, db *postgres.DB, args []string, stdout i
 	scopes := fs.String("scopes", "", "space-separated scopes the client may request")
 	name := fs.String("name", "", "display name")
 	introspect := fs.Bool("introspect", false, "allow this client to call introspection")
+	format := fs.String("access-token-format", "opaque", "opaque or jwt (RFC 9068)")
+	authMethod := fs.String("auth-method", "", "client_secret_basic (default; client_secret_post works too) or private_key_jwt")
+	jwksFile := fs.String("jwks-file", "", "private_key_jwt: file with the client's public JWK Set")
+	jwksURI := fs.String("jwks-uri", "", "private_key_jwt: URL of the client's public JWK Set")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	c := &storage.Client{
 		ID: *id, Name: *name, Public: *public, RedirectURIs: redirects,
 		GrantTypes: splitList(*grantTypes), Scopes: splitList(*scopes), Introspect: *introspect,
+		AccessTokenFormat: *format, TokenEndpointAuthMethod: *authMethod, JWKSURI: *jwksURI,
+	}
+	if *jwksFile != "" {
+		b, err := os.ReadFile(*jwksFile)
+		if err != nil {
+			return usageError{"clients create: --jwks-file: " + err.Error()}
+		}
+		c.JWKS = b
 	}
 	if err := validateClient(c, *secret); err != nil {
 		return err
 	}
+	if err := validateClientAuth(c, *secret); err != nil {
+		return err
+	}
 	printed := ""
-	if !c.Public {
+	if !c.Public && c.TokenEndpointAuthMethod != "private_key_jwt" {
 		s := *secret
 		if s == "" {
 			s = storage.GenerateClientSecret()
@@ -300,6 +319,45 @@ func validateClient(c *storage.Client, secret string) error {
 	}
 	if secret != "" && len(secret) < 16 {
 		errs = append(errs, "--secret must be at least 16 characters (omit it to get a generated one)")
+	}
+	if len(errs) > 0 {
+		return usageError{"clients create: " + strings.Join(errs, "; ")}
+	}
+	return nil
+}
+
+// validateClientAuth checks the token format and the authentication method
+// with its keys (issue: JWT access tokens and private_key_jwt).
+func validateClientAuth(c *storage.Client, secret string) error {
+	var errs []string
+	if c.AccessTokenFormat != "opaque" && c.AccessTokenFormat != "jwt" {
+		errs = append(errs, "--access-token-format must be opaque or jwt")
+	}
+	switch c.TokenEndpointAuthMethod {
+	case "", "client_secret_basic", "client_secret_post":
+		c.TokenEndpointAuthMethod = ""
+		if len(c.JWKS) > 0 || c.JWKSURI != "" {
+			errs = append(errs, "--jwks-file and --jwks-uri need --auth-method private_key_jwt")
+		}
+	case "private_key_jwt":
+		if c.Public || secret != "" {
+			errs = append(errs, "a private_key_jwt client has neither --public nor --secret")
+		}
+		if (len(c.JWKS) > 0) == (c.JWKSURI != "") {
+			errs = append(errs, "private_key_jwt needs exactly one of --jwks-file or --jwks-uri")
+		}
+		if len(c.JWKS) > 0 {
+			if _, err := fositestore.NewClient(*c); err != nil {
+				errs = append(errs, err.Error())
+			} else if bytes.Contains(c.JWKS, []byte(`"d"`)) {
+				errs = append(errs, "the JWK Set must hold public keys only")
+			}
+		}
+		if u, err := url.Parse(c.JWKSURI); c.JWKSURI != "" && (err != nil || u.Scheme != "https" && !loopback(u.Hostname())) {
+			errs = append(errs, "--jwks-uri must be https (or loopback)")
+		}
+	default:
+		errs = append(errs, "--auth-method must be client_secret_basic, client_secret_post or private_key_jwt")
 	}
 	if len(errs) > 0 {
 		return usageError{"clients create: " + strings.Join(errs, "; ")}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/authd/authd/oauth"
 )
 
 // Config is authd's configuration, read from AUTHD_* environment variables.
@@ -26,6 +28,8 @@ type Config struct {
 	LogLevel      string
 	// AdminToken enables the /admin API (bearer token); empty disables it.
 	AdminToken string
+	// RefreshRetryWindow: AUTHD_REFRESH_RETRY_WINDOW, 0 (default) is off.
+	RefreshRetryWindow time.Duration
 	// UsageFlushInterval: how often refresh metadata recorded in Redis is
 	// written to Postgres (0 means 5s).
 	UsageFlushInterval time.Duration
@@ -37,6 +41,9 @@ type Config struct {
 	// ClientCacheTTL: how long a replica trusts its cached copy of a client
 	// (0 means 10s); a deleted client stops working everywhere within it.
 	ClientCacheTTL time.Duration
+	// RateLimit bounds failed client authentications and sign-ins
+	// (AUTHD_RATE_LIMIT_*, ratelimit.go); the zero value means the defaults.
+	RateLimit oauth.RateLimitConfig
 	// KeyRotation: add a new signing key when the newest is this old (0: off).
 	KeyRotation time.Duration
 	keyTimes    keyTiming // tests shorten the key intervals (keyrotation.go)
@@ -77,6 +84,10 @@ func envConfig() (Config, error) {
 	c.ClientCacheTTL = dur("AUTHD_CLIENT_CACHE_TTL", 10*time.Second)
 	c.KeyRotation = dur("AUTHD_KEY_ROTATION", 0)
 	c.DeviceCodeTTL = dur("AUTHD_DEVICE_CODE_TTL", 10*time.Minute)
+	c.RateLimit = rateLimitFromEnv(&errs)
+	if v := os.Getenv("AUTHD_REFRESH_RETRY_WINDOW"); v != "" && v != "0" {
+		c.RefreshRetryWindow = dur("AUTHD_REFRESH_RETRY_WINDOW", 0)
+	}
 	return c, errors.Join(errs...)
 }
 
@@ -101,6 +112,7 @@ func (c Config) ValidateServe() error {
 		{c.DeviceCodeTTL > time.Hour, "AUTHD_DEVICE_CODE_TTL should be short (at most 1h)"},
 		{c.AccessTokenTTL > c.RefreshTokenTTL, "AUTHD_ACCESS_TOKEN_TTL must not exceed AUTHD_REFRESH_TOKEN_TTL"},
 		{c.keyRotationInvalid(), "AUTHD_KEY_ROTATION must be unset or at least twice the rotation lead (12m); e.g. 720h"},
+		{c.RefreshRetryWindow > time.Minute, "AUTHD_REFRESH_RETRY_WINDOW must be short (at most 1m): it is a retry allowance, not a grace period"},
 		{c.AdminToken != "" && len(c.AdminToken) < 32, "AUTHD_ADMIN_TOKEN must be at least 32 characters when set"},
 	}
 	for _, ch := range checks {

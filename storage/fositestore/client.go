@@ -2,7 +2,10 @@ package fositestore
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
@@ -15,6 +18,21 @@ import (
 // Client adapts a storage.Client to fosite's client interfaces.
 type Client struct {
 	storage.Client
+	// jwks is Client.JWKS parsed once, when the client is loaded.
+	jwks *jose.JSONWebKeySet
+}
+
+// NewClient adapts c, parsing its registered key set.
+func NewClient(c storage.Client) (*Client, error) {
+	cl := &Client{Client: c}
+	if len(c.JWKS) > 0 {
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal(c.JWKS, &set); err != nil {
+			return nil, fmt.Errorf("fositestore: client %s has an unreadable JWKS: %w", c.ID, err)
+		}
+		cl.jwks = &set
+	}
+	return cl, nil
 }
 
 var (
@@ -49,11 +67,27 @@ func (c *Client) GetTokenEndpointAuthMethod() string {
 	}
 	return "client_secret_basic"
 }
-func (c *Client) GetRequestURIs() []string                     { return nil }
-func (c *Client) GetJSONWebKeys() *jose.JSONWebKeySet          { return nil }
-func (c *Client) GetJSONWebKeysURI() string                    { return "" }
-func (c *Client) GetRequestObjectSigningAlgorithm() string     { return "" }
-func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string { return "RS256" }
+func (c *Client) GetRequestURIs() []string                 { return nil }
+func (c *Client) GetJSONWebKeys() *jose.JSONWebKeySet      { return c.jwks }
+func (c *Client) GetJSONWebKeysURI() string                { return c.JWKSURI }
+func (c *Client) GetRequestObjectSigningAlgorithm() string { return "" }
+
+// GetTokenEndpointAuthSigningAlgorithm is the algorithm of the client's
+// registered key (ES256 for an EC key, RS256 otherwise): fosite accepts
+// client assertions signed with exactly this algorithm.
+func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string {
+	if c.jwks != nil {
+		for _, k := range c.jwks.Keys {
+			if k.Algorithm != "" {
+				return k.Algorithm
+			}
+			if _, ec := k.Key.(*ecdsa.PublicKey); ec {
+				return "ES256"
+			}
+		}
+	}
+	return "RS256"
+}
 
 // ClientLoader loads a client from durable storage.
 type ClientLoader interface {
@@ -93,7 +127,10 @@ func (c *ClientCache) Get(ctx context.Context, id string) (*Client, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	cl := &Client{Client: *sc}
+	cl, err := NewClient(*sc)
+	if err != nil {
+		return nil, err
+	}
 	c.cache.Add(id, cl)
 	return cl, nil
 }

@@ -218,11 +218,30 @@ func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error)
 	return c, nil
 }
 
-// ClientAssertionJWTValid: private_key_jwt is not enabled; no jti is known.
-func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error { return nil }
+// ClientAssertionJWTValid returns fosite.ErrJTIKnown when a client
+// assertion with this jti was already used (RFC 7523 §3 replay protection;
+// the ids live in Redis until the assertion expires).
+func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
+	seen, err := s.redis.JTISeen(ctx, jti)
+	if err != nil {
+		return err
+	}
+	if seen {
+		return fosite.ErrJTIKnown
+	}
+	return nil
+}
 
-// SetClientAssertionJWT: see ClientAssertionJWTValid.
+// SetClientAssertionJWT records jti until exp; a concurrent replay of the
+// same assertion loses here with fosite.ErrJTIKnown.
 func (s *Store) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	fresh, err := s.redis.MarkJTI(ctx, jti, exp)
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		return fosite.ErrJTIKnown.WithHint("The client assertion was already used.")
+	}
 	return nil
 }
 

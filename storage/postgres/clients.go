@@ -11,12 +11,14 @@ import (
 )
 
 const clientCols = `id, name, secret_hash, public, redirect_uris, grant_types, response_types,
-	scopes, audience, token_endpoint_auth_method, introspect, created_at`
+	scopes, audience, token_endpoint_auth_method, introspect, created_at,
+	access_token_format, jwks, jwks_uri`
 
 func scanClient(row pgx.Row) (storage.Client, error) {
 	var c storage.Client
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &c.RedirectURIs, &c.GrantTypes,
-		&c.ResponseTypes, &c.Scopes, &c.Audience, &c.TokenEndpointAuthMethod, &c.Introspect, &c.CreatedAt)
+		&c.ResponseTypes, &c.Scopes, &c.Audience, &c.TokenEndpointAuthMethod, &c.Introspect, &c.CreatedAt,
+		&c.AccessTokenFormat, &c.JWKS, &c.JWKSURI)
 	return c, err
 }
 
@@ -29,10 +31,10 @@ func (db *DB) CreateClient(ctx context.Context, c *storage.Client) error {
 	}
 	c.CreatedAt = orNow(c.CreatedAt)
 	_, err := db.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		c.ID, c.Name, c.SecretHash, c.Public, texts(c.RedirectURIs), texts(c.GrantTypes),
 		texts(c.ResponseTypes), texts(c.Scopes), texts(c.Audience), c.TokenEndpointAuthMethod,
-		c.Introspect, c.CreatedAt)
+		c.Introspect, c.CreatedAt, orDefault(c.AccessTokenFormat, "opaque"), jsonOrNil(c.JWKS), c.JWKSURI)
 	if err != nil {
 		return wrap("create client", err)
 	}
@@ -82,4 +84,19 @@ func (db *DB) DeleteClient(ctx context.Context, id string) error {
 		return wrap(fmt.Sprintf("delete client %q", id), err)
 	}
 	return nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// jsonOrNil stores an empty key set as SQL NULL.
+func jsonOrNil(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
 }

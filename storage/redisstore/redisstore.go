@@ -22,6 +22,8 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -473,4 +475,29 @@ func (s *Store) GetSuccessor(ctx context.Context, grant string, gen uint64, mac 
 		return "", nil, ErrNotFound
 	}
 	return c, []byte(b), nil
+}
+
+// ---------------------------------------------------------------------------
+// Client assertion ids (RFC 7523 jti replay protection)
+
+func (s *Store) jtiKey(jti string) string {
+	h := sha256.Sum256([]byte(jti))
+	return s.prefix + "jti:" + base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// JTISeen reports whether a client assertion id was already used.
+func (s *Store) JTISeen(ctx context.Context, jti string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.jtiKey(jti)).Result()
+	return n > 0, wrap("jti seen", err)
+}
+
+// MarkJTI records a client assertion id until exp. It returns false when
+// the id was already recorded (a replay racing the first use).
+func (s *Store) MarkJTI(ctx context.Context, jti string, exp time.Time) (bool, error) {
+	ttl := time.Until(exp)
+	if ttl < time.Second {
+		ttl = time.Second
+	}
+	ok, err := s.rdb.SetNX(ctx, s.jtiKey(jti), "1", ttl).Result()
+	return ok, wrap("mark jti", err)
 }
