@@ -142,7 +142,7 @@ func (a *App) build(ctx context.Context) error {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 	})
-	limiter := oauth.NewRateLimiter(a.RDB, c.RedisPrefix, c.RateLimit, a.Pages, a.Log) // failed authentications
+	limiter := oauth.NewRateLimiter(a.RDB, c.RedisPrefix, c.RateLimit, a.Pages, a.Log)          // failed authentications
 	a.Handler = requestIDs(a.Log, web.SecurityHeaders(recoverer(a.Log, limiter.Middleware(r)))) // requestid.go
 
 	bg, cancel := context.WithCancel(context.Background())
