@@ -183,3 +183,26 @@ func seriesCount(t *testing.T, c prometheus.Collector) int {
 	}
 	return n
 }
+
+// BenchmarkStoreMetricsOverhead is what the Redis hook and the pgx tracer add
+// to every command / statement (the backends themselves not included).
+func BenchmarkStoreMetricsOverhead(b *testing.B) {
+	m := newStoreMetrics()
+	b.Run("redis-hook", func(b *testing.B) {
+		process := redisHook{m}.ProcessHook(func(context.Context, redis.Cmder) error { return nil })
+		cmd := redis.NewStringCmd(context.Background(), "hget", "k", "f")
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = process(ctx, cmd)
+		}
+	})
+	b.Run("pgx-tracer", func(b *testing.B) {
+		start := pgx.TraceQueryStartData{SQL: "SELECT id FROM clients WHERE id = $1"}
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			m.TraceQueryEnd(m.TraceQueryStart(ctx, nil, start), nil, pgx.TraceQueryEndData{})
+		}
+	})
+}
