@@ -26,6 +26,13 @@ func fuzzApp(f *testing.F) *testServer {
 	f.Helper()
 	srv := startServer(f)
 	srv.addUser(f, e2eUser, e2ePassword)
+	addStdClients(f, srv)
+	return srv
+}
+
+// addStdClients registers newE2E's three clients on srv.
+func addStdClients(f testing.TB, srv *testServer) {
+	f.Helper()
 	srv.addClient(f, storage.Client{
 		ID: e2eConfID, Name: "Web App", RedirectURIs: []string{e2eRedirect},
 		GrantTypes:    []string{"authorization_code", "refresh_token", "client_credentials"},
@@ -40,7 +47,6 @@ func fuzzApp(f *testing.F) *testServer {
 		ID: e2eRSID, Name: "Resource Server", GrantTypes: []string{"client_credentials"},
 		Scopes: []string{"api:read"}, Introspect: true,
 	}, e2eRSSecret)
-	return srv
 }
 
 // serveFuzz sends one request through the handler. A panic fails the test
