@@ -169,6 +169,7 @@ func TestFaultPostgresDown(t *testing.T) {
 	if !e.active(tok.AccessToken) { // caches the resource server's client
 		t.Fatal("fresh access token inactive")
 	}
+	code := e.confCode(e.newBrowser(), "openid", "offline_access") // redeemed after Postgres is gone
 
 	pg.Stop()
 
@@ -183,9 +184,28 @@ func TestFaultPostgresDown(t *testing.T) {
 	if a, _ := r2.JSON["active"].(bool); r2.Status != http.StatusOK || !a {
 		t.Errorf("introspection with Postgres down: %v", r2)
 	}
-	if r := e.refresh(r.str("refresh_token")); r.Status != http.StatusOK {
-		t.Errorf("second refresh with Postgres down: %v", r)
+	r3 := e.refresh(r.str("refresh_token"))
+	if r3.Status != http.StatusOK {
+		t.Errorf("second refresh with Postgres down: %v", r3)
 	}
+
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+r3.str("access_token"))
+	if resp, err := e.hc.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("userinfo with Postgres down: %d", resp.StatusCode)
+		}
+	}
+
+	// A code exchange writes the grant's row: 503, and the code is not
+	// burnt by the failure... or if it is, it fails closed.
+	r, d = timed(func() apiResp {
+		return e.post("/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e2eRedirect}}, confBasic)
+	})
+	wantUnavailable(t, "code exchange", r, d, 3*time.Second)
 
 	// A client not in the cache: the lookup fails; 503, not 500.
 	r, d = timed(func() apiResp {

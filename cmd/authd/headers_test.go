@@ -46,6 +46,9 @@ func checkPageHeaders(t *testing.T, what string, h http.Header) {
 	if directives["frame-ancestors"] != "'none'" {
 		t.Errorf("%s: CSP frame-ancestors %q, want 'none': %s", what, directives["frame-ancestors"], csp)
 	}
+	if got := h.Get("X-Frame-Options"); got != "DENY" {
+		t.Errorf("%s: X-Frame-Options %q", what, got)
+	}
 	if got := h.Get("X-Content-Type-Options"); got != "nosniff" {
 		t.Errorf("%s: X-Content-Type-Options %q", what, got)
 	}
