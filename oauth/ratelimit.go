@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -64,6 +65,39 @@ type RateLimiter struct {
 	cfg    RateLimitConfig
 	pages  *web.Pages
 	log    *slog.Logger
+	// downUntil (unix nanoseconds): after a Redis error the limiter stands
+	// aside for a second, so an outage costs each request nothing extra.
+	downUntil atomic.Int64
+}
+
+// limiterWait bounds how long a request waits for the limiter's Redis: a
+// hung Redis must not add its timeouts to the endpoint's own.
+const limiterWait = 200 * time.Millisecond
+
+// call runs f against Redis for at most limiterWait; false when Redis failed
+// or was too slow (the limiter then fails open).
+func (l *RateLimiter) call(ctx context.Context, f func(context.Context) error) bool {
+	if time.Now().UnixNano() < l.downUntil.Load() {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	done := make(chan error, 1)
+	go func() {
+		defer cancel()
+		done <- f(ctx)
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(limiterWait):
+		err = context.DeadlineExceeded
+	}
+	if err != nil && err != redis.Nil {
+		l.downUntil.Store(time.Now().Add(time.Second).UnixNano())
+		l.log.Debug("rate limiter: redis unavailable, not limiting", "err", err)
+		return false
+	}
+	return true
 }
 
 // NewRateLimiter returns a limiter keeping its counters under prefix+"rl:";
@@ -104,25 +138,30 @@ type limitKey struct {
 
 // fail records one failure for each identity.
 func (l *RateLimiter) fail(ctx context.Context, keys []limitKey) {
-	for _, k := range keys {
-		err := failScript.Run(ctx, l.rdb, []string{k.base + "n", k.base + "l", k.base + "b"},
-			k.limit, l.cfg.Window.Milliseconds(), l.cfg.MaxWindow.Milliseconds()).Err()
-		if err != nil {
-			l.log.Debug("rate limiter: record failure", "err", err)
-			return
+	l.call(ctx, func(ctx context.Context) error {
+		for _, k := range keys {
+			err := failScript.Run(ctx, l.rdb, []string{k.base + "n", k.base + "l", k.base + "b"},
+				k.limit, l.cfg.Window.Milliseconds(), l.cfg.MaxWindow.Milliseconds()).Err()
+			if err != nil {
+				return err
+			}
 		}
-	}
+		return nil
+	})
 }
 
 // blocked returns how long the longest block among keys still lasts.
 func (l *RateLimiter) blocked(ctx context.Context, keys []limitKey) time.Duration {
-	pipe := l.rdb.Pipeline()
-	cmds := make([]*redis.DurationCmd, len(keys))
-	for i, k := range keys {
-		cmds[i] = pipe.PTTL(ctx, k.base+"b")
-	}
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		l.log.Debug("rate limiter: check", "err", err)
+	var cmds []*redis.DurationCmd
+	ok := l.call(ctx, func(ctx context.Context) error {
+		pipe := l.rdb.Pipeline()
+		for _, k := range keys {
+			cmds = append(cmds, pipe.PTTL(ctx, k.base+"b"))
+		}
+		_, err := pipe.Exec(ctx)
+		return err
+	})
+	if !ok {
 		return 0
 	}
 	var wait time.Duration
@@ -184,7 +223,7 @@ func (l *RateLimiter) Middleware(next http.Handler) http.Handler {
 		// 401 is what these endpoints answer for failed client
 		// authentication (invalid_client) and for a wrong password.
 		if rec.code == http.StatusUnauthorized {
-			l.fail(context.WithoutCancel(r.Context()), keys)
+			l.fail(r.Context(), keys)
 		}
 	})
 }

@@ -124,8 +124,8 @@ func TestFaultRedisHung(t *testing.T) {
 	}
 	defer func() { _ = rs.cmd.Process.Signal(syscall.SIGCONT) }()
 	// Reads time out after 500 ms; go-redis retries once, so the budget is
-	// about 1 s plus scheduling.
-	const limit = 2500 * time.Millisecond
+	// about 1 s plus scheduling (and the rate limiter waits at most 200 ms).
+	const limit = 3 * time.Second // generous: the suite runs in parallel on small machines
 	r, d := timed(func() apiResp { return e.refresh(tok.RefreshToken) })
 	wantUnavailable(t, "refresh (Redis stopped)", r, d, limit)
 	r, d = timed(func() apiResp { return e.introspect503(tok.AccessToken) })

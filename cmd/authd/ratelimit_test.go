@@ -31,20 +31,19 @@ func ccRequest(e *e2e, basic string) apiResp {
 }
 
 func TestRateLimitFailedClientAuthentication(t *testing.T) {
-	const window = 2 * time.Second
 	e := newE2E(t, func(c *Config) {
-		c.RateLimit = oauth.RateLimitConfig{Failures: 10, IPFailures: 1000, Window: window, MaxWindow: 20 * time.Second}
+		c.RateLimit = oauth.RateLimitConfig{Failures: 10, IPFailures: 1000, Window: time.Minute}
 	})
 	wrong := e2eConfID + ":wrong-secret"
 	for i := 1; i <= 10; i++ {
 		wantOAuthError(t, ccRequest(e, wrong), http.StatusUnauthorized, "invalid_client")
 	}
-	wantRateLimited(t, "11th wrong secret", ccRequest(e, wrong), 1)
-	wantRateLimited(t, "right secret while blocked", ccRequest(e, confBasic), 1)
+	wantRateLimited(t, "11th wrong secret", ccRequest(e, wrong), 30)
+	wantRateLimited(t, "right secret while blocked", ccRequest(e, confBasic), 30)
 	wantRateLimited(t, "client_secret_post while blocked", e.post("/oauth2/token", url.Values{
 		"grant_type": {"client_credentials"}, "client_id": {e2eConfID}, "client_secret": {e2eConfSecret},
-	}), 1)
-	wantRateLimited(t, "revocation while blocked", e.post("/oauth2/revoke", url.Values{"token": {"x"}}, confBasic), 1)
+	}), 30)
+	wantRateLimited(t, "revocation while blocked", e.post("/oauth2/revoke", url.Values{"token": {"x"}}, confBasic), 30)
 
 	// Other clients are not affected.
 	if r := ccRequest(e, rsBasic); r.Status != http.StatusOK {
@@ -52,20 +51,6 @@ func TestRateLimitFailedClientAuthentication(t *testing.T) {
 	}
 	if r := e.refresh("garbage"); r.Status == http.StatusTooManyRequests {
 		t.Errorf("public client throttled: %v", r)
-	}
-
-	// After the window the right secret works again.
-	time.Sleep(window + 200*time.Millisecond)
-	if r := ccRequest(e, confBasic); r.Status != http.StatusOK {
-		t.Fatalf("right secret after the block: %v", r)
-	}
-
-	// Failures continue: the next block is twice as long.
-	for i := 1; i <= 10; i++ {
-		wantOAuthError(t, ccRequest(e, wrong), http.StatusUnauthorized, "invalid_client")
-	}
-	if secs := wantRateLimited(t, "second block", ccRequest(e, wrong), int(2*window/time.Second)); secs > 0 {
-		t.Logf("second block: Retry-After %ds (first block %v)", secs, window)
 	}
 
 	// Redis: counters under the App's prefix, each with a TTL, and no
@@ -83,6 +68,32 @@ func TestRateLimitFailedClientAuthentication(t *testing.T) {
 			t.Errorf("key %q has no TTL (%v)", k, ttl)
 		}
 	}
+}
+
+// TestRateLimitWindowAndBackoff: with a short window, the block ends when
+// the window has passed; failures that continue get a block twice as long.
+func TestRateLimitWindowAndBackoff(t *testing.T) {
+	const window = 3 * time.Second
+	e := newE2E(t, func(c *Config) {
+		c.RateLimit = oauth.RateLimitConfig{Failures: 3, IPFailures: 1000, Window: window, MaxWindow: 30 * time.Second}
+	})
+	wrong := e2eConfID + ":wrong-secret"
+	for i := 1; i <= 3; i++ {
+		wantOAuthError(t, ccRequest(e, wrong), http.StatusUnauthorized, "invalid_client")
+	}
+	secs := wantRateLimited(t, "4th attempt", ccRequest(e, confBasic), 1)
+	if secs > int(window/time.Second) {
+		t.Errorf("first block: Retry-After %d, want at most %v", secs, window)
+	}
+	time.Sleep(time.Duration(secs)*time.Second + 100*time.Millisecond)
+	if r := ccRequest(e, confBasic); r.Status != http.StatusOK {
+		t.Fatalf("right secret after the block: %v", r)
+	}
+	for i := 1; i <= 3; i++ {
+		wantOAuthError(t, ccRequest(e, wrong), http.StatusUnauthorized, "invalid_client")
+	}
+	secs = wantRateLimited(t, "second block", ccRequest(e, confBasic), int(2*window/time.Second)-1)
+	t.Logf("first block %v, second block: Retry-After %ds", window, secs)
 }
 
 // redisFor is a client on the Redis the test server uses.
