@@ -165,6 +165,12 @@ func unavailable(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return true
 	}
+	// Redis replies meaning "not now": a cluster failing over (CLUSTERDOWN,
+	// TRYAGAIN), a node loading its data, a replica that was a master.
+	if redis.IsClusterDownError(err) || redis.IsTryAgainError(err) || redis.IsLoadingError(err) ||
+		redis.IsMasterDownError(err) || redis.IsReadOnlyError(err) {
+		return true
+	}
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		if m := e.Error(); strings.Contains(m, "connection refused") || strings.Contains(m, "failed to connect") ||
 			strings.Contains(m, "conn closed") {

@@ -28,5 +28,14 @@ func newRedisClient(url string) (redis.UniversalClient, error) {
 	// Two quick dial attempts keep the answer (503) within ~100 ms.
 	o.DialerRetries, o.DialerRetryTimeout = 2, 20*time.Millisecond
 	o.PoolSize = 64
+	if redisstore.Topology(o) == "cluster" {
+		co := o.Cluster()
+		// go-redis reloads the slot map every 60 s by default, and not when
+		// a master stops answering: after a failover the dead master's slots
+		// would stay unreachable for up to a minute after its replica took
+		// over. One CLUSTER SLOTS every 2 s (only while commands run) is cheap.
+		co.ClusterStateReloadInterval = 2 * time.Second
+		return redis.NewClusterClient(co), nil
+	}
 	return redis.NewUniversalClient(o), nil
 }
