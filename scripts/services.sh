@@ -164,7 +164,7 @@ redis_start() {
     if ! redis-server \
       --bind "$HOST" --port "$REDIS_PORT" \
       --dir "$REDIS_DIR" \
-      --appendonly yes --appendfsync everysec \
+      --appendonly yes --appendfsync everysec --hash-max-listpack-value 512 \
       --daemonize yes \
       --pidfile "$REDIS_PID" \
       --logfile "$REDIS_LOG" 9>&-; then
@@ -491,7 +491,7 @@ cluster_up() {
     if ! (cd "$dir" && redis-server \
       --bind "$HOST" --port "$port" --dir "$dir" \
       --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
-      --appendonly yes --appendfsync everysec \
+      --appendonly yes --appendfsync everysec --hash-max-listpack-value 512 \
       --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" 9>&-); then
       tail_log "$dir/redis.log"
       die "cluster node $port failed to start"

@@ -275,17 +275,20 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	if state == redisstore.CodeExchanging {
+	switch state {
+	case redisstore.CodeExchanging:
 		return nil, fosite.ErrNotFound.WithHint("The authorization code is being redeemed by another request.")
+	case redisstore.CodeExchanged:
+		// A replay (RFC 6749 §4.1.2): revoke what the code produced, with
+		// the reason on the grant row; fosite's own revocation calls that
+		// follow are no-ops. Only the grant id is needed: the exchanged
+		// code keeps no payload.
+		if err := s.RevokeGrant(ctx, sg.grant, storage.RevokedCodeReplay); err != nil {
+			return nil, err
+		}
+		return &fosite.Request{ID: sg.grant, Client: &fosite.DefaultClient{}, Session: s.newSession(), Form: url.Values{}}, fosite.ErrInvalidatedAuthorizeCode
 	}
-	r, err := s.decode(ctx, b, session)
-	if err != nil {
-		return nil, err
-	}
-	if state == redisstore.CodeExchanged {
-		return r, fosite.ErrInvalidatedAuthorizeCode
-	}
-	return r, nil
+	return s.decode(ctx, b, session)
 }
 
 // InvalidateAuthorizeCodeSession starts the code's single exchange; exactly

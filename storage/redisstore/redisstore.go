@@ -10,7 +10,8 @@
 //
 // Key layout, for prefix P and grant id G:
 //
-//	P{G}:c   hash  authorization code: m (mac), p (payload), s (0 fresh, 2 being exchanged, 1 exchanged)
+//	P{G}:c   hash  authorization code: m (mac), p (payload, dropped once exchanged),
+//	               s (0 fresh, 2 being exchanged, 1 exchanged: kept to detect a replay)
 //	P{G}:pk  string PKCE request payload
 //	P{G}:oi  string OpenID Connect request payload
 //	P{G}:at  string the grant's live access token: mac "|" payload
@@ -182,7 +183,10 @@ if ARGV[4] == '1' then
   redis.call('PEXPIRE', f, ARGV[5])
 end
 redis.call('SET', at, ARGV[1], 'PX', ARGV[2])
-if ARGV[3] == '1' and redis.call('EXISTS', c) == 1 then redis.call('HSET', c, 's', '1') end
+if ARGV[3] == '1' and redis.call('EXISTS', c) == 1 then
+  redis.call('HSET', c, 's', '1')
+  redis.call('HDEL', c, 'p')
+end
 return 'ok'`)
 
 // CreateAccess stores the grant's access token, replacing any previous one.
@@ -255,7 +259,10 @@ if not v[1] then return 'missing' end
 if v[1] ~= ARGV[1] or v[2] ~= '' then return 'stale' end
 redis.call('HSET', f, 'm', ARGV[2], 'p', ARGV[3])
 redis.call('PEXPIRE', f, ARGV[4])
-if ARGV[5] == '1' and redis.call('EXISTS', c) == 1 then redis.call('HSET', c, 's', '1') end
+if ARGV[5] == '1' and redis.call('EXISTS', c) == 1 then
+  redis.call('HSET', c, 's', '1')
+  redis.call('HDEL', c, 'p')
+end
 return 'ok'`)
 
 // CreateRefresh installs the refresh token of generation gen into the
