@@ -529,6 +529,7 @@ cluster_up() {
 cluster_down() {
   local port pid
   for port in "${CLUSTER_PORTS[@]}"; do
+    [ -d "$DATA/cluster/$port" ] || continue # never started here
     if ! pid="$(cluster_node_pid "$port")"; then
       log "cluster node $port is not running (or not ours)"
       rm -f "$DATA/cluster/$port/redis.pid"
@@ -568,6 +569,7 @@ cmd_up() {
 cmd_down() {
   redis_stop
   pg_stop
+  cluster_down
 }
 
 cmd_status() {
