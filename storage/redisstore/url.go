@@ -20,9 +20,12 @@ import (
 //	redis+sentinel://[user:pass@]host1:port1,.../MASTER[/db]   Sentinels (default port 26379) and the master's name
 //
 // user and pass authenticate to the Redis servers (for Sentinel: to the
-// master and its replicas and to the sentinels). Query parameters are refused,
-// so a typo cannot silently fall back to a default. TLS verifies the server
-// certificate against the system roots, with the host name of each address.
+// master and its replicas, and to the Sentinels unless the query sets
+// sentinel_username and/or sentinel_password, percent-encoded; an empty
+// sentinel_password means the Sentinels need none). Any other query
+// parameter is refused, so a typo cannot silently fall back to a default.
+// TLS verifies the server certificate against the system roots, with the
+// host name of each address.
 func ParseURL(raw string) (*redis.UniversalOptions, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
@@ -44,8 +47,24 @@ func ParseURL(raw string) (*redis.UniversalOptions, error) {
 	default:
 		return nil, fmt.Errorf("redis url: unsupported scheme %q (want redis, rediss, redis+cluster, rediss+cluster, redis+sentinel or rediss+sentinel)", scheme)
 	}
-	if strings.ContainsAny(rest, "?#") {
-		return nil, errors.New("redis url: query parameters and fragments are not supported")
+	if strings.Contains(rest, "#") {
+		return nil, errors.New("redis url: fragments are not supported")
+	}
+	rest, rawQuery, hasQuery := strings.Cut(rest, "?")
+	if hasQuery && !sentinel {
+		return nil, errors.New("redis url: query parameters are not supported (only sentinel_username and sentinel_password, with redis+sentinel)")
+	}
+	query, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, errors.New("redis url: bad query") // may hold a password: not echoed
+	}
+	for k, v := range query {
+		if k != "sentinel_username" && k != "sentinel_password" {
+			return nil, fmt.Errorf("redis url: unknown query parameter %q (only sentinel_username and sentinel_password)", k)
+		}
+		if len(v) != 1 {
+			return nil, fmt.Errorf("redis url: query parameter %q given %d times", k, len(v))
+		}
 	}
 	authority, path, _ := strings.Cut(rest, "/")
 	o := &redis.UniversalOptions{}
@@ -68,6 +87,12 @@ func ParseURL(raw string) (*redis.UniversalOptions, error) {
 		// Sentinels commonly share the servers' credentials; a deployment
 		// where they differ needs its own configuration.
 		o.SentinelUsername, o.SentinelPassword = o.Username, o.Password
+		if v, ok := query["sentinel_username"]; ok {
+			o.SentinelUsername = v[0]
+		}
+		if v, ok := query["sentinel_password"]; ok {
+			o.SentinelPassword = v[0]
+		}
 	}
 	if authority == "" {
 		return nil, errors.New("redis url: no host")

@@ -58,6 +58,26 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
+func TestParseURLSentinelCredentials(t *testing.T) {
+	for _, c := range []struct {
+		url, user, pass, suser, spass string
+	}{
+		{"redis+sentinel://u:p@s/m", "u", "p", "u", "p"},
+		{"redis+sentinel://:p@s/m?sentinel_password=", "", "p", "", ""},
+		{"redis+sentinel://u:p@s/m?sentinel_username=su&sentinel_password=s%26p", "u", "p", "su", "s&p"},
+		{"redis+sentinel://s/m/2?sentinel_password=sp", "", "", "", "sp"},
+	} {
+		o, err := ParseURL(c.url)
+		if err != nil {
+			t.Fatalf("%s: %v", c.url, err)
+		}
+		if o.Username != c.user || o.Password != c.pass || o.SentinelUsername != c.suser || o.SentinelPassword != c.spass {
+			t.Errorf("%s: servers %q/%q, sentinels %q/%q; want %q/%q, %q/%q", c.url, o.Username, o.Password,
+				o.SentinelUsername, o.SentinelPassword, c.user, c.pass, c.suser, c.spass)
+		}
+	}
+}
+
 func TestParseURLErrors(t *testing.T) {
 	for _, c := range []struct{ url, msg string }{
 		{"127.0.0.1:6379", "missing scheme"},
@@ -78,6 +98,11 @@ func TestParseURLErrors(t *testing.T) {
 		{"redis://[::1", "bad IPv6"},
 		{"redis://[::1]x", "bad address"},
 		{"redis://h:1/0?dial_timeout=1s", "query parameters"},
+		{"redis+cluster://a:1?sentinel_password=x", "query parameters"},
+		{"redis+sentinel://s:1/m?dial_timeout=1s", "unknown query parameter"},
+		{"redis+sentinel://s:1/m?sentinel_password=a&sentinel_password=b", "given 2 times"},
+		{"redis+sentinel://s:1/m?sentinel_password=%zz", "bad query"},
+		{"redis://h:1/0#frag", "fragments"},
 		{"redis+cluster://a:1,,b:2", "empty host"},
 		{"redis+cluster://a:1,b:2/3", "only database 0"},
 		{"redis+sentinel://s:1", "master name"},
