@@ -52,7 +52,11 @@ func startRedisProc(t *testing.T, dir string, port int, args ...string) *exec.Cm
 	})
 	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1})
 	defer c.Close()
-	for deadline := time.Now().Add(10 * time.Second); c.Ping(context.Background()).Err() != nil; time.Sleep(50 * time.Millisecond) {
+	up := func() bool { // answering, with or without a password
+		err := c.Ping(context.Background()).Err()
+		return err == nil || strings.HasPrefix(err.Error(), "NOAUTH")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !up(); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(logf.Name())
 			t.Fatalf("redis-server on %d did not start:\n%s", port, b)
@@ -77,14 +81,19 @@ func TestSentinelFailover(t *testing.T) {
 	}
 	dir := t.TempDir()
 	mp, rp, sp := sentinelPort(t), sentinelPort(t), sentinelPort(t)
-	master := startRedisProc(t, dir, mp, "--port", fmt.Sprint(mp), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	// The servers need a password, the Sentinel none: the usual setup, and
+	// what ?sentinel_password= is for.
+	const pw = "sentinel-test-pw"
+	master := startRedisProc(t, dir, mp, "--port", fmt.Sprint(mp), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--requirepass", pw, "--masterauth", pw)
 	startRedisProc(t, dir, rp, "--port", fmt.Sprint(rp), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--replicaof", "127.0.0.1", fmt.Sprint(mp))
+		"--requirepass", pw, "--masterauth", pw, "--replicaof", "127.0.0.1", fmt.Sprint(mp))
 	conf := filepath.Join(dir, "sentinel.conf")
 	err := os.WriteFile(conf, []byte(fmt.Sprintf(`port %d
 bind 127.0.0.1
 dir %s
 sentinel monitor authdtest 127.0.0.1 %d 1
+sentinel auth-pass authdtest sentinel-test-pw
 sentinel down-after-milliseconds authdtest 1000
 sentinel failover-timeout authdtest 5000
 `, sp, dir, mp)), 0o600)
@@ -94,7 +103,7 @@ sentinel failover-timeout authdtest 5000
 	startRedisProc(t, dir, sp, conf, "--sentinel")
 
 	// Wait for the replica's initial sync.
-	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", rp)})
+	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", rp), Password: pw})
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		info, _ := rc.Info(context.Background(), "replication").Result()
 		if strings.Contains(info, "master_link_status:up") {
@@ -106,7 +115,9 @@ sentinel failover-timeout authdtest 5000
 	}
 	rc.Close()
 
-	s := startServer(t, func(c *Config) { c.RedisURL = fmt.Sprintf("redis+sentinel://127.0.0.1:%d/authdtest", sp) })
+	s := startServer(t, func(c *Config) {
+		c.RedisURL = fmt.Sprintf("redis+sentinel://:%s@127.0.0.1:%d/authdtest?sentinel_password=", pw, sp)
+	})
 	s.addClient(t, storage.Client{ID: "svc", GrantTypes: []string{"client_credentials"}, Introspect: true}, "svc-secret-0123456789abcdef")
 	post := func(path string, form url.Values) (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(form.Encode()))
@@ -133,7 +144,7 @@ sentinel failover-timeout authdtest 5000
 	}
 	// Make sure the replica has the token before the master dies
 	// (replication is asynchronous; see README "Redis persistence").
-	mc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", mp)})
+	mc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", mp), Password: pw})
 	if n, err := mc.Do(context.Background(), "WAIT", 1, 2000).Int(); err != nil || n != 1 {
 		t.Fatalf("WAIT for the replica: %d, %v", n, err)
 	}
