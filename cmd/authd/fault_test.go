@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/postgres"
 	"github.com/authd/authd/storage/storagetest"
@@ -85,6 +87,25 @@ func TestFaultRedisKilled(t *testing.T) {
 		if d > 3*time.Second {
 			t.Errorf("/readyz took %v", d)
 		}
+	}
+
+	// Sign-in needs Redis for the session: a readable 503 page, promptly.
+	b := e.newBrowser()
+	p := b.get(e.srv.URL + "/login")
+	if p.Status != http.StatusOK {
+		t.Fatalf("GET /login with Redis down: %d", p.Status)
+	}
+	f := onlyForm(t, p)
+	start := time.Now()
+	p = b.post(e.srv.URL+"/login", url.Values{
+		"username": {e2eUser}, "password": {e2ePassword}, "next": {f.Inputs["next"]}, "csrf_token": {csrfToken(t, f)},
+	})
+	t.Logf("POST /login with Redis down: %d in %v", p.Status, time.Since(start).Round(time.Millisecond))
+	if p.Status != http.StatusServiceUnavailable || !strings.Contains(p.Body, "temporarily unavailable") {
+		t.Errorf("POST /login with Redis down: %d %.300s", p.Status, p.Body)
+	}
+	if p := b.get(e.pubConfig().AuthCodeURL(randString(t), oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))); p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
+		t.Errorf("authorization request with Redis down: %d", p.Status)
 	}
 
 	rs.Start()
