@@ -208,7 +208,7 @@ func (l *RateLimiter) Middleware(next http.Handler) http.Handler {
 		if wait := l.blocked(r.Context(), keys); wait > 0 {
 			secs := int((wait + time.Second - 1) / time.Second)
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			if login {
+			if login && l.pages != nil {
 				l.pages.RenderError(w, r, http.StatusTooManyRequests, "Too many attempts",
 					fmt.Sprintf("Too many failed sign-in attempts. Try again in %d seconds.", secs))
 				return
