@@ -120,10 +120,10 @@ func pkce() (verifier, challenge string) {
 // authorize runs the authorization request as this browser, signing in as
 // user when the login form appears and allowing on the consent page, and
 // returns the code from the redirect to the client's callback.
-func (b *browser) authorize(user, scope, challenge string) (code string, err error) {
+func (b *browser) authorize(client, user, scope, challenge string) (code string, err error) {
 	state := randB64(12)
 	q := url.Values{
-		"response_type": {"code"}, "client_id": {pubClient}, "redirect_uri": {redirect},
+		"response_type": {"code"}, "client_id": {client}, "redirect_uri": {redirect},
 		"scope": {scope}, "state": {state}, "nonce": {randB64(12)},
 		"code_challenge": {challenge}, "code_challenge_method": {"S256"},
 	}
@@ -202,23 +202,28 @@ func (h *harness) postToken(step string, form url.Values) (tokens, error) {
 	return t, nil
 }
 
-// exchange redeems a code for the public client.
-func (h *harness) exchange(code, verifier string) (tokens, error) {
+// exchange redeems a code for a public client.
+func (h *harness) exchange(client, code, verifier string) (tokens, error) {
 	return h.postToken("exchange", url.Values{
 		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect},
-		"client_id": {pubClient}, "code_verifier": {verifier},
+		"client_id": {client}, "code_verifier": {verifier},
 	})
 }
 
-// mintGrant runs the code flow in b (signed in as user after the first
-// call) and returns the grant's first tokens.
+// mintGrant runs the code flow for the public client bench-pub in b (signed
+// in as user after the first call) and returns the grant's first tokens.
 func (b *browser) mintGrant(user, scope string) (tokens, error) {
+	return b.mintGrantFor(pubClient, user, scope)
+}
+
+// mintGrantFor is mintGrant for another public client (bench-pub-jwt).
+func (b *browser) mintGrantFor(client, user, scope string) (tokens, error) {
 	v, ch := pkce()
-	code, err := b.authorize(user, scope, ch)
+	code, err := b.authorize(client, user, scope, ch)
 	if err != nil {
 		return tokens{}, err
 	}
-	t, err := b.h.exchange(code, v)
+	t, err := b.h.exchange(client, code, v)
 	if err == nil && strings.Contains(scope, "offline_access") && t.Refresh == "" {
 		err = &flowError{step: "exchange", status: 200, detail: "no refresh token"}
 	}

@@ -9,6 +9,8 @@
 //	hello       a trivial net/http handler in this process: the ceiling of
 //	            this machine's HTTP stack and of this load generator
 //	cc          client_credentials token requests (HTTP Basic)
+//	cc-jwt      the same for a client with --access-token-format jwt (ES256
+//	            RFC 9068 access tokens)
 //	introspect  RFC 7662 introspection of pre-minted user access tokens,
 //	            round robin, by an authenticated resource server
 //	refresh     every worker follows its own rotating refresh-token chain
@@ -16,6 +18,7 @@
 //	            "openid offline_access" (-refresh-scope): every refresh also
 //	            signs a new ID token
 //	refresh-noid  the same with scope "offline_access" (no ID token)
+//	refresh-jwt refresh-noid for a public client with --access-token-format jwt
 //	revoke      RFC 7009 revocation of pre-minted refresh tokens (each one
 //	            revokes a user's grant: Redis script + Postgres update)
 //	jwks        GET /.well-known/jwks.json
@@ -25,6 +28,10 @@
 //	memory      not a load test: loads N refresh sessions (grant row, family
 //	            and access token) through the storage adapter and reports
 //	            Redis bytes per session and Postgres bytes per grants row
+//	scale       not a load test, not in the default list: 1,000,000 grants
+//	            (-scale-grants) and their families; admin list/count/revoke
+//	            latency through authd, janitor cost by rows removed and by
+//	            table size, bytes per row, EXPLAIN of the list query
 //
 // It prints a Markdown table: req/s, the ratio to hello at the same
 // concurrency, latency percentiles, errors by status, and where the CPU went
@@ -59,6 +66,9 @@ type Options struct {
 
 	// MemorySessions is how many refresh sessions the memory scenario loads.
 	MemorySessions int
+	// ScaleGrants is the size of the scale scenario's grants table;
+	// ScaleRequests how many of each admin API request it measures.
+	ScaleGrants, ScaleRequests int
 	// RefreshScope is the scope of the refresh chains ("openid" makes every
 	// refresh sign an ID token).
 	RefreshScope string
@@ -78,11 +88,11 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
-var allScenarios = []string{"hello", "cc", "introspect", "refresh", "refresh-noid", "revoke", "jwks", "authcode"}
+var allScenarios = []string{"hello", "cc", "cc-jwt", "introspect", "refresh", "refresh-noid", "refresh-jwt", "revoke", "jwks", "authcode"}
 
 func main() {
 	o := Options{Out: os.Stdout}
-	scen := flag.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios: "+strings.Join(allScenarios, ",")+",memory (hello is always measured first when a ratio is wanted)")
+	scen := flag.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios: "+strings.Join(allScenarios, ",")+",memory,scale (hello is always measured first when a ratio is wanted)")
 	conc := flag.String("c", "16,64", "comma-separated concurrency levels")
 	flag.DurationVar(&o.Duration, "d", 10*time.Second, "measured duration of each run")
 	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "warm-up before each measured run")
@@ -92,6 +102,8 @@ func main() {
 	flag.StringVar(&o.RedisURL, "redis-url", envOr("AUTHD_REDIS_URL", "redis://127.0.0.1:6390/0"), "Redis URL")
 	flag.StringVar(&o.DatabaseURL, "database-url", envOr("AUTHD_DATABASE_URL", "postgres://postgres@127.0.0.1:5440/authd?sslmode=disable"), "Postgres URL")
 	flag.IntVar(&o.MemorySessions, "memory-sessions", 100000, "sessions the memory scenario loads")
+	flag.IntVar(&o.ScaleGrants, "scale-grants", 1000000, "rows of the scale scenario's grants table")
+	flag.IntVar(&o.ScaleRequests, "scale-requests", 500, "requests of each kind the scale scenario measures")
 	flag.StringVar(&o.RefreshScope, "refresh-scope", "openid offline_access", "scope of the refresh chains")
 	flag.IntVar(&o.Users, "users", 8, "users for the authcode scenario")
 	flag.StringVar(&o.Perf, "perf", "", "comma-separated scenarios during which to record authd with `perf record -g`")
@@ -141,6 +153,7 @@ func splitComma(s string) []string {
 type Report struct {
 	Results []*Result
 	Memory  *MemoryResult
+	Scale   *ScaleResult
 }
 
 // Run executes the scenarios and prints the report.
@@ -168,7 +181,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Out == nil {
 		o.Out = os.Stdout
 	}
-	known := map[string]bool{"memory": true}
+	known := map[string]bool{"memory": true, "scale": true}
 	for _, s := range allScenarios {
 		known[s] = true
 	}
@@ -192,6 +205,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				return rep, fmt.Errorf("memory: %w", err)
 			}
 			rep.Memory = m
+			continue
+		}
+		if name == "scale" {
+			s, err := runScale(ctx, h, o)
+			rep.Scale = s
+			if err != nil {
+				return rep, fmt.Errorf("scale: %w", err)
+			}
 			continue
 		}
 		for _, c := range o.Conc {

@@ -79,6 +79,9 @@ func printReport(w io.Writer, o Options, h *harness, rep *Report) {
 			}
 		}
 	}
+	if rep.Scale != nil {
+		printScale(w, rep.Scale)
+	}
 	if m := rep.Memory; m != nil {
 		fmt.Fprintf(w, "\n### memory: %d refresh sessions loaded through the storage adapter in %v\n\n", m.Sessions, m.LoadTime.Round(time.Millisecond))
 		fmt.Fprintln(w, "| figure | bytes |")

@@ -30,12 +30,16 @@ func prepare(ctx context.Context, h *harness, o Options, name string, c int) (*p
 	case "cc":
 		body := url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}.Encode()
 		return &prepared{op: h.simple(http.MethodPost, h.base+"/oauth2/token", body, svcClient+":"+h.svcSecret, "cc")}, nil
+	case "cc-jwt":
+		return h.prepCCJWT()
 	case "introspect":
 		return h.prepIntrospect(ctx, o)
 	case "refresh":
-		return h.prepRefresh(ctx, o, c, o.RefreshScope)
+		return h.prepRefresh(ctx, o, c, pubClient, o.RefreshScope)
 	case "refresh-noid":
-		return h.prepRefresh(ctx, o, c, "offline_access")
+		return h.prepRefresh(ctx, o, c, pubClient, "offline_access")
+	case "refresh-jwt":
+		return h.prepRefresh(ctx, o, c, pubJWTClient, "offline_access")
 	case "revoke":
 		return h.prepRevoke(ctx, o, c)
 	case "authcode":
@@ -141,6 +145,11 @@ func (h *harness) mintBrowser(i int) (*browser, string) {
 // mintMany mints up to n grants with par signed-in browsers (one user each),
 // stopping at the time budget. It returns what it minted.
 func (h *harness) mintMany(ctx context.Context, n, par int, budget time.Duration, scope string) ([]tokens, error) {
+	return h.mintManyFor(ctx, pubClient, n, par, budget, scope)
+}
+
+// mintManyFor is mintMany for another public client.
+func (h *harness) mintManyFor(ctx context.Context, client string, n, par int, budget time.Duration, scope string) ([]tokens, error) {
 	par = max(1, min(par, n))
 	deadline := time.Now().Add(budget)
 	var mu sync.Mutex
@@ -158,7 +167,7 @@ func (h *harness) mintMany(ctx context.Context, n, par int, budget time.Duration
 				if next.Add(1) > int64(n) {
 					return
 				}
-				t, err := b.mintGrant(user, scope)
+				t, err := b.mintGrantFor(client, user, scope)
 				if err != nil {
 					if fails.Add(1) > 10 {
 						mu.Lock()
@@ -185,6 +194,35 @@ func (h *harness) mintMany(ctx context.Context, n, par int, budget time.Duration
 		return out, err
 	}
 	return out, nil
+}
+
+// ---------------------------------------------------------------------------
+// cc-jwt: client_credentials for a client with --access-token-format jwt.
+
+// isJWT reports whether tok looks like a compact JWS (three base64url parts,
+// a JSON header): the jwt scenarios check they are not measuring opaque
+// tokens.
+func isJWT(tok string) bool {
+	return strings.HasPrefix(tok, "eyJ") && strings.Count(tok, ".") == 2
+}
+
+func (h *harness) prepCCJWT() (*prepared, error) {
+	body := url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}.Encode()
+	basic := svcJWTClient + ":" + h.svcJWTSecret
+	jwtAT := []byte(`"access_token":"eyJ`)
+	return &prepared{
+		note: "ES256 JWT access tokens",
+		op: func(int) error {
+			b, err := h.call("cc-jwt", http.MethodPost, h.base+"/oauth2/token", body, basic, true)
+			if err != nil {
+				return err
+			}
+			if !bytes.Contains(b, jwtAT) {
+				return &flowError{step: "cc-not-jwt", status: 200, detail: string(b)}
+			}
+			return nil
+		},
+	}, nil
 }
 
 // ---------------------------------------------------------------------------
@@ -230,8 +268,8 @@ func (h *harness) prepIntrospect(ctx context.Context, o Options) (*prepared, err
 // ---------------------------------------------------------------------------
 // refresh: one rotating chain per worker.
 
-func (h *harness) prepRefresh(ctx context.Context, o Options, c int, scope string) (*prepared, error) {
-	ts, err := h.mintMany(ctx, c, 8, 5*time.Minute, scope)
+func (h *harness) prepRefresh(ctx context.Context, o Options, c int, client, scope string) (*prepared, error) {
+	ts, err := h.mintManyFor(ctx, client, c, 8, 5*time.Minute, scope)
 	if err != nil {
 		return nil, err
 	}
@@ -243,14 +281,22 @@ func (h *harness) prepRefresh(ctx context.Context, o Options, c int, scope strin
 	for w := range rts {
 		rts[w] = ts[w].Refresh
 	}
+	jwt := client == pubJWTClient
+	note := "scope " + scope
+	if jwt {
+		note += ", ES256 JWT access tokens"
+	}
 	return &prepared{
-		note: "scope " + scope,
+		note: note,
 		op: func(w int) error {
 			t, err := h.postToken("refresh", url.Values{
-				"grant_type": {"refresh_token"}, "refresh_token": {rts[w]}, "client_id": {pubClient},
+				"grant_type": {"refresh_token"}, "refresh_token": {rts[w]}, "client_id": {client},
 			})
 			if err == nil && t.Refresh == "" {
 				err = &flowError{step: "refresh", status: 200, detail: "no refresh token"}
+			}
+			if err == nil && jwt && !isJWT(t.Access) {
+				err = &flowError{step: "refresh-not-jwt", status: 200, detail: t.Access}
 			}
 			if err != nil {
 				// The chain is broken: start a new one (not timed as a
@@ -258,7 +304,7 @@ func (h *harness) prepRefresh(ctx context.Context, o Options, c int, scope strin
 				if browsers[w] == nil {
 					browsers[w] = h.newBrowser()
 				}
-				if nt, merr := browsers[w].mintGrant(h.users[w%len(h.users)], scope); merr == nil {
+				if nt, merr := browsers[w].mintGrantFor(client, h.users[w%len(h.users)], scope); merr == nil {
 					rts[w] = nt.Refresh
 				}
 				return err
