@@ -69,6 +69,8 @@ type Options struct {
 	// ScaleGrants is the size of the scale scenario's grants table;
 	// ScaleRequests how many of each admin API request it measures.
 	ScaleGrants, ScaleRequests int
+	// ScaleJanitorRuns repeats each janitor measurement.
+	ScaleJanitorRuns int
 	// RefreshScope is the scope of the refresh chains ("openid" makes every
 	// refresh sign an ID token).
 	RefreshScope string
@@ -104,6 +106,7 @@ func main() {
 	flag.IntVar(&o.MemorySessions, "memory-sessions", 100000, "sessions the memory scenario loads")
 	flag.IntVar(&o.ScaleGrants, "scale-grants", 1000000, "rows of the scale scenario's grants table")
 	flag.IntVar(&o.ScaleRequests, "scale-requests", 500, "requests of each kind the scale scenario measures")
+	flag.IntVar(&o.ScaleJanitorRuns, "scale-janitor-runs", 1, "times the scale scenario repeats each janitor measurement")
 	flag.StringVar(&o.RefreshScope, "refresh-scope", "openid offline_access", "scope of the refresh chains")
 	flag.IntVar(&o.Users, "users", 8, "users for the authcode scenario")
 	flag.StringVar(&o.Perf, "perf", "", "comma-separated scenarios during which to record authd with `perf record -g`")

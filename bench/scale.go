@@ -82,6 +82,8 @@ type janitorRun struct {
 	PastRetention int
 	// Process: `authd janitor` as cron would run it.
 	Wall             time.Duration
+	CPU              time.Duration // the janitor process's CPU time
+	Machine          float64       // busy cores on the machine during Wall
 	Expired, Deleted int
 	// In-process phases (the same statements, timed alone).
 	Walk         time.Duration // LiveGrants pages + FamiliesLive, all unrevoked grants
@@ -176,14 +178,20 @@ func (h *harness) scaleEnv(schema, prefix string) []string {
 }
 
 func (h *harness) cliEnv(ctx context.Context, env []string, args ...string) (string, error) {
+	out, _, err := h.cliEnvCPU(ctx, env, args...)
+	return out, err
+}
+
+// cliEnvCPU also returns the process's CPU time (user + system).
+func (h *harness) cliEnvCPU(ctx context.Context, env []string, args ...string) (string, time.Duration, error) {
 	cmd := exec.CommandContext(ctx, h.bin, args...)
 	cmd.Env = env
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("authd %s: %w: %s", strings.Join(args, " "), err, out.String())
+		return "", 0, fmt.Errorf("authd %s: %w: %s", strings.Join(args, " "), err, out.String())
 	}
-	return out.String(), nil
+	return out.String(), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
 }
 
 func runScale(ctx context.Context, h *harness, o Options) (res *ScaleResult, err error) {
@@ -264,7 +272,7 @@ func runScale(ctx context.Context, h *harness, o Options) (res *ScaleResult, err
 	}
 
 	// --- The janitor.
-	for _, past := range []int{0, 1000, 10000} {
+	for _, past := range repeat([]int{0, 1000, 10000}, o.ScaleJanitorRuns) {
 		if int64(2*past) > big.Revoked/2 {
 			o.Logf("scale: %d rows past retention skipped: the table has %d revoked rows", past, big.Revoked)
 			continue
@@ -283,7 +291,7 @@ func runScale(ctx context.Context, h *harness, o Options) (res *ScaleResult, err
 		return res, err
 	}
 	res.Tables = append(res.Tables, small)
-	for _, past := range []int{0, 1000} {
+	for _, past := range repeat([]int{0, 1000}, o.ScaleJanitorRuns) {
 		if int64(2*past) > small.Revoked/2 {
 			o.Logf("scale: %d rows past retention skipped: the table has %d revoked rows", past, small.Revoked)
 			continue
@@ -295,6 +303,17 @@ func runScale(ctx context.Context, h *harness, o Options) (res *ScaleResult, err
 		res.Janitor = append(res.Janitor, r)
 	}
 	return res, nil
+}
+
+// repeat returns each element of v n times in a row (at least once).
+func repeat(v []int, n int) []int {
+	var out []int
+	for _, x := range v {
+		for i := 0; i < max(1, n); i++ {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func explain(ctx context.Context, conn *pgx.Conn, q string, args ...any) (string, error) {
@@ -571,8 +590,10 @@ func (h *harness) janitorCase(ctx context.Context, conn *pgx.Conn, t *scaleTable
 		return nil, err
 	}
 	t0 := time.Now()
-	out, err := h.cliEnv(ctx, h.scaleEnv(t.Schema, t.Prefix), "janitor")
-	r.Wall = time.Since(t0)
+	busy0 := machineBusy()
+	out, cpu, err := h.cliEnvCPU(ctx, h.scaleEnv(t.Schema, t.Prefix), "janitor")
+	r.Wall, r.CPU = time.Since(t0), cpu
+	r.Machine = (machineBusy() - busy0) / r.Wall.Seconds()
 	if err != nil {
 		return nil, err
 	}
@@ -658,12 +679,12 @@ func printScale(w io.Writer, s *ScaleResult) {
 	}
 	if len(s.Janitor) > 0 {
 		fmt.Fprintf(w, "\n### scale: janitor (retention 30 days, batches of 500)\n\n")
-		fmt.Fprintln(w, "| table | rows past retention | `authd janitor` wall | deleted | marked expired | walk alone (unrevoked grants, pages) | deletes alone (rows) |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---|")
+		fmt.Fprintln(w, "| table | rows past retention | `authd janitor` wall | its CPU | machine busy (cores) | deleted | marked expired | walk alone (unrevoked grants, pages) | deletes alone (rows) |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|---|")
 		for _, j := range s.Janitor {
-			fmt.Fprintf(w, "| %s | %d | %v | %d | %d | %v (%d, %d) | %v (%d) |\n", j.Table, j.PastRetention,
-				j.Wall.Round(time.Millisecond), j.Deleted, j.Expired, j.Walk.Round(time.Millisecond), j.WalkGrants, j.WalkPages,
-				j.DeletePhase.Round(time.Millisecond), j.DeletePhaseN)
+			fmt.Fprintf(w, "| %s | %d | %v | %v | %.2f | %d | %d | %v (%d, %d) | %v (%d) |\n", j.Table, j.PastRetention,
+				j.Wall.Round(time.Millisecond), j.CPU.Round(time.Millisecond), j.Machine, j.Deleted, j.Expired,
+				j.Walk.Round(time.Millisecond), j.WalkGrants, j.WalkPages, j.DeletePhase.Round(time.Millisecond), j.DeletePhaseN)
 		}
 		fmt.Fprintln(w, "\n`authd janitor` wall includes process start, the usage flush, the walk over every unrevoked grant")
 		fmt.Fprintln(w, "(LiveGrants page + one pipelined HMGET per grant) and the deletes. The two right-hand columns time")
