@@ -4,14 +4,10 @@ package main
 // code it delivers to the client's redirect URI is exchanged with x/oauth2.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,17 +17,9 @@ import (
 	"github.com/authd/authd/storage"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
 func TestBrowserAuthorizationCode(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("no browser at %s (%v)", chromiumPath, err)
-		}
-		t.Fatalf("CI is set but there is no browser at %s: %v", chromiumPath, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	bctx := headlessChrome(t)
+	ctx := bctx
 
 	// The client's redirect URI: records what it receives, shows "done".
 	type result struct{ code, state, errCode string }
@@ -65,39 +53,6 @@ func TestBrowserAuthorizationCode(t *testing.T) {
 	}
 	verifier, state := oauth2.GenerateVerifier(), randString(t)
 	authURL := cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
-
-	var browserOut syncBuffer
-	defer func() {
-		if t.Failed() {
-			var lines []string
-			for _, l := range strings.Split(browserOut.String(), "\n") {
-				if !strings.Contains(l, "dbus") && !strings.Contains(l, "unexpected operator") && l != "" {
-					lines = append(lines, l)
-				}
-			}
-			t.Logf("browser output (D-Bus noise left out):\n%s", strings.Join(lines, "\n"))
-		}
-	}()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.CombinedOutput(&browserOut),
-	)
-	// Runs before t.TempDir's cleanup: the browser is gone when its
-	// profile directory is removed.
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser()
 
 	err := chromedp.Do(bctx,
 		chromedp.Navigate(authURL),
@@ -168,25 +123,4 @@ func waitForConsent(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the browser's output goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 64<<10 {
-		return len(p), nil
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

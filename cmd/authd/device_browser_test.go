@@ -5,57 +5,21 @@ package main
 // tokens.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 )
 
-const deviceChromium = "/usr/bin/chromium"
-
 func TestDeviceFlowInBrowser(t *testing.T) {
-	if _, err := os.Stat(deviceChromium); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("no browser at %s (%v)", deviceChromium, err)
-		}
-		t.Fatalf("CI is set but there is no browser at %s: %v", deviceChromium, err)
-	}
 	f := newDevFixture(t)
 	d := f.startDevice(t, "tv", "", devScopes)
 	wantDevError(t, f.poll(t, "tv", "", d.DeviceCode), 400, "authorization_pending")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var out devLockedBuffer
-	defer func() {
-		if t.Failed() {
-			t.Logf("browser output:\n%s", out.String())
-		}
-	}()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(deviceChromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.CombinedOutput(&out),
-	)
-	defer cancelAlloc() // before t.TempDir's cleanup removes the profile
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser()
+	bctx := headlessChrome(t)
 
 	fail := func(step string, err error) {
 		t.Helper()
@@ -137,26 +101,4 @@ func devWaitFor(ctx context.Context, id string) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// devLockedBuffer collects the browser's output (written from another
-// goroutine), bounded.
-type devLockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *devLockedBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() < 64<<10 {
-		s.b.Write(p)
-	}
-	return len(p), nil
-}
-
-func (s *devLockedBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

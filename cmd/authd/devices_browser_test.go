@@ -5,49 +5,20 @@ package main
 // plain forms).
 
 import (
-	"context"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
 
-const devChromium = "/usr/bin/chromium"
-
 func TestDevicesPageInBrowser(t *testing.T) {
-	if _, err := os.Stat(devChromium); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("no browser at %s (%v)", devChromium, err)
-		}
-		t.Fatalf("CI is set but there is no browser at %s: %v", devChromium, err)
-	}
 	e := newDevicesE2E(t)
 	// Two devices signed in elsewhere.
 	tokA := e.deviceLogin(devUAs[1].UA)
 	tokB := e.deviceLogin(devUAs[2].UA)
 	grantA, grantB := e.grantOfToken(t, tokA.AccessToken), e.grantOfToken(t, tokB.AccessToken)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(devChromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer cancelAlloc() // before t.TempDir's cleanup removes the profile
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
+	bctx := headlessChrome(t)
 
 	fail := func(step string, err error) {
 		t.Helper()
