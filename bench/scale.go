@@ -618,7 +618,7 @@ func (h *harness) janitorCase(ctx context.Context, conn *pgx.Conn, t *scaleTable
 	t0 = time.Now()
 	var cur postgres.LiveGrantCursor
 	for {
-		ids, next, err := db.LiveGrants(ctx, now.Add(-5*time.Minute), cur, 500)
+		ids, next, err := db.LiveGrants(ctx, now, now.Add(-5*time.Minute), cur, 500)
 		if err != nil {
 			return nil, err
 		}

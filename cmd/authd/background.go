@@ -92,7 +92,7 @@ func runJanitor(ctx context.Context, db *postgres.DB, rs *redisstore.Store, o Ja
 	now := time.Now()
 	var cur postgres.LiveGrantCursor
 	for {
-		ids, next, err := db.LiveGrants(ctx, now.Add(-o.Grace), cur, o.Batch)
+		ids, next, err := db.LiveGrants(ctx, now, now.Add(-o.Grace), cur, o.Batch)
 		if err != nil {
 			return st, err
 		}

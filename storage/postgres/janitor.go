@@ -20,21 +20,26 @@ type LiveGrantCursor struct {
 	ID        string
 }
 
-// LiveGrants returns at most limit ids of grants not revoked, past their
-// recorded expiry or not (refresh tokens slide, so only Redis knows whether
-// a family still lives), created before bornBefore (a grant's row is
-// written just before its Redis family, so young rows are skipped), after
+// LiveGrants returns at most limit ids of grants not revoked whose recorded
+// expiry is at or before expiredBy, created before bornBefore (a grant's row
+// is written just before its Redis family, so young rows are skipped), after
 // cursor (zero: from the start), with the cursor of the next page (zero
-// when this was the last). The janitor checks their families in Redis. It
-// walks grants_live_expires_idx.
-func (db *DB) LiveGrants(ctx context.Context, bornBefore time.Time, after LiveGrantCursor, limit int) ([]string, LiveGrantCursor, error) {
+// when this was the last). The janitor checks their families in Redis.
+//
+// It walks grants_live_expires_idx over the range up to expiredBy only, so a
+// pass costs what has expired since, not the size of the table. Refresh
+// tokens slide, but the usage flush moves expires_at forward with them; a
+// grant whose flush is still pending is found again by the next pass, while
+// its family is live it is left alone.
+func (db *DB) LiveGrants(ctx context.Context, expiredBy, bornBefore time.Time, after LiveGrantCursor, limit int) ([]string, LiveGrantCursor, error) {
 	if limit <= 0 {
 		return nil, LiveGrantCursor{}, errors.New("postgres: live grants: limit must be positive")
 	}
 	rows, _ := db.pool.Query(ctx, `SELECT id, expires_at FROM grants
-		WHERE revoked_at IS NULL AND created_at < @born AND (expires_at, id) > (@ae, @aid)
+		WHERE revoked_at IS NULL AND expires_at <= @until AND created_at < @born
+		  AND expires_at >= @ae AND (expires_at, id) > (@ae, @aid)
 		ORDER BY expires_at, id LIMIT @limit`,
-		pgx.NamedArgs{"born": bornBefore, "ae": after.ExpiresAt, "aid": after.ID, "limit": limit})
+		pgx.NamedArgs{"until": expiredBy, "born": bornBefore, "ae": after.ExpiresAt, "aid": after.ID, "limit": limit})
 	var ids []string
 	var next LiveGrantCursor
 	_, err := pgx.ForEachRow(rows, []any{&next.ID, &next.ExpiresAt}, func() error {
