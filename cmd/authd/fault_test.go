@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -370,5 +371,94 @@ func TestFaultSIGTERM(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		c.Close()
 		t.Error("the port still accepts connections after exit")
+	}
+}
+
+// TestFaultRedisKilledUnderLoad: Redis dies and comes back while clients
+// keep refreshing and introspecting. Every answer is a 200, an honest 4xx or
+// a 503 temporarily_unavailable, promptly; none hangs, none is a 500; and
+// authd serves again once Redis is back.
+func TestFaultRedisKilledUnderLoad(t *testing.T) {
+	rs := startOwnRedis(t)
+	e := newE2E(t, func(c *Config) { c.RedisURL = rs.URL() })
+	hc := raceClient()
+	const workers = 6
+	toks := make([]string, workers)
+	b := e.newBrowser()
+	for i := range toks {
+		toks[i] = freshGrant(t, e, b).RefreshToken
+	}
+	stop := make(chan struct{})
+	type result struct {
+		r   apiResp
+		d   time.Duration
+		end time.Time
+	}
+	results := make(chan result, 100000)
+	done := make(chan struct{})
+	for i := 0; i < workers; i++ {
+		go func(i int) {
+			defer func() { done <- struct{}{} }()
+			rt := toks[i]
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := time.Now()
+				r := racePost(hc, e.srv.URL, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {e2ePubID}}, "")
+				results <- result{r, time.Since(start), time.Now()}
+				if r.Status == http.StatusOK {
+					rt = r.str("refresh_token")
+					start = time.Now()
+					ir := racePost(hc, e.srv.URL, "/oauth2/introspect", url.Values{"token": {r.str("access_token")}}, rsBasic)
+					results <- result{ir, time.Since(start), time.Now()}
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}(i)
+	}
+	time.Sleep(300 * time.Millisecond)
+	rs.Kill()
+	time.Sleep(700 * time.Millisecond)
+	rs.Start()
+	restarted := time.Now()
+	time.Sleep(700 * time.Millisecond)
+	close(stop)
+	for i := 0; i < workers; i++ {
+		<-done
+	}
+	close(results)
+	counts := map[string]int{}
+	var slowest time.Duration
+	okAfterRestart := 0
+	for res := range results {
+		r := res.r
+		key := strconv.Itoa(r.Status) + " " + r.str("error")
+		counts[key]++
+		if res.d > slowest {
+			slowest = res.d
+		}
+		switch {
+		case r.Status == http.StatusOK:
+			if res.end.After(restarted) {
+				okAfterRestart++
+			}
+		case r.Status == http.StatusBadRequest && r.str("error") == "invalid_grant":
+		case r.Status == http.StatusServiceUnavailable && r.str("error") == "temporarily_unavailable":
+		default:
+			t.Errorf("unexpected answer during the outage: %v", r)
+		}
+		if res.d > 2*time.Second {
+			t.Errorf("an answer took %v", res.d)
+		}
+	}
+	t.Logf("answers: %v; slowest %v; %d successes after the restart", counts, slowest.Round(time.Millisecond), okAfterRestart)
+	// A refresh interrupted between its rotation and the new tokens leaves
+	// its grant dead (invalid_grant afterwards): that session must sign in
+	// again. Fresh grants work as soon as Redis is back.
+	if r := e.refresh(freshGrant(t, e, b).RefreshToken); r.Status != http.StatusOK {
+		t.Errorf("a new grant after the restart: %v", r)
 	}
 }
