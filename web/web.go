@@ -336,3 +336,12 @@ func SecurityHeaders(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// StrictTransport adds HSTS (RFC 6797) for an https issuer: browsers then
+// never reach the sign-in pages over plain HTTP.
+func StrictTransport(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		h.ServeHTTP(w, r)
+	})
+}

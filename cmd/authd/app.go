@@ -144,6 +144,9 @@ func (a *App) build(ctx context.Context) error {
 	})
 	limiter := oauth.NewRateLimiter(a.RDB, c.RedisPrefix, c.RateLimit, a.Pages, a.Log)          // failed authentications
 	a.Handler = requestIDs(a.Log, web.SecurityHeaders(recoverer(a.Log, limiter.Middleware(r)))) // requestid.go
+	if strings.HasPrefix(c.Issuer, "https://") {
+		a.Handler = web.StrictTransport(a.Handler)
+	}
 
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel

@@ -183,6 +183,11 @@ func TestSessionCookieAttributes(t *testing.T) {
 			if !seen["authd_session"] || !seen["authd_csrf"] {
 				t.Errorf("cookies set: %v", cookies)
 			}
+			rec := httptest.NewRecorder()
+			e.srv.App.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, base+"/login", nil))
+			if hsts := rec.Header().Get("Strict-Transport-Security"); (hsts != "") != tc.secure {
+				t.Errorf("Strict-Transport-Security %q with issuer %s", hsts, base)
+			}
 		})
 	}
 }
