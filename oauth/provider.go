@@ -158,11 +158,13 @@ func New(cfg Config, d Deps) (*Server, error) {
 		EnablePKCEPlainChallengeMethod: false,
 		RefreshTokenScopes:             RefreshScopes,
 		SanitationWhiteList:            []string{"redirect_uri"},
-		ClientSecretsHasher:            storage.SecretHasher{},
-		SendDebugMessagesToClients:     false,
-		MinParameterEntropy:            fosite.MinParameterEntropy,
-		OmitRedirectScopeParam:         false,
-		RedirectSecureChecker:          fosite.IsRedirectURISecure,
+		// Operator-chosen (argon2id) secrets: verified once, then remembered
+		// briefly (storage.VerifiedSecretCache documents the argument).
+		ClientSecretsHasher:        storage.NewVerifiedSecretCache(10000, 5*time.Minute),
+		SendDebugMessagesToClients: false,
+		MinParameterEntropy:        fosite.MinParameterEntropy,
+		OmitRedirectScopeParam:     false,
+		RedirectSecureChecker:      fosite.IsRedirectURISecure,
 	}
 	signer := &kidSigner{keys: d.Keys, alg: "RS256"}
 	provider := compose.Compose(fc, d.Store, &compose.CommonStrategy{

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authd/authd/web"
@@ -68,7 +69,16 @@ type RateLimiter struct {
 	// downUntil (unix nanoseconds): after a Redis error the limiter stands
 	// aside for a second, so an outage costs each request nothing extra.
 	downUntil atomic.Int64
+	// clear remembers identities Redis just said are not blocked, for
+	// clearTTL, so steady successful traffic (introspection, token calls of
+	// a resource server) does not pay a Redis round trip per request for
+	// the block check. A failure on this replica forgets the identity at
+	// once; a block set on another replica is seen here within clearTTL.
+	clear *expirable.LRU[string, struct{}]
 }
+
+// clearTTL bounds how stale a replica's "not blocked" verdict may be.
+const clearTTL = time.Second
 
 // limiterWait bounds how long a request waits for the limiter's Redis: a
 // hung Redis must not add its timeouts to the endpoint's own.
@@ -106,7 +116,8 @@ func NewRateLimiter(rdb redis.UniversalClient, prefix string, cfg RateLimitConfi
 	if log == nil {
 		log = slog.Default()
 	}
-	return &RateLimiter{rdb: rdb, prefix: prefix, cfg: cfg.withDefaults(), pages: pages, log: log}
+	return &RateLimiter{rdb: rdb, prefix: prefix, cfg: cfg.withDefaults(), pages: pages, log: log,
+		clear: expirable.NewLRU[string, struct{}](100000, nil, clearTTL)}
 }
 
 // Key layout (all parts of one identity share a hash tag, so the script is
@@ -138,6 +149,9 @@ type limitKey struct {
 
 // fail records one failure for each identity.
 func (l *RateLimiter) fail(ctx context.Context, keys []limitKey) {
+	for _, k := range keys {
+		l.clear.Remove(k.base)
+	}
 	l.call(ctx, func(ctx context.Context) error {
 		for _, k := range keys {
 			err := failScript.Run(ctx, l.rdb, []string{k.base + "n", k.base + "l", k.base + "b"},
@@ -151,11 +165,21 @@ func (l *RateLimiter) fail(ctx context.Context, keys []limitKey) {
 }
 
 // blocked returns how long the longest block among keys still lasts.
+// Identities found clear within clearTTL are not asked again.
 func (l *RateLimiter) blocked(ctx context.Context, keys []limitKey) time.Duration {
+	ask := make([]limitKey, 0, len(keys))
+	for _, k := range keys {
+		if _, ok := l.clear.Get(k.base); !ok {
+			ask = append(ask, k)
+		}
+	}
+	if len(ask) == 0 {
+		return 0
+	}
 	var cmds []*redis.DurationCmd
 	ok := l.call(ctx, func(ctx context.Context) error {
 		pipe := l.rdb.Pipeline()
-		for _, k := range keys {
+		for _, k := range ask {
 			cmds = append(cmds, pipe.PTTL(ctx, k.base+"b"))
 		}
 		_, err := pipe.Exec(ctx)
@@ -165,9 +189,11 @@ func (l *RateLimiter) blocked(ctx context.Context, keys []limitKey) time.Duratio
 		return 0
 	}
 	var wait time.Duration
-	for _, c := range cmds {
+	for i, c := range cmds {
 		if d := c.Val(); d > wait {
 			wait = d
+		} else if d <= 0 {
+			l.clear.Add(ask[i].base, struct{}{})
 		}
 	}
 	return wait
