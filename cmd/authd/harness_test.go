@@ -26,25 +26,50 @@ type testServer struct {
 // startServer starts authd for one test. cfgFn may adjust the config.
 func startServer(t testing.TB, cfgFn ...func(*Config)) *testServer {
 	t.Helper()
-	ctx := context.Background()
-	schema := storagetest.Schema(t)
-	rdb, prefix := storagetest.Redis(t) // cleans the prefix up afterwards
-	_ = rdb
+	return startServerLog(t, nil, cfgFn...)
+}
+
+// startServerLog is startServer with authd's logs (debug level) written to
+// logw (nil: discarded, or stderr with AUTHD_TEST_LOG set).
+func startServerLog(t testing.TB, logw io.Writer, cfgFn ...func(*Config)) *testServer {
+	t.Helper()
+	_, prefix := storagetest.Redis(t) // cleans the prefix up afterwards
+	l := testListener(t)
+	cfg := testConfig(l, storagetest.Schema(t), storagetest.RedisURL(), prefix)
+	for _, f := range cfgFn {
+		f(&cfg)
+	}
+	db := migratedDB(t, cfg)
+	app := serveApp(t, cfg, l, testLogger(logw))
+	return &testServer{URL: "http://" + l.Addr().String(), App: app, DB: db}
+}
+
+// testListener is a free loopback port.
+func testListener(t testing.TB) net.Listener {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := "http://" + l.Addr().String()
-	cfg := Config{
-		Issuer: base, Addr: l.Addr().String(), RedisURL: storagetest.RedisURL(), RedisPrefix: prefix,
+	return l
+}
+
+// testConfig is the configuration of a test authd serving on l, in schema
+// and under the Redis prefix.
+func testConfig(l net.Listener, schema, redisURL, prefix string) Config {
+	return Config{
+		Issuer: "http://" + l.Addr().String(), Addr: l.Addr().String(), RedisURL: redisURL, RedisPrefix: prefix,
 		DatabaseURL: storagetest.PostgresURL(), DatabaseSchema: schema,
 		Secret:         []byte("test-secret-test-secret-test-secret-0123456789"),
 		AccessTokenTTL: time.Hour, RefreshTokenTTL: 24 * time.Hour, AuthCodeTTL: 10 * time.Minute,
 	}
-	for _, f := range cfgFn {
-		f(&cfg)
-	}
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithSchema(schema))
+}
+
+// migratedDB opens cfg's schema, migrates it and closes it after the test.
+func migratedDB(t testing.TB, cfg Config) *postgres.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithSchema(cfg.DatabaseSchema))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,25 +77,40 @@ func startServer(t testing.TB, cfgFn ...func(*Config)) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	var logw io.Writer = io.Discard
-	if os.Getenv("AUTHD_TEST_LOG") != "" {
-		logw = os.Stderr
+	return db
+}
+
+// testLogger writes debug-level JSON logs to w; nil means stderr when
+// AUTHD_TEST_LOG is set and nowhere otherwise.
+func testLogger(w io.Writer) *slog.Logger {
+	if w == nil {
+		w = io.Discard
+		if os.Getenv("AUTHD_TEST_LOG") != "" {
+			w = os.Stderr
+		}
 	}
-	app, err := NewApp(ctx, cfg, slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// serveApp builds an App from cfg and serves it on l until the test ends,
+// then shuts it down gracefully.
+func serveApp(t testing.TB, cfg Config, l net.Listener, log *slog.Logger) *App {
+	t.Helper()
+	app, err := NewApp(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- app.Serve(sctx, l) }()
+	go func() { done <- app.Serve(ctx, l) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+			t.Errorf("serve %s: %v", l.Addr(), err)
 		}
 		app.Close()
 	})
-	return &testServer{URL: base, App: app, DB: db}
+	return app
 }
 
 // addUser creates a user and returns its subject.

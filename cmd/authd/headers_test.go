@@ -7,20 +7,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/oauth2"
-
-	"github.com/authd/authd/storage/postgres"
-	"github.com/authd/authd/storage/storagetest"
 )
 
 // checkPageHeaders asserts the headers every HTML page must carry.
@@ -193,44 +187,10 @@ func TestSessionCookieAttributes(t *testing.T) {
 }
 
 // startServerLogging is startServer with authd's logs (debug level) written
-// to w.
+// to w and a known AUTHD_SECRET to search the logs for.
 func startServerLogging(t *testing.T, w io.Writer) *testServer {
 	t.Helper()
-	ctx := context.Background()
-	schema := storagetest.Schema(t)
-	_, prefix := storagetest.Redis(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + l.Addr().String()
-	cfg := Config{
-		Issuer: base, Addr: l.Addr().String(), RedisURL: storagetest.RedisURL(), RedisPrefix: prefix,
-		DatabaseURL: storagetest.PostgresURL(), DatabaseSchema: schema,
-		Secret:         []byte(logTestSecret),
-		AccessTokenTTL: time.Hour, RefreshTokenTTL: 24 * time.Hour, AuthCodeTTL: 10 * time.Minute,
-	}
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithSchema(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	app, err := NewApp(ctx, cfg, slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- app.Serve(sctx, l) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		app.Close()
-	})
-	return &testServer{URL: base, App: app, DB: db}
+	return startServerLog(t, w, func(c *Config) { c.Secret = []byte(logTestSecret) })
 }
 
 const logTestSecret = "log-test-secret-7f3a9c1e5b2d8046aa91c3e7f5b2d804"

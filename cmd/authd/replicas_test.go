@@ -12,12 +12,10 @@ import (
 	"encoding/json"
 	"html"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -53,7 +51,6 @@ type replica struct {
 // Redis Cluster when onCluster is set. cfgFn may adjust the shared config.
 func startReplicas(t *testing.T, n int, onCluster bool, cfgFn ...func(*Config)) ([]*replica, *postgres.DB) {
 	t.Helper()
-	ctx := context.Background()
 	schema := storagetest.Schema(t)
 	redisURL, prefix := storagetest.RedisURL(), ""
 	if onCluster { // both clean the prefix up afterwards
@@ -64,54 +61,19 @@ func startReplicas(t *testing.T, n int, onCluster bool, cfgFn ...func(*Config)) 
 	}
 	ls := make([]net.Listener, n)
 	for i := range ls {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls[i] = l
+		ls[i] = testListener(t)
 	}
-	issuer := "http://" + ls[0].Addr().String()
-	base := Config{
-		Issuer: issuer, RedisURL: redisURL, RedisPrefix: prefix,
-		DatabaseURL: storagetest.PostgresURL(), DatabaseSchema: schema,
-		Secret:         []byte("test-secret-test-secret-test-secret-0123456789"),
-		AccessTokenTTL: time.Hour, RefreshTokenTTL: 24 * time.Hour, AuthCodeTTL: 10 * time.Minute,
-		ClientCacheTTL: repClientTTL,
-	}
+	base := testConfig(ls[0], schema, redisURL, prefix) // one issuer: the first replica's URL
+	base.ClientCacheTTL = repClientTTL
 	for _, f := range cfgFn {
 		f(&base)
 	}
-	db, err := postgres.Open(ctx, base.DatabaseURL, postgres.WithSchema(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	var logw io.Writer = io.Discard
-	if os.Getenv("AUTHD_TEST_LOG") != "" {
-		logw = os.Stderr
-	}
+	db := migratedDB(t, base)
 	rs := make([]*replica, n)
 	for i, l := range ls {
 		cfg := base
 		cfg.Addr = l.Addr().String()
-		log := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})).With("replica", i+1)
-		app, err := NewApp(ctx, cfg, log)
-		if err != nil {
-			t.Fatalf("replica %d: %v", i+1, err)
-		}
-		sctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- app.Serve(sctx, l) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("replica %d: serve: %v", i+1, err)
-			}
-			app.Close()
-		})
+		app := serveApp(t, cfg, l, testLogger(nil).With("replica", i+1))
 		rs[i] = &replica{URL: "http://" + l.Addr().String(), App: app}
 	}
 	return rs, db
