@@ -106,6 +106,9 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	if err := a.Keys.EnsureKey(ctx, keys.RS256); err != nil {
+		if errors.Is(err, keys.ErrSealed) {
+			return fmt.Errorf("signing key: %w: the keys in this database were sealed with another AUTHD_SECRET; start with that secret", err)
+		}
 		return fmt.Errorf("signing key: %w", err)
 	}
 	// ES256 signs JWT access tokens (clients with --access-token-format jwt).
