@@ -375,3 +375,40 @@ func TestStoredEnvelopeGolden(t *testing.T) {
 		t.Fatalf("decoded %+v", r)
 	}
 }
+
+// TestStuckRotationResumes: a refresh that died between retiring the old
+// token and storing the new one (Redis failed in between, or the process
+// crashed) does not end the grant: after the stuck-rotation time the old
+// token, still the client's only one, resumes the rotation; before that it
+// is refused as a concurrent duplicate.
+func TestStuckRotationResumes(t *testing.T) {
+	e := newEnv(t)
+	e.redis.SetStuckRotation(200 * time.Millisecond)
+	ctx := context.Background()
+	_, rt := e.born(t, ctx, grantID)
+	oldSig := e.strategy.RefreshTokenSignature(ctx, rt)
+	if _, err := e.store.GetRefreshTokenSession(ctx, oldSig, oauth.NewSession()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.RotateRefreshToken(ctx, grantID, oldSig); err != nil {
+		t.Fatal(err)
+	}
+	// ...and the request dies here: no new tokens are stored.
+	if _, _, err := e.refresh(ctx, grantID, rt); !errors.Is(err, fosite.ErrNotFound) {
+		t.Fatalf("while the rotation may still be in flight: %v, want ErrNotFound", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	at2, rt2, err := e.refresh(ctx, grantID, rt)
+	if err != nil {
+		t.Fatalf("resuming a stuck rotation: %v", err)
+	}
+	if !e.accessActive(ctx, at2) {
+		t.Fatal("the resumed rotation's access token is not active")
+	}
+	if _, _, err := e.refresh(ctx, grantID, rt2); err != nil {
+		t.Fatalf("the grant is not healthy after resuming: %v", err)
+	}
+	if _, _, err := e.refresh(ctx, grantID, rt); !errors.Is(err, fosite.ErrInactiveToken) {
+		t.Fatalf("the old token after the resumed rotation completed: %v, want reuse", err)
+	}
+}

@@ -50,12 +50,23 @@ var (
 type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
+	// stuckAfter: a rotation begun this long ago and never completed (its
+	// writer died between Rotate and CreateRefresh, e.g. Redis failed in
+	// between) may be resumed with the token it was rotating away.
+	stuckAfter time.Duration
 }
+
+// DefaultStuckRotation is how long a rotation may stay incomplete before
+// the token it was rotating away may resume it.
+const DefaultStuckRotation = 10 * time.Second
+
+// SetStuckRotation changes DefaultStuckRotation (tests shorten it).
+func (s *Store) SetStuckRotation(d time.Duration) { s.stuckAfter = d }
 
 // New returns a Store whose keys all start with prefix (tests use one prefix
 // each; production uses "authd:").
 func New(rdb redis.UniversalClient, prefix string) *Store {
-	return &Store{rdb: rdb, prefix: prefix}
+	return &Store{rdb: rdb, prefix: prefix, stuckAfter: DefaultStuckRotation}
 }
 
 // Client exposes the underlying client for health checks.
@@ -258,6 +269,7 @@ if v[3] == '1' then return 'revoked' end
 if not v[1] then return 'missing' end
 if v[1] ~= ARGV[1] or v[2] ~= '' then return 'stale' end
 redis.call('HSET', f, 'm', ARGV[2], 'p', ARGV[3])
+redis.call('HDEL', f, 'pm')
 redis.call('PEXPIRE', f, ARGV[4])
 if ARGV[5] == '1' and redis.call('EXISTS', c) == 1 then
   redis.call('HSET', c, 's', '1')
@@ -289,7 +301,7 @@ func (s *Store) CreateRefresh(ctx context.Context, grant string, gen uint64, mac
 // refresh whose response it lost; 0 disables this), and ErrNotFound for
 // anything else (unknown, expired, revoked, or a rotation in flight).
 func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac string, retryWindow time.Duration) ([]byte, RefreshState, error) {
-	v, err := s.rdb.HMGet(ctx, s.Key(grant, "f"), "g", "m", "p", "r", "ra").Result()
+	v, err := s.rdb.HMGet(ctx, s.Key(grant, "f"), "g", "m", "p", "r", "ra", "pm").Result()
 	if err != nil {
 		return nil, 0, wrap("get refresh", err)
 	}
@@ -298,6 +310,7 @@ func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac st
 	p, _ := v[2].(string)
 	r, _ := v[3].(string)
 	ra, _ := v[4].(string)
+	pm, _ := v[5].(string)
 	if gs == "" || r == "1" {
 		return nil, 0, ErrNotFound
 	}
@@ -310,7 +323,15 @@ func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac st
 		return []byte(p), RefreshActive, nil
 	case gen+1 == cur && m == "":
 		// The rotation of this very token is in flight: a concurrent
-		// duplicate, which loses the race without revoking the family.
+		// duplicate, which loses the race without revoking the family;
+		// unless that rotation never completed (stuck): then this token is
+		// still the grant's only refresh token and may resume it.
+		if pm != "" && pm == mac && ra != "" {
+			at, _ := strconv.ParseInt(ra, 10, 64)
+			if time.Since(time.UnixMilli(at)) > s.stuckAfter {
+				return []byte(p), RefreshActive, nil
+			}
+		}
 		return nil, 0, ErrNotFound
 	case gen+1 == cur && retryWindow > 0 && ra != "":
 		at, _ := strconv.ParseInt(ra, 10, 64)
@@ -326,19 +347,30 @@ func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac st
 
 var rotate = redis.NewScript(`
 local f, at = KEYS[1], KEYS[2]
-local v = redis.call('HMGET', f, 'g', 'm', 'r')
+local v = redis.call('HMGET', f, 'g', 'm', 'r', 'pm', 'ra')
 if v[3] == '1' then return 'revoked' end
 if not v[1] then return 'missing' end
-if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] or v[2] == '' then return 'stale' end
-redis.call('HSET', f, 'g', tostring(tonumber(v[1]) + 1), 'm', '', 'ra', ARGV[3])
-redis.call('UNLINK', at, KEYS[3])
-return 'ok'`)
+if v[1] == ARGV[1] and v[2] == ARGV[2] and v[2] ~= '' then
+  redis.call('HSET', f, 'g', tostring(tonumber(v[1]) + 1), 'm', '', 'pm', ARGV[2], 'ra', ARGV[3])
+  redis.call('UNLINK', at, KEYS[3])
+  return 'ok'
+end
+-- Resume a rotation of this very token that never completed.
+if tostring(tonumber(v[1]) - 1) == ARGV[1] and v[2] == '' and v[4] == ARGV[2] and v[5]
+   and tonumber(ARGV[3]) - tonumber(v[5]) > tonumber(ARGV[4]) then
+  redis.call('HSET', f, 'ra', ARGV[3])
+  redis.call('UNLINK', at, KEYS[3])
+  return 'ok'
+end
+return 'stale'`)
 
 // Rotate retires the live refresh token (gen, mac) and the grant's access
 // token in one step, leaving the family waiting for generation gen+1.
 // Exactly one of several concurrent callers succeeds; the others get ErrStale.
+// A rotation that was begun more than the stuck-rotation time ago and never
+// completed is resumed by the same token (one caller wins that too).
 func (s *Store) Rotate(ctx context.Context, grant string, gen uint64, mac string) error {
-	r, err := rotate.Run(ctx, s.rdb, []string{s.Key(grant, "f"), s.Key(grant, "at"), s.Key(grant, "rs")}, gen, mac, time.Now().UnixMilli()).Text()
+	r, err := rotate.Run(ctx, s.rdb, []string{s.Key(grant, "f"), s.Key(grant, "at"), s.Key(grant, "rs")}, gen, mac, time.Now().UnixMilli(), s.stuckAfter.Milliseconds()).Text()
 	if err != nil {
 		return wrap("rotate", err)
 	}
