@@ -230,7 +230,7 @@ func (s *Server) writeAccessError(ctx context.Context, w http.ResponseWriter, ar
 	if errors.Is(err, fosite.ErrInactiveToken) || strings.Contains(errorDebug(err), "already used") {
 		s.metrics.reuse.Inc()
 	}
-	s.logError("token request failed", err)
+	s.logError(ctx, "token request failed", err)
 	if ar == nil {
 		ar = fosite.NewAccessRequest(NewSession())
 	}
@@ -245,13 +245,13 @@ func errorDebug(err error) string {
 	return ""
 }
 
-func (s *Server) logError(msg string, err error) {
+func (s *Server) logError(ctx context.Context, msg string, err error) {
 	var e *fosite.RFC6749Error
 	if errors.As(err, &e) && e.CodeField < 500 {
-		s.log.Debug(msg, "error", e.ErrorField, "hint", e.HintField)
+		s.log.DebugContext(ctx, msg, "error", e.ErrorField, "hint", e.HintField)
 		return
 	}
-	s.log.Error(msg, "err", err, "cause", rootCause(err))
+	s.log.ErrorContext(ctx, msg, "err", err, "cause", rootCause(err))
 }
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
@@ -269,14 +269,14 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		// fosite's WriteRevocationResponse answers 200 to anything but
 		// invalid_request/invalid_client: a revocation that could not be
 		// carried out must not look done (RFC 7009 §2.2.1: 503, retry).
-		s.logError("revocation failed", err)
+		s.logError(ctx, "revocation failed", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{
 			"error": "temporarily_unavailable", "error_description": "The token could not be revoked now. Retry later.",
 		})
 		return
 	}
 	if err != nil {
-		s.logError("revocation failed", err)
+		s.logError(ctx, "revocation failed", err)
 	} else {
 		s.metrics.revocations.WithLabelValues(storage.RevokedByClient).Inc()
 	}
@@ -296,7 +296,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	unavailableResp := func(err error) {
-		s.logError("introspection failed", err)
+		s.logError(ctx, "introspection failed", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{
 			"error": "temporarily_unavailable", "error_description": "Token state is unavailable. Retry later.",
 		})
@@ -557,7 +557,7 @@ func (s *Server) authorizeURL(path string, r *http.Request) string {
 // the error to the client.
 func (s *Server) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
 	if unavailable(err) {
-		s.log.Error("authorize: backend unavailable", "err", err)
+		s.log.ErrorContext(r.Context(), "authorize: backend unavailable", "err", err)
 		s.pages.RenderError(w, r, http.StatusServiceUnavailable, "Temporarily unavailable", "authd cannot reach its storage right now. Please try again in a moment.")
 		return
 	}
@@ -567,7 +567,7 @@ func (s *Server) authorizeError(w http.ResponseWriter, r *http.Request, ar fosit
 		return
 	}
 	if !errors.As(err, &e) {
-		s.log.Error("authorize failed", "err", err)
+		s.log.ErrorContext(r.Context(), "authorize failed", "err", err)
 		err = fosite.ErrServerError
 	}
 	s.provider.WriteAuthorizeError(r.Context(), w, ar, err)

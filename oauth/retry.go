@@ -85,7 +85,7 @@ func (s *Server) retryRefresh(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	body, err := s.retry.open(succ.Sealed, []byte(oldSig))
 	if err != nil {
-		s.log.Error("refresh retry: cannot open the kept response", "err", err)
+		s.log.ErrorContext(ctx, "refresh retry: cannot open the kept response", "err", err)
 		return false
 	}
 	s.metrics.tokensIssued.WithLabelValues("refresh_token_retry").Inc()
@@ -112,6 +112,6 @@ func (s *Server) keepRefreshResponse(ctx context.Context, ar fosite.AccessReques
 		err = s.store.PutSuccessor(ctx, oldSig, fositestore.Successor{ClientID: ar.GetClient().GetID(), Sealed: sealed})
 	}
 	if err != nil {
-		s.log.Warn("refresh retry: could not keep the response", "err", err)
+		s.log.WarnContext(ctx, "refresh retry: could not keep the response", "err", err)
 	}
 }

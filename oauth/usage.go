@@ -27,6 +27,6 @@ func (s *Server) recordUsage(ctx context.Context, ar fosite.AccessRequester) {
 	// new end, which the grant record follows.
 	exp := ar.GetSession().GetExpiresAt(fosite.RefreshToken)
 	if err := s.usage.RecordUsage(ctx, ar.GetID(), m.IP, m.UserAgent, time.Now(), exp); err != nil {
-		s.log.Warn("record grant usage", "err", err)
+		s.log.WarnContext(ctx, "record grant usage", "err", err)
 	}
 }
