@@ -127,33 +127,18 @@ type caller struct {
 // grants scope (RFC 6750 errors otherwise).
 func (s *Server) withGrantsToken(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		deny := func(code, desc string, status int) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="authd", error="`+code+`", error_description="`+desc+`"`)
-			writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
-		}
 		if s.grants == nil {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
 			return
 		}
-		tok, ok := bearer(r)
+		ar, ok := s.accessTokenCaller(w, r, GrantsScope)
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="authd", scope="`+GrantsScope+`"`)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_request", "error_description": "A bearer access token is required."})
-			return
-		}
-		_, ar, err := s.provider.IntrospectToken(r.Context(), tok, fosite.AccessToken, NewSession())
-		if err != nil {
-			if unavailable(err) {
-				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
-				return
-			}
-			deny("invalid_token", "The access token is invalid, expired or revoked.", http.StatusUnauthorized)
 			return
 		}
 		sub := ar.GetSession().GetSubject()
-		if !ar.GetGrantedScopes().Has(GrantsScope) || sub == "" {
+		if sub == "" { // a client_credentials token: no user's grants to show
 			w.Header().Set("WWW-Authenticate", `Bearer realm="authd", error="insufficient_scope", scope="`+GrantsScope+`"`)
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "The access token lacks the grants scope."})
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "The access token is not a user's."})
 			return
 		}
 		ctx := context.WithValue(r.Context(), meCtxKey{}, caller{subject: sub, grant: ar.GetID()})

@@ -353,30 +353,8 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	token := bearerToken(r)
-	deny := func(code, desc string, status int) {
-		w.Header().Set("WWW-Authenticate", `Bearer error="`+code+`", error_description="`+desc+`"`)
-		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
-	}
-	if token == "" {
-		deny("invalid_request", "A bearer access token is required.", http.StatusUnauthorized)
-		return
-	}
-	use, ar, err := s.provider.IntrospectToken(ctx, token, fosite.AccessToken, NewSession())
-	if err == nil && use != fosite.AccessToken {
-		err = fosite.ErrInvalidTokenFormat // fosite falls back to refresh tokens
-	}
-	if err != nil {
-		if unavailable(err) {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
-			return
-		}
-		deny("invalid_token", "The access token is invalid, expired or revoked.", http.StatusUnauthorized)
-		return
-	}
-	if !ar.GetGrantedScopes().Has("openid") {
-		deny("insufficient_scope", "The access token lacks the openid scope.", http.StatusForbidden)
+	ar, ok := s.accessTokenCaller(w, r, "openid")
+	if !ok {
 		return
 	}
 	sess := ar.GetSession()

@@ -328,6 +328,15 @@ func TestDevicesAPIAuth(t *testing.T) {
 	if r.Status != http.StatusForbidden || !strings.Contains(r.Header.Get("WWW-Authenticate"), "insufficient_scope") {
 		t.Errorf("token without grants scope: %v", r)
 	}
+	// A refresh token is not a bearer credential, even with the grants scope.
+	full := e.deviceLogin(devUAs[1].UA)
+	r = e.bearerCall(http.MethodGet, "/api/me/grants", full.RefreshToken)
+	if r.Status != http.StatusUnauthorized || !strings.Contains(r.Header.Get("WWW-Authenticate"), "invalid_token") {
+		t.Errorf("refresh token as bearer: %v", r)
+	}
+	if r = e.bearerCall(http.MethodGet, "/api/me/grants", full.AccessToken); r.Status != http.StatusOK {
+		t.Errorf("its access token: %v", r)
+	}
 	for _, tk := range []string{"", "wrong-admin-token", tok.AccessToken} {
 		if r := e.bearerCall(http.MethodGet, "/admin/subjects/"+e.sub+"/grants", tk); r.Status != http.StatusUnauthorized {
 			t.Errorf("admin API with token %q: %v, want 401", tk, r)

@@ -1,0 +1,42 @@
+package oauth
+
+import (
+	"net/http"
+
+	"github.com/ory/fosite"
+)
+
+// accessTokenCaller authenticates a resource request by its bearer access
+// token (RFC 6750) and requires scope. Only access tokens are accepted:
+// fosite's token introspection falls back to refresh tokens, which must
+// never work as bearer credentials. On failure it has written the answer
+// (401 with WWW-Authenticate, 403 insufficient_scope, or 503 when token
+// state is unavailable) and returns false.
+func (s *Server) accessTokenCaller(w http.ResponseWriter, r *http.Request, scope string) (fosite.AccessRequester, bool) {
+	deny := func(code, desc string, status int) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="authd", error="`+code+`", error_description="`+desc+`", scope="`+scope+`"`)
+		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	}
+	token := bearerToken(r)
+	if token == "" {
+		deny("invalid_request", "A bearer access token is required.", http.StatusUnauthorized)
+		return nil, false
+	}
+	use, ar, err := s.provider.IntrospectToken(r.Context(), token, fosite.AccessToken, NewSession())
+	if err == nil && use != fosite.AccessToken {
+		err = fosite.ErrInvalidTokenFormat
+	}
+	if err != nil {
+		if unavailable(err) {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
+			return nil, false
+		}
+		deny("invalid_token", "The access token is invalid, expired or revoked.", http.StatusUnauthorized)
+		return nil, false
+	}
+	if !ar.GetGrantedScopes().Has(scope) {
+		deny("insufficient_scope", "The access token lacks the "+scope+" scope.", http.StatusForbidden)
+		return nil, false
+	}
+	return ar, true
+}
