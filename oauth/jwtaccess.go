@@ -37,8 +37,16 @@ type tokenStrategy struct {
 var _ oauth2.CoreStrategy = (*tokenStrategy)(nil)
 
 func wantsJWT(r fosite.Requester) bool {
-	c, ok := r.GetClient().(*fositestore.Client)
+	c, ok := storedClient(r.GetClient())
 	return ok && c.AccessTokenFormat == "jwt"
+}
+
+// storedClient is authd's record behind a client fosite resolved: the store
+// hands fosite *fositestore.Client values (from the client cache), so the
+// record needs no second lookup.
+func storedClient(c fosite.Client) (*fositestore.Client, bool) {
+	sc, ok := c.(*fositestore.Client)
+	return sc, ok
 }
 
 // looksJWT: three base64url segments, the first a JSON object ("eyJ").

@@ -218,7 +218,14 @@ func (l *RateLimiter) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		ip := clientIP(r)
-		form := peekForm(r, 64<<10)
+		// The body is read ahead only when the identity is in it (a
+		// username, or a client_id without HTTP Basic credentials): resource
+		// servers authenticating with Basic, the common hot path, are not
+		// parsed twice.
+		var form url.Values
+		if _, _, basic := r.BasicAuth(); login || !basic {
+			form = peekForm(r, 64<<10)
+		}
 		var keys []limitKey
 		if login {
 			keys = append(keys, limitKey{l.key("ipl", ip), l.cfg.IPFailures})
