@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -75,4 +76,21 @@ func TestRefreshRetryWindowOff(t *testing.T) {
 	if e.active(first.str("access_token")) {
 		t.Error("without a retry window, the replay did not revoke the grant")
 	}
+	// Presenting a token of the revoked grant again is refused but is not
+	// another reuse detection: the metric counts exactly one.
+	wantOAuthError(t, e.refresh(first.str("refresh_token")), http.StatusBadRequest, "invalid_grant")
+	m := e.call(http.MethodGet, "/metrics", "", "")
+	if !strings.Contains(m.Raw, "\nauthd_refresh_reuse_detected_total 1\n") {
+		t.Errorf("reuse metric: want exactly 1 detection in\n%s", grepLines(m.Raw, "authd_refresh_reuse"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
