@@ -17,9 +17,7 @@ package fositestore_test
 
 import (
 	"context"
-	"net/url"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,8 +30,6 @@ import (
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/storage/postgres"
-	"github.com/authd/authd/storage/redisstore"
-	"github.com/authd/authd/storage/storagetest"
 )
 
 // roundTrips counts what go-redis sends: one per command, one per pipeline
@@ -79,136 +75,14 @@ func (c *countingRecords) RevokeGrant(ctx context.Context, id, reason string, at
 	return c.db.RevokeGrant(ctx, id, reason, at)
 }
 
-// benchEnv is one benchmark's adapter over the real services.
-type benchEnv struct {
-	store    *fositestore.Store
-	strategy *fositestore.TokenStrategy
-	rdb      *redis.Client
-	rt       *roundTrips
-	pg       *countingRecords
-	client   fosite.Client
-}
-
-func newBenchEnv(b testing.TB) *benchEnv {
-	b.Helper()
-	db := storagetest.Postgres(b)
-	rdb, prefix := storagetest.Redis(b)
-	ctx := context.Background()
-	c := &storage.Client{
-		ID: "app", SecretHash: []byte("x"), GrantTypes: []string{"authorization_code", "refresh_token"},
-		ResponseTypes: []string{"code"}, Scopes: []string{"openid", "profile", "offline_access"},
-		RedirectURIs: []string{"http://127.0.0.1/cb"},
-	}
-	if err := db.CreateClient(ctx, c); err != nil {
-		b.Fatal(err)
-	}
-	pg := &countingRecords{db: db}
-	rt := &roundTrips{}
-	rdb.AddHook(rt)
-	// The server's cache settings (cmd/authd: 10000 clients, 10 s).
-	cache := fositestore.NewClientCache(pg, 10000, 10*time.Second)
-	st := fositestore.New(fositestore.Config{
-		Redis: redisstore.New(rdb, prefix), Records: pg, Clients: cache, NewSession: oauth.NewSession,
-		TombstoneTTL: 10 * time.Minute, RefreshScopes: oauth.RefreshScopes,
-	})
-	strat, err := fositestore.NewTokenStrategy([]byte(strings.Repeat("b", 48)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	cl, err := st.GetClient(ctx, "app") // warm the cache, as a running server has
-	if err != nil {
-		b.Fatal(err)
-	}
-	return &benchEnv{store: st, strategy: strat, rdb: rdb, rt: rt, pg: pg, client: cl}
-}
-
-// request is what fosite hands storage for a user's request of grantType,
-// with a session shaped like the one authd's authorize endpoint builds.
-func (e *benchEnv) request(grantType, id string) *fosite.Request {
-	s := oauth.NewSession().(*oauth.Session)
-	s.Subject, s.Username = "0b5c3f0e-5a43-4b38-9d3c-3a6f2d1c9e77", "alice"
-	now := time.Now().UTC()
-	s.Claims.Subject = s.Subject
-	s.Claims.Nonce = "n-0S6_WzA2Mj"
-	s.Claims.AuthTime = now.Truncate(time.Second)
-	s.Claims.RequestedAt = now.Truncate(time.Second)
-	s.Claims.AuthenticationMethodsReferences = []string{"pwd"}
-	s.SetExpiresAt(fosite.AccessToken, now.Add(time.Hour))
-	s.SetExpiresAt(fosite.RefreshToken, now.Add(30*24*time.Hour))
-	s.SetExpiresAt(fosite.AuthorizeCode, now.Add(10*time.Minute))
-	s.SetExpiresAt(fosite.IDToken, now.Add(time.Hour))
-	scopes := fosite.Arguments{"openid", "offline_access"}
-	return &fosite.Request{
-		ID: id, RequestedAt: now, Client: e.client, RequestedScope: scopes, GrantedScope: scopes,
-		Form:    url.Values{"grant_type": {grantType}, "client_id": {"app"}, "scope": {"openid offline_access"}},
-		Session: s,
-	}
-}
-
-// born issues a grant's first tokens as a code exchange does.
-func (e *benchEnv) born(b testing.TB, ctx context.Context, id string) (access, refresh string) {
-	r := e.request("authorization_code", id)
-	at, atSig, err := e.strategy.GenerateAccessToken(ctx, r)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rt, rtSig, err := e.strategy.GenerateRefreshToken(ctx, r)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := e.store.CreateAccessTokenSession(ctx, atSig, r.Sanitize(nil)); err != nil {
-		b.Fatal(err)
-	}
-	if err := e.store.CreateRefreshTokenSession(ctx, rtSig, atSig, r.Sanitize(nil)); err != nil {
-		b.Fatal(err)
-	}
-	return at, rt
-}
-
-// refresh is the storage side of one refresh_token grant (fosite's
-// RefreshTokenGrantHandler): look the token up, rotate it, store the new
-// access and refresh tokens.
-func (e *benchEnv) refresh(ctx context.Context, id, old string) (string, error) {
-	sig := e.strategy.RefreshTokenSignature(ctx, old)
-	orig, err := e.store.GetRefreshTokenSession(ctx, sig, oauth.NewSession())
-	if err != nil {
-		return "", err
-	}
-	if err := e.strategy.ValidateRefreshToken(ctx, orig, old); err != nil {
-		return "", err
-	}
-	r := &fosite.AccessRequest{GrantTypes: fosite.Arguments{"refresh_token"}, Request: *e.request("refresh_token", id)}
-	r.Form.Set("refresh_token", old)
-	_, atSig, err := e.strategy.GenerateAccessToken(ctx, r)
-	if err != nil {
-		return "", err
-	}
-	rt, rtSig, err := e.strategy.GenerateRefreshToken(ctx, r)
-	if err != nil {
-		return "", err
-	}
-	stored := r.Sanitize(nil)
-	if err := e.store.RotateRefreshToken(ctx, id, sig); err != nil {
-		return "", err
-	}
-	if err := e.store.CreateAccessTokenSession(ctx, atSig, stored); err != nil {
-		return "", err
-	}
-	if err := e.store.CreateRefreshTokenSession(ctx, rtSig, atSig, stored); err != nil {
-		return "", err
-	}
-	return rt, nil
-}
-
-// measure resets the timer and counters; report divides them by b.N.
-func (e *benchEnv) measure(b *testing.B) {
+func (e *env) measure(b *testing.B) {
 	b.ReportAllocs()
 	e.rt.n.Store(0)
 	e.pg.n.Store(0)
 	b.ResetTimer()
 }
 
-func (e *benchEnv) report(b *testing.B, wantPG int64) {
+func (e *env) report(b *testing.B, wantPG int64) {
 	b.StopTimer()
 	rt, pg := e.rt.n.Load(), e.pg.n.Load()
 	b.ReportMetric(float64(rt)/float64(b.N), "redis-roundtrips/op")
@@ -228,14 +102,14 @@ func grantIDs(n int) []string {
 
 // BenchmarkRefresh: one refresh per iteration along a single rotating chain.
 func BenchmarkRefresh(b *testing.B) {
-	e := newBenchEnv(b)
+	e := newEnv(b)
 	ctx := context.Background()
 	id := uuid.NewString()
 	_, rt := e.born(b, ctx, id)
 	e.measure(b)
 	for i := 0; i < b.N; i++ {
 		var err error
-		if rt, err = e.refresh(ctx, id, rt); err != nil {
+		if _, rt, err = e.refresh(ctx, id, rt); err != nil {
 			b.Fatalf("refresh %d: %v", i, err)
 		}
 	}
@@ -245,7 +119,7 @@ func BenchmarkRefresh(b *testing.B) {
 // BenchmarkRefreshParallel: concurrent refreshes (-cpu × GOMAXPROCS
 // goroutines, b.SetParallelism(8) each), every goroutine on its own chain.
 func BenchmarkRefreshParallel(b *testing.B) {
-	e := newBenchEnv(b)
+	e := newEnv(b)
 	ctx := context.Background()
 	const par = 8
 	b.SetParallelism(par)
@@ -262,7 +136,7 @@ func BenchmarkRefreshParallel(b *testing.B) {
 		c := &chains[next.Add(1)-1]
 		for pb.Next() {
 			var err error
-			if c.rt, err = e.refresh(ctx, c.id, c.rt); err != nil {
+			if _, c.rt, err = e.refresh(ctx, c.id, c.rt); err != nil {
 				fail.Store(err.Error())
 				return
 			}
@@ -278,7 +152,7 @@ func BenchmarkRefreshParallel(b *testing.B) {
 // (fosite's introspector, the userinfo endpoint): check the MAC, one Redis
 // GET, the client from the cache, the expiry.
 func BenchmarkAccessTokenLookup(b *testing.B) {
-	e := newBenchEnv(b)
+	e := newEnv(b)
 	ctx := context.Background()
 	const n = 64
 	ats := make([]string, n)
@@ -304,7 +178,7 @@ func BenchmarkAccessTokenLookup(b *testing.B) {
 // PKCE and OpenID Connect token handlers), writing the grant's Postgres row.
 // The codes are created before the timer starts.
 func BenchmarkCodeExchange(b *testing.B) {
-	e := newBenchEnv(b)
+	e := newEnv(b)
 	ctx := fositestore.WithRequestMeta(context.Background(), fositestore.RequestMeta{IP: "203.0.113.7", UserAgent: "Mozilla/5.0 (bench)"})
 	ids := grantIDs(b.N)
 	codes := make([]string, b.N)
@@ -372,7 +246,7 @@ func BenchmarkCodeExchange(b *testing.B) {
 // TokenRevocationHandler: look the token up, revoke by request id as refresh
 // and as access token). The grants are born before the timer starts.
 func BenchmarkRevoke(b *testing.B) {
-	e := newBenchEnv(b)
+	e := newEnv(b)
 	ctx := context.Background()
 	ids := grantIDs(b.N)
 	rts := make([]string, b.N)
@@ -400,16 +274,16 @@ func BenchmarkRevoke(b *testing.B) {
 func TestBenchCounters(t *testing.T) {
 	for _, c := range []struct {
 		name   string
-		fn     func(e *benchEnv, ctx context.Context)
+		fn     func(e *env, ctx context.Context)
 		rt, pg int64
 	}{
-		{"birth", func(e *benchEnv, ctx context.Context) { e.born(t, ctx, uuid.NewString()) }, 2, 1},
-		{"lookup", func(e *benchEnv, ctx context.Context) {
+		{"birth", func(e *env, ctx context.Context) { e.born(t, ctx, uuid.NewString()) }, 2, 1},
+		{"lookup", func(e *env, ctx context.Context) {
 			_, _ = e.store.GetAccessTokenSession(ctx, "7d1c2a64-0000-4000-8000-000000000001.0.x", oauth.NewSession())
 		}, 1, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e := newBenchEnv(t)
+			e := newEnv(t)
 			ctx := context.Background()
 			e.born(t, ctx, uuid.NewString()) // loads the scripts: EVALSHA never falls back to EVAL below
 			e.rt.n.Store(0)

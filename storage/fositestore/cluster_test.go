@@ -16,12 +16,13 @@ import (
 const onClusterEnv = "AUTHD_TEST_ON_REDIS_CLUSTER"
 
 // redisBackend is the Redis every conformance test runs on.
-func redisBackend(t *testing.T) (redis.UniversalClient, string) {
+func redisBackend(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()
 	if os.Getenv(onClusterEnv) == "1" {
 		return storagetest.RedisCluster(t)
 	}
-	return storagetest.Redis(t)
+	rdb, prefix := storagetest.Redis(t)
+	return rdb, prefix
 }
 
 // TestConformanceOnCluster reruns every test of this package against the

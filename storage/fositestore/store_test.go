@@ -21,8 +21,10 @@ import (
 	"github.com/authd/authd/storage/storagetest"
 )
 
-// env is one test's adapter over the real Redis and Postgres (own schema,
-// own key prefix).
+// env is one test's (or benchmark's) adapter over the real Redis and
+// Postgres (own schema, own key prefix), configured as cmd/authd configures
+// it. rt counts Redis round trips and pg the Postgres queries the adapter
+// makes (a counting decorator over the real store, not a stand-in).
 type env struct {
 	store    *fositestore.Store
 	strategy *fositestore.TokenStrategy
@@ -30,54 +32,75 @@ type env struct {
 	redis    *redisstore.Store
 	db       *postgres.DB
 	client   *fositestore.Client
+	rt       *roundTrips
+	pg       *countingRecords
 }
 
-func newEnv(t *testing.T) *env {
+// testSubject is the user of every request the fixture builds.
+const testSubject = "0b5c3f0e-5a43-4b38-9d3c-3a6f2d1c9e77"
+
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	db := storagetest.Postgres(t)
 	rdb, prefix := redisBackend(t) // cluster_test.go: the single server or the cluster
+	rt := &roundTrips{}
+	rdb.AddHook(rt)
+	pg := &countingRecords{db: db}
 	rs := redisstore.New(rdb, prefix)
 	ctx := context.Background()
-	c := &storage.Client{ID: "app", SecretHash: []byte("x"), GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "offline_access"}, RedirectURIs: []string{"http://127.0.0.1/cb"}}
+	c := &storage.Client{
+		ID: "app", SecretHash: []byte("x"), GrantTypes: []string{"authorization_code", "refresh_token"},
+		ResponseTypes: []string{"code"}, Scopes: []string{"openid", "profile", "offline_access"},
+		RedirectURIs: []string{"http://127.0.0.1/cb"},
+	}
 	if err := db.CreateClient(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	cache := fositestore.NewClientCache(db, 100, time.Minute)
+	// The server's cache settings (cmd/authd: 10000 clients, 10 s).
+	cache := fositestore.NewClientCache(pg, 10000, 10*time.Second)
 	st := fositestore.New(fositestore.Config{
-		Redis: rs, Records: db, Clients: cache, NewSession: oauth.NewSession,
-		TombstoneTTL: time.Minute, RefreshScopes: []string{"offline_access"},
+		Redis: rs, Records: pg, Clients: cache, NewSession: oauth.NewSession,
+		TombstoneTTL: time.Minute, RefreshScopes: oauth.RefreshScopes,
 	})
 	strat, err := fositestore.NewTokenStrategy([]byte(strings.Repeat("s", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := cache.Get(ctx, "app")
+	cl, err := cache.Get(ctx, "app") // warm the cache, as a running server has
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{store: st, strategy: strat, rdb: rdb, redis: rs, db: db, client: cl}
+	return &env{store: st, strategy: strat, rdb: rdb, redis: rs, db: db, client: cl, rt: rt, pg: pg}
 }
 
-// request builds what fosite hands storage after a code exchange.
+// request is what fosite hands storage for a user's request of grantType,
+// with a session shaped like the one authd's authorize endpoint builds.
 func (e *env) request(grantType string, id string) *fosite.Request {
-	s := oauth.NewSession()
-	sess := s.(*oauth.Session)
-	sess.Subject, sess.Username = "user-1", "alice"
+	s := oauth.NewSession().(*oauth.Session)
+	s.Subject, s.Username = testSubject, "alice"
 	now := time.Now().UTC()
+	s.Claims.Subject = s.Subject
+	s.Claims.Nonce = "n-0S6_WzA2Mj"
+	s.Claims.AuthTime = now.Truncate(time.Second)
+	s.Claims.RequestedAt = now.Truncate(time.Second)
+	s.Claims.AuthenticationMethodsReferences = []string{"pwd"}
 	s.SetExpiresAt(fosite.AccessToken, now.Add(time.Hour))
 	s.SetExpiresAt(fosite.RefreshToken, now.Add(24*time.Hour))
 	s.SetExpiresAt(fosite.AuthorizeCode, now.Add(10*time.Minute))
+	s.SetExpiresAt(fosite.IDToken, now.Add(time.Hour))
+	scopes := fosite.Arguments{"openid", "offline_access"}
 	return &fosite.Request{
-		ID: id, RequestedAt: now, Client: e.client, RequestedScope: fosite.Arguments{"openid", "offline_access"},
-		GrantedScope: fosite.Arguments{"openid", "offline_access"}, Form: url.Values{"grant_type": {grantType}}, Session: s,
+		ID: id, RequestedAt: now, Client: e.client, RequestedScope: scopes, GrantedScope: scopes,
+		Form:    url.Values{"grant_type": {grantType}, "client_id": {"app"}, "scope": {"openid offline_access"}},
+		Session: s,
 	}
 }
 
 const grantID = "7d1c2a64-0000-4000-8000-000000000001"
 
 // born issues the first access + refresh token of a grant, as a code
-// exchange does, and returns the tokens.
-func (e *env) born(t *testing.T, ctx context.Context, id string) (access, refresh string) {
+// exchange does (fosite stores sanitised requests), and returns the tokens.
+func (e *env) born(t testing.TB, ctx context.Context, id string) (access, refresh string) {
 	t.Helper()
 	r := e.request("authorization_code", id)
 	at, atSig, err := e.strategy.GenerateAccessToken(ctx, r)
@@ -88,25 +111,34 @@ func (e *env) born(t *testing.T, ctx context.Context, id string) (access, refres
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.CreateAccessTokenSession(ctx, atSig, r); err != nil {
+	if err := e.store.CreateAccessTokenSession(ctx, atSig, r.Sanitize(nil)); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.CreateRefreshTokenSession(ctx, rtSig, atSig, r); err != nil {
+	if err := e.store.CreateRefreshTokenSession(ctx, rtSig, atSig, r.Sanitize(nil)); err != nil {
 		t.Fatal(err)
 	}
 	return at, rt
 }
 
-// refresh performs what fosite's refresh handler does with storage, and
-// returns the new tokens (or the first storage error).
+// refresh is the storage side of one refresh_token grant, as fosite's
+// RefreshTokenGrantHandler does it: look the token up and validate it,
+// rotate it, store the new access and refresh tokens. It returns the new
+// tokens (or the first storage error).
 func (e *env) refresh(ctx context.Context, id, oldRefresh string) (string, string, error) {
-	r := &fosite.AccessRequest{GrantTypes: fosite.Arguments{"refresh_token"}, Request: *e.request("refresh_token", id)}
-	r.Form.Set("refresh_token", oldRefresh)
 	oldSig := e.strategy.RefreshTokenSignature(ctx, oldRefresh)
-	if _, err := e.store.GetRefreshTokenSession(ctx, oldSig, oauth.NewSession()); err != nil {
+	orig, err := e.store.GetRefreshTokenSession(ctx, oldSig, oauth.NewSession())
+	if err != nil {
 		return "", "", err
 	}
-	at, atSig, _ := e.strategy.GenerateAccessToken(ctx, r)
+	if err := e.strategy.ValidateRefreshToken(ctx, orig, oldRefresh); err != nil {
+		return "", "", err
+	}
+	r := &fosite.AccessRequest{GrantTypes: fosite.Arguments{"refresh_token"}, Request: *e.request("refresh_token", id)}
+	r.Form.Set("refresh_token", oldRefresh)
+	at, atSig, err := e.strategy.GenerateAccessToken(ctx, r)
+	if err != nil {
+		return "", "", err
+	}
 	rt, rtSig, err := e.strategy.GenerateRefreshToken(ctx, r)
 	if err != nil {
 		return "", "", err
@@ -180,7 +212,7 @@ func TestGrantRowWrittenOncePerFamily(t *testing.T) {
 			t.Fatalf("refresh %d: %v", i, err)
 		}
 	}
-	gs, err := e.db.ListGrants(ctx, "user-1", false)
+	gs, err := e.db.ListGrants(ctx, testSubject, false)
 	if err != nil {
 		t.Fatal(err)
 	}
