@@ -105,19 +105,19 @@ func (a *App) build(ctx context.Context) error {
 	if a.Keys, err = keys.New(a.DB, c.Secret, keys.WithLogger(a.Log)); err != nil {
 		return err
 	}
-	if err := a.Keys.EnsureKey(ctx, keys.RS256); err != nil {
-		if errors.Is(err, keys.ErrSealed) {
-			return fmt.Errorf("signing key: %w: the keys in this database were sealed with another AUTHD_SECRET; start with that secret", err)
+	// RS256 signs ID tokens, ES256 JWT access tokens (--access-token-format jwt).
+	for _, alg := range []string{keys.RS256, keys.ES256} {
+		if err := a.Keys.EnsureKey(ctx, alg); err != nil {
+			if errors.Is(err, keys.ErrSealed) {
+				return fmt.Errorf("signing key: %w: the keys in this database were sealed with another AUTHD_SECRET; start with that secret", err)
+			}
+			return fmt.Errorf("signing key: %w", err)
 		}
-		return fmt.Errorf("signing key: %w", err)
 	}
-	// ES256 signs JWT access tokens (clients with --access-token-format jwt).
-	if err := a.Keys.EnsureKey(ctx, keys.ES256); err != nil {
-		return fmt.Errorf("signing key: %w", err)
-	}
+	secure := strings.HasPrefix(c.Issuer, "https://")
 	a.Pages, err = web.New(web.Config{
 		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
-		Secure: strings.HasPrefix(c.Issuer, "https://"), Logger: a.Log, Devices: a.Grants,
+		Secure: secure, Logger: a.Log, Devices: a.Grants,
 		BrowserGrants: a.Redis,
 	})
 	if err != nil {
@@ -147,7 +147,7 @@ func (a *App) build(ctx context.Context) error {
 	})
 	limiter := oauth.NewRateLimiter(a.RDB, c.RedisPrefix, c.RateLimit, a.Pages, a.Log)          // failed authentications
 	a.Handler = requestIDs(a.Log, web.SecurityHeaders(recoverer(a.Log, limiter.Middleware(r)))) // requestid.go
-	if strings.HasPrefix(c.Issuer, "https://") {
+	if secure {
 		a.Handler = web.StrictTransport(a.Handler)
 	}
 
