@@ -45,6 +45,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -112,6 +113,7 @@ func main() {
 	flag.StringVar(&o.Perf, "perf", "", "comma-separated scenarios during which to record authd with `perf record -g`")
 	flag.StringVar(&o.PerfDir, "perf-dir", "", "where perf data goes (default: a temporary directory)")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the Postgres schema and Redis keys afterwards")
+	cpuProfile := flag.String("cpuprofile", "", "write this load generator's own CPU profile (the whole run) to this file")
 	authdEnv := flag.String("authd-env", "", "comma-separated KEY=VALUE pairs added to authd serve's environment (e.g. GOGC=400)")
 	flag.Parse()
 	o.AuthdEnv = splitComma(*authdEnv)
@@ -129,7 +131,19 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if _, err := Run(ctx, o); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}

@@ -68,14 +68,19 @@ func openStores(ctx context.Context, c Config, pgOpts ...postgres.Option) (*post
 // store, the client cache, the fosite adapter and the grant manager. serve
 // and the grants/janitor commands share it, so a revocation from the CLI
 // goes through exactly the path the server's uses.
-func newGrantStores(c Config, db *postgres.DB, rdb redis.UniversalClient) (*redisstore.Store, *fositestore.ClientCache, *fositestore.Store, *oauth.Grants) {
+func newGrantStores(c Config, db *postgres.DB, rdb redis.UniversalClient) (*redisstore.Store, *fositestore.ClientCache, *fositestore.Store, *oauth.Grants, error) {
 	rs := redisstore.New(rdb, c.RedisPrefix)
+	if !c.NoRedisAutoPipeline {
+		if err := rs.AutoPipelineReads(); err != nil {
+			return nil, nil, nil, nil, err
+		}
+	}
 	clients := fositestore.NewClientCache(db, 10000, c.clientCacheTTL())
 	store := fositestore.New(fositestore.Config{
 		Redis: rs, Records: db, Clients: clients, NewSession: oauth.NewSession,
 		TombstoneTTL: c.AuthCodeTTL, RefreshScopes: oauth.RefreshScopes, RetryWindow: c.RefreshRetryWindow,
 	})
-	return rs, clients, store, oauth.NewGrants(db, rs, store, clients)
+	return rs, clients, store, oauth.NewGrants(db, rs, store, clients), nil
 }
 
 // NewApp builds the whole server. It needs migrated storage; it creates the
@@ -101,7 +106,9 @@ func NewApp(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 func (a *App) build(ctx context.Context) error {
 	c := a.Config
 	var err error
-	a.Redis, a.Clients, a.Store, a.Grants = newGrantStores(c, a.DB, a.RDB)
+	if a.Redis, a.Clients, a.Store, a.Grants, err = newGrantStores(c, a.DB, a.RDB); err != nil {
+		return err
+	}
 	if a.Keys, err = keys.New(a.DB, c.Secret, keys.WithLogger(a.Log)); err != nil {
 		return err
 	}

@@ -44,6 +44,10 @@ type Config struct {
 	// RateLimit bounds failed client authentications and sign-ins
 	// (AUTHD_RATE_LIMIT_*, ratelimit.go); the zero value means the defaults.
 	RateLimit oauth.RateLimitConfig
+	// NoRedisAutoPipeline: AUTHD_REDIS_AUTOPIPELINE=off. On by default,
+	// concurrent requests' hot-path reads go to Redis in shared pipelines
+	// (redisstore.Store.AutoPipelineReads).
+	NoRedisAutoPipeline bool
 	// KeyRotation: add a new signing key when the newest is this old (0: off).
 	KeyRotation time.Duration
 	keyTimes    keyTiming // tests shorten the key intervals (keyrotation.go)
@@ -85,6 +89,13 @@ func envConfig() (Config, error) {
 	c.KeyRotation = dur("AUTHD_KEY_ROTATION", 0)
 	c.DeviceCodeTTL = dur("AUTHD_DEVICE_CODE_TTL", 10*time.Minute)
 	c.RateLimit = rateLimitFromEnv(&errs)
+	switch v := os.Getenv("AUTHD_REDIS_AUTOPIPELINE"); strings.ToLower(v) {
+	case "", "on", "true", "1":
+	case "off", "false", "0":
+		c.NoRedisAutoPipeline = true
+	default:
+		errs = append(errs, fmt.Errorf("AUTHD_REDIS_AUTOPIPELINE: %q is neither on nor off", v))
+	}
 	if v := os.Getenv("AUTHD_REFRESH_RETRY_WINDOW"); v != "" && v != "0" {
 		c.RefreshRetryWindow = dur("AUTHD_REFRESH_RETRY_WINDOW", 0)
 	}

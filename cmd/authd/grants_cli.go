@@ -19,7 +19,10 @@ import (
 // grantsCmd runs `authd grants list|revoke`. Revocation goes through the
 // same fosite store as the server's: Redis tokens first, then the record.
 func grantsCmd(ctx context.Context, cfg Config, db *postgres.DB, rdb redis.UniversalClient, sub string, args []string, stdout io.Writer) error {
-	_, _, _, grants := newGrantStores(cfg, db, rdb)
+	_, _, _, grants, err := newGrantStores(cfg, db, rdb)
+	if err != nil {
+		return err
+	}
 	switch sub {
 	case "list":
 		fs := flag.NewFlagSet("grants list", flag.ContinueOnError)

@@ -47,6 +47,10 @@ func newEnv(t testing.TB) *env {
 	rdb.AddHook(rt)
 	pg := &countingRecords{db: db}
 	rs := redisstore.New(rdb, prefix)
+	// As serve runs it (AUTHD_REDIS_AUTOPIPELINE defaults to on).
+	if err := rs.AutoPipelineReads(); err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	c := &storage.Client{
 		ID: "app", SecretHash: []byte("x"), GrantTypes: []string{"authorization_code", "refresh_token"},

@@ -48,7 +48,11 @@ var (
 
 // Store is the Redis half of authd's storage.
 type Store struct {
-	rdb    redis.UniversalClient
+	rdb redis.UniversalClient
+	// reads serves the idempotent single-key reads of the hot paths
+	// (introspection's GET, refresh's HMGET): rdb, or go-redis's
+	// autopipeliner over it (AutoPipelineReads).
+	reads  redis.UniversalClient
 	prefix string
 	// stuckAfter: a rotation begun this long ago and never completed (its
 	// writer died between Rotate and CreateRefresh, e.g. Redis failed in
@@ -66,7 +70,26 @@ func (s *Store) SetStuckRotation(d time.Duration) { s.stuckAfter = d }
 // New returns a Store whose keys all start with prefix (tests use one prefix
 // each; production uses "authd:").
 func New(rdb redis.UniversalClient, prefix string) *Store {
-	return &Store{rdb: rdb, prefix: prefix, stuckAfter: DefaultStuckRotation}
+	return &Store{rdb: rdb, reads: rdb, prefix: prefix, stuckAfter: DefaultStuckRotation}
+}
+
+// AutoPipelineReads sends the hot paths' reads (the access-token GET of
+// every introspection and bearer call, the family HMGET of every refresh)
+// through go-redis's autopipeliner: reads that concurrent requests issue at
+// the same moment leave in one pipeline, one write and one read system call
+// per batch instead of per request, on both sides of the connection. At low
+// concurrency a batch is one command and nothing changes. Writes and the
+// compare-and-set scripts stay on the plain client: the autopipeliner
+// retries a whole batch after a dropped connection, harmless for a read and
+// wrong for a script that may already have run. The autopipeliner is closed
+// with the client.
+func (s *Store) AutoPipelineReads() error {
+	ap, err := s.rdb.AutoPipeline()
+	if err != nil {
+		return fmt.Errorf("redisstore: autopipeline: %w", err)
+	}
+	s.reads = ap
+	return nil
 }
 
 // Client exposes the underlying client for health checks.
@@ -228,7 +251,7 @@ func (s *Store) CreateAccess(ctx context.Context, grant, mac string, payload []b
 // GetAccess returns the payload of the grant's access token with this MAC.
 // One GET: this is the introspection hot path.
 func (s *Store) GetAccess(ctx context.Context, grant, mac string) ([]byte, error) {
-	b, err := s.rdb.Get(ctx, s.Key(grant, "at")).Bytes()
+	b, err := s.reads.Get(ctx, s.Key(grant, "at")).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	} else if err != nil {
@@ -301,7 +324,7 @@ func (s *Store) CreateRefresh(ctx context.Context, grant string, gen uint64, mac
 // refresh whose response it lost; 0 disables this), and ErrNotFound for
 // anything else (unknown, expired, revoked, or a rotation in flight).
 func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac string, retryWindow time.Duration) ([]byte, RefreshState, error) {
-	v, err := s.rdb.HMGet(ctx, s.Key(grant, "f"), "g", "m", "p", "r", "ra", "pm").Result()
+	v, err := s.reads.HMGet(ctx, s.Key(grant, "f"), "g", "m", "p", "r", "ra", "pm").Result()
 	if err != nil {
 		return nil, 0, wrap("get refresh", err)
 	}
