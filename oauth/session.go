@@ -1,9 +1,9 @@
 package oauth
 
 import (
-	"encoding/json"
 	"time"
 
+	json "github.com/goccy/go-json"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
