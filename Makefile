@@ -42,13 +42,24 @@ test:
 	$(MAKE) fuzz
 	$(WITH_ENV) $(GO) test -count=1 -p 2 -timeout 15m ./...
 
-# Each fuzz target of the protocol endpoints for FUZZTIME (go test -fuzz
-# takes one target per run). Their seed corpora also run in `go test`.
-FUZZTIME ?= 10s
-FUZZ_TARGETS := FuzzTokenEndpoint FuzzRevocationEndpoint FuzzIntrospectionEndpoint FuzzAuthorizationEndpoint
+# Each fuzz target (package:target:executions); go test -fuzz takes one
+# target per run. Their seed corpora also run in `go test`. The runs are
+# counted in executions, not seconds: Go 1.26's fuzz coordinator can fail a
+# duration run (-fuzztime 10s) with "context deadline exceeded" and no
+# crasher when the deadline races a busy worker (golang/go#75804, fixed in
+# Go 1.27); a count has no deadline. FUZZTIME=60s (or 100000x) overrides
+# every target's budget for a longer local run.
+FUZZ_TARGETS := \
+	cmd/authd:FuzzTokenEndpoint:3000 \
+	cmd/authd:FuzzRevocationEndpoint:3000 \
+	cmd/authd:FuzzIntrospectionEndpoint:10000 \
+	cmd/authd:FuzzAuthorizationEndpoint:10000 \
+	storage/fositestore:FuzzDecodeStoredRequest:50000 \
+	oauth:FuzzSessionJSON:50000
 fuzz:
-	for f in $(FUZZ_TARGETS); do \
-		$(WITH_ENV) $(GO) test -count=1 -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./cmd/authd/ || exit 1; \
+	for spec in $(FUZZ_TARGETS); do \
+		IFS=: read -r pkg f n <<< "$$spec"; \
+		$(WITH_ENV) $(GO) test -count=1 -run '^$$' -fuzz "^$$f\$$" -fuzztime "$(if $(FUZZTIME),$(FUZZTIME),$${n}x)" "./$$pkg/" || exit 1; \
 	done
 
 bench:
