@@ -568,6 +568,25 @@ func TestE2EIntrospection(t *testing.T) {
 	if cc := r.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
 		t.Errorf("introspection Cache-Control %q", cc)
 	}
+	if iss, tt, use := r.str("iss"), r.str("token_type"), r.str("token_use"); iss != e.srv.URL || tt != "Bearer" || use != "access_token" {
+		t.Errorf("iss %q token_type %q token_use %q, want %q Bearer access_token", iss, tt, use, e.srv.URL)
+	}
+	if iat, _ := r.JSON["iat"].(float64); time.Since(time.Unix(int64(iat), 0)) > time.Minute || iat > float64(time.Now().Unix()+1) {
+		t.Errorf("iat %v", iat)
+	}
+	if _, ok := r.JSON["username"]; !ok {
+		t.Errorf("no username for a user's token: %s", r.Raw)
+	}
+	// A refresh token (RFC 7662 allows it) says so, and its exp is its own
+	// (the test server's refresh lifetime is 24 h), not its access token's.
+	rr := e.introspect(tok.RefreshToken)
+	if a, _ := rr.JSON["active"].(bool); !a || rr.str("token_use") != "refresh_token" || rr.str("token_type") != "" {
+		t.Errorf("refresh token introspection: %s", rr.Raw)
+	}
+	rexp, _ := rr.JSON["exp"].(float64)
+	if d := time.Until(time.Unix(int64(rexp), 0)); d < 23*time.Hour || d > 25*time.Hour {
+		t.Errorf("refresh token exp %v is %v away, want ~24h", rexp, d)
+	}
 
 	// Unknown tokens: exactly {"active":false}.
 	for _, tk := range []string{"garbage", "authd_at_00000000-0000-0000-0000-000000000000.0.AAAA.BBBB", tok.AccessToken + "x"} {

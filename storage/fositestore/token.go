@@ -7,8 +7,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"hash"
+	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ory/fosite"
@@ -36,6 +39,9 @@ const (
 // trigger reuse detection (and with it the revocation of somebody's grant).
 type TokenStrategy struct {
 	key []byte
+	// macs pools keyed HMAC states: hmac.New allocates two hash states and
+	// hashes the padded key into both, work every token check would repeat.
+	macs sync.Pool
 }
 
 var (
@@ -51,7 +57,9 @@ func NewTokenStrategy(secret []byte) (*TokenStrategy, error) {
 	if _, err := hkdf.New(sha256.New, secret, nil, []byte("authd token mac v1")).Read(key); err != nil {
 		return nil, err
 	}
-	return &TokenStrategy{key: key}, nil
+	s := &TokenStrategy{key: key}
+	s.macs.New = func() any { return hmac.New(sha256.New, key) }
+	return s, nil
 }
 
 var b64 = base64.RawURLEncoding
@@ -130,10 +138,24 @@ func splitToken(token string) (string, parsedToken, bool) {
 	return kind, parsedToken{kind: kind, grant: parts[0], gen: gen, random: parts[2], mac: parts[3], body: body}, true
 }
 
+// macLen is the length of an encoded MAC.
+var macLen = b64.EncodedLen(sha256.Size)
+
+// macInto writes the encoded MAC of body into out.
+func (s *TokenStrategy) macInto(out *[43]byte, body string) {
+	h := s.macs.Get().(hash.Hash)
+	h.Reset()
+	_, _ = io.WriteString(h, body)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	s.macs.Put(h)
+	b64.Encode(out[:], sum[:])
+}
+
 func (s *TokenStrategy) mac(body string) string {
-	h := hmac.New(sha256.New, s.key)
-	h.Write([]byte(body))
-	return b64.EncodeToString(h.Sum(nil))
+	var m [43]byte
+	s.macInto(&m, body)
+	return string(m[:])
 }
 
 func (s *TokenStrategy) generate(kind, grant string, gen uint64) (string, string, error) {
@@ -156,7 +178,9 @@ func (s *TokenStrategy) signature(kind, token string) string {
 	if !ok || k != kind {
 		return ""
 	}
-	if !hmac.Equal([]byte(s.mac(t.body)), []byte(t.mac)) {
+	var m [43]byte
+	s.macInto(&m, t.body)
+	if len(t.mac) != macLen || !hmac.Equal(m[:], []byte(t.mac)) {
 		return ""
 	}
 	return t.sig().String()

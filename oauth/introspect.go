@@ -1,0 +1,128 @@
+package oauth
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	json "github.com/goccy/go-json"
+	"github.com/ory/fosite"
+)
+
+// introspect answers RFC 7662 requests. The caller authenticates as a client
+// (client_secret_basic, client_secret_post or private_key_jwt) registered
+// with --introspect;
+// it is authenticated and authorised before the token is looked at, so a
+// caller without permission learns nothing about any token (not even
+// whether it is live).
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := s.prepareForm(w, r); err != nil {
+		s.provider.WriteIntrospectionError(ctx, w, err)
+		return
+	}
+	unavailableResp := func(err error) {
+		s.logError(ctx, "introspection failed", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{
+			"error": "temporarily_unavailable", "error_description": "Token state is unavailable. Retry later.",
+		})
+	}
+	if _, _, basic := r.BasicAuth(); !basic && r.PostForm.Get("client_assertion") == "" {
+		w.Header().Set("WWW-Authenticate", `Basic realm="authd"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{
+			"error": "invalid_client", "error_description": "Authenticate as a client allowed to introspect (client_secret_basic, client_secret_post or private_key_jwt).",
+		})
+		return
+	}
+	client, err := s.fosite.AuthenticateClient(ctx, r, r.PostForm)
+	if err != nil {
+		if unavailable(err) {
+			unavailableResp(err)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="authd"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{
+			"error": "invalid_client", "error_description": "Client authentication failed.",
+		})
+		return
+	}
+	if c, ok := storedClient(client); !ok || !c.Introspect || c.Public {
+		writeJSON(w, http.StatusForbidden, map[string]string{
+			"error": "unauthorized_client", "error_description": "This client is not allowed to introspect tokens.",
+		})
+		return
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		s.provider.WriteIntrospectionError(ctx, w, fosite.ErrInvalidRequest.WithHint("The token parameter is missing."))
+		return
+	}
+	use, ar, err := s.provider.IntrospectToken(ctx, token, fosite.TokenType(r.PostForm.Get("token_type_hint")), NewSession())
+	if err != nil && unavailable(err) {
+		unavailableResp(err)
+		return
+	}
+	if err != nil {
+		s.metrics.introspections.WithLabelValues("false").Inc()
+		writeIntrospection(w, introspection{})
+		return
+	}
+	s.metrics.introspections.WithLabelValues("true").Inc()
+	writeIntrospection(w, s.introspectionOf(use, ar))
+}
+
+// introspection is an RFC 7662 §2.2 response. An inactive token gets
+// exactly {"active":false}: nothing about why.
+type introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Username  string   `json:"username,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	Exp       int64    `json:"exp,omitempty"`
+	Iat       int64    `json:"iat,omitempty"`
+	Sub       string   `json:"sub,omitempty"`
+	Aud       []string `json:"aud,omitempty"`
+	Iss       string   `json:"iss,omitempty"`
+	// TokenUse says which kind of token this is ("access_token" or
+	// "refresh_token", as Hydra reports it): a resource server must not
+	// accept a refresh token as an access token.
+	TokenUse string `json:"token_use,omitempty"`
+}
+
+// introspectionOf describes a live token. Unlike fosite's writer, a refresh
+// token's exp is the refresh token's own expiry, not its access token's.
+func (s *Server) introspectionOf(use fosite.TokenUse, ar fosite.AccessRequester) introspection {
+	sess := ar.GetSession()
+	out := introspection{
+		Active: true, Scope: strings.Join(ar.GetGrantedScopes(), " "), ClientID: ar.GetClient().GetID(),
+		Username: sess.GetUsername(), Sub: sess.GetSubject(), Aud: ar.GetGrantedAudience(), Iss: s.cfg.Issuer,
+		TokenUse: string(use),
+	}
+	exp := sess.GetExpiresAt(fosite.AccessToken)
+	if use == fosite.RefreshToken {
+		exp = sess.GetExpiresAt(fosite.RefreshToken)
+	} else {
+		out.TokenType = "Bearer" // as registered by RFC 6750 (token types are case-insensitive)
+	}
+	if !exp.IsZero() {
+		out.Exp = exp.Unix()
+	}
+	if t := ar.GetRequestedAt(); !t.IsZero() {
+		out.Iat = t.Unix()
+	}
+	return out
+}
+
+func writeIntrospection(w http.ResponseWriter, v introspection) {
+	b, err := json.Marshal(v)
+	if err != nil { // cannot happen: strings and numbers only
+		b = []byte(`{"active":false}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	_, _ = w.Write(b)
+}
