@@ -92,7 +92,7 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
-var allScenarios = []string{"hello", "cc", "cc-jwt", "introspect", "refresh", "refresh-noid", "refresh-jwt", "revoke", "jwks", "authcode"}
+var allScenarios = []string{"hello", "cc", "cc-jwt", "introspect", "refresh", "refresh-es256", "refresh-noid", "refresh-jwt", "revoke", "jwks", "authcode"}
 
 func main() {
 	o := Options{Out: os.Stdout}

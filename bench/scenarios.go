@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -36,6 +38,8 @@ func prepare(ctx context.Context, h *harness, o Options, name string, c int) (*p
 		return h.prepIntrospect(ctx, o)
 	case "refresh":
 		return h.prepRefresh(ctx, o, c, pubClient, o.RefreshScope)
+	case "refresh-es256":
+		return h.prepRefresh(ctx, o, c, pubES256Client, o.RefreshScope)
 	case "refresh-noid":
 		return h.prepRefresh(ctx, o, c, pubClient, "offline_access")
 	case "refresh-jwt":
@@ -223,6 +227,22 @@ func isJWT(tok string) bool {
 	return strings.HasPrefix(tok, "eyJ") && strings.Count(tok, ".") == 2
 }
 
+// jwtAlg is the "alg" of a JWT's header, "" for anything else.
+func jwtAlg(tok string) string {
+	h, _, _ := strings.Cut(tok, ".")
+	b, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		return ""
+	}
+	var hdr struct {
+		Alg string `json:"alg"`
+	}
+	if json.Unmarshal(b, &hdr) != nil {
+		return ""
+	}
+	return hdr.Alg
+}
+
 func (h *harness) prepCCJWT() (*prepared, error) {
 	body := url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}.Encode()
 	basic := svcJWTClient + ":" + h.svcJWTSecret
@@ -303,6 +323,16 @@ func (h *harness) prepRefresh(ctx context.Context, o Options, c int, client, sco
 	if jwt {
 		note += ", ES256 JWT access tokens"
 	}
+	// With openid every refresh must carry a new ID token signed as the
+	// client registered (RS256 unless --id-token-alg ES256).
+	wantAlg := ""
+	if strings.Contains(" "+scope+" ", " openid ") {
+		wantAlg = "RS256"
+		if client == pubES256Client {
+			wantAlg = "ES256"
+		}
+		note += ", " + wantAlg + " ID tokens"
+	}
 	return &prepared{
 		note: note,
 		op: func(w int) error {
@@ -314,6 +344,9 @@ func (h *harness) prepRefresh(ctx context.Context, o Options, c int, client, sco
 			}
 			if err == nil && jwt && !isJWT(t.Access) {
 				err = &flowError{step: "refresh-not-jwt", status: 200, detail: t.Access}
+			}
+			if err == nil && wantAlg != "" && jwtAlg(t.IDToken) != wantAlg {
+				err = &flowError{step: "refresh-id-token", status: 200, detail: "ID token " + t.IDToken}
 			}
 			if err != nil {
 				// The chain is broken: start a new one (not timed as a

@@ -29,7 +29,7 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		"response_modes_supported":                         []string{"query"},
 		"grant_types_supported":                            []string{"authorization_code", "refresh_token", "client_credentials", DeviceCodeGrantType},
 		"subject_types_supported":                          []string{"public"},
-		"id_token_signing_alg_values_supported":            []string{"RS256"},
+		"id_token_signing_alg_values_supported":            []string{"RS256", "ES256"},
 		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256"},
 		// Not registered in RFC 8414: clients registered with

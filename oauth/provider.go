@@ -166,7 +166,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		OmitRedirectScopeParam:     false,
 		RedirectSecureChecker:      fosite.IsRedirectURISecure,
 	}
-	signer := &kidSigner{keys: d.Keys, alg: "RS256"}
+	signer := &kidSigner{keys: d.Keys, alg: "RS256", clients: d.Clients}
 	provider := compose.Compose(fc, d.Store, &compose.CommonStrategy{
 		CoreStrategy:               strategy,
 		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: signer, Config: fc},
@@ -206,14 +206,46 @@ func New(cfg Config, d Deps) (*Server, error) {
 
 // kidSigner signs ID tokens with the key manager's active key and names it
 // in the "kid" header. fosite signs with go-jose v3, which takes the raw
-// crypto key.
+// crypto key. The algorithm is the audience client's
+// id_token_signed_response_alg (RS256 unless the client registered ES256).
 type kidSigner struct {
-	keys Keys
-	alg  string
+	keys    Keys
+	alg     string // when no client in the audience says otherwise
+	clients Clients
 }
 
-func (k *kidSigner) current(ctx context.Context) (string, *jwt.DefaultSigner, error) {
-	kid, key, err := k.keys.Signer(k.alg)
+// algFor returns the signing algorithm for claims: that of the first
+// audience that is a registered client (fosite puts the client id in an ID
+// token's aud), else k.alg.
+func (k *kidSigner) algFor(ctx context.Context, claims jwt.MapClaims) string {
+	var auds []string
+	switch a := claims["aud"].(type) {
+	case string:
+		auds = []string{a}
+	case []string:
+		auds = a
+	case []interface{}:
+		for _, v := range a {
+			if s, ok := v.(string); ok {
+				auds = append(auds, s)
+			}
+		}
+	}
+	if k.clients != nil {
+		for _, id := range auds {
+			if c, err := k.clients.Get(ctx, id); err == nil {
+				if c.IDTokenAlg == "ES256" || c.IDTokenAlg == "RS256" {
+					return c.IDTokenAlg
+				}
+				break
+			}
+		}
+	}
+	return k.alg
+}
+
+func (k *kidSigner) current(ctx context.Context, alg string) (string, *jwt.DefaultSigner, error) {
+	kid, key, err := k.keys.Signer(alg)
 	if err != nil {
 		return "", nil, err
 	}
@@ -221,7 +253,7 @@ func (k *kidSigner) current(ctx context.Context) (string, *jwt.DefaultSigner, er
 }
 
 func (k *kidSigner) Generate(ctx context.Context, claims jwt.MapClaims, header jwt.Mapper) (string, string, error) {
-	kid, s, err := k.current(ctx)
+	kid, s, err := k.current(ctx, k.algFor(ctx, claims))
 	if err != nil {
 		return "", "", err
 	}

@@ -31,6 +31,9 @@ type Client struct {
 	TokenEndpointAuthMethod string
 	// AccessTokenFormat: "opaque" (default) or "jwt" (RFC 9068).
 	AccessTokenFormat string
+	// IDTokenAlg is the client's id_token_signed_response_alg: "RS256"
+	// (the default, as OpenID Connect registration has it) or "ES256".
+	IDTokenAlg string
 	// JWKS (a JSON Web Key Set document) or JWKSURI holds the public keys of
 	// a private_key_jwt client.
 	JWKS    []byte

@@ -220,6 +220,7 @@ func clientsCreate(ctx context.Context, db *postgres.DB, args []string, stdout i
 	name := fs.String("name", "", "display name")
 	introspect := fs.Bool("introspect", false, "allow this client to call introspection")
 	format := fs.String("access-token-format", "opaque", "opaque or jwt (RFC 9068)")
+	idTokenAlg := fs.String("id-token-alg", "RS256", "ID token signing algorithm (id_token_signed_response_alg): RS256 or ES256")
 	authMethod := fs.String("auth-method", "", "client_secret_basic (default; client_secret_post works too) or private_key_jwt")
 	jwksFile := fs.String("jwks-file", "", "private_key_jwt: file with the client's public JWK Set")
 	jwksURI := fs.String("jwks-uri", "", "private_key_jwt: URL of the client's public JWK Set")
@@ -230,6 +231,7 @@ func clientsCreate(ctx context.Context, db *postgres.DB, args []string, stdout i
 		ID: *id, Name: *name, Public: *public, RedirectURIs: redirects,
 		GrantTypes: splitList(*grantTypes), Scopes: splitList(*scopes), Introspect: *introspect,
 		AccessTokenFormat: *format, TokenEndpointAuthMethod: *authMethod, JWKSURI: *jwksURI,
+		IDTokenAlg: *idTokenAlg,
 	}
 	if *jwksFile != "" {
 		b, err := os.ReadFile(*jwksFile)
@@ -332,6 +334,9 @@ func validateClientAuth(c *storage.Client, secret string) error {
 	var errs []string
 	if c.AccessTokenFormat != "opaque" && c.AccessTokenFormat != "jwt" {
 		errs = append(errs, "--access-token-format must be opaque or jwt")
+	}
+	if c.IDTokenAlg != "RS256" && c.IDTokenAlg != "ES256" {
+		errs = append(errs, "--id-token-alg must be RS256 or ES256")
 	}
 	switch c.TokenEndpointAuthMethod {
 	case "", "client_secret_basic", "client_secret_post":

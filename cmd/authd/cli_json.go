@@ -43,7 +43,8 @@ func listJSON(ctx context.Context, cfg Config, db *postgres.DB, cmd string, args
 				ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: nonNil(c.RedirectURIs),
 				GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes), Scopes: nonNil(c.Scopes),
 				Audience: nonNil(c.Audience), TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
-				Introspect: c.Introspect, CreatedAt: c.CreatedAt.UTC(),
+				Introspect: c.Introspect, AccessTokenFormat: c.AccessTokenFormat, IDTokenAlg: c.IDTokenAlg,
+				CreatedAt: c.CreatedAt.UTC(),
 			}
 		}
 		v = list
@@ -90,6 +91,8 @@ type clientJSON struct {
 	Audience                []string  `json:"audience"`
 	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method,omitempty"`
 	Introspect              bool      `json:"introspect"`
+	AccessTokenFormat       string    `json:"access_token_format"`
+	IDTokenAlg              string    `json:"id_token_signed_response_alg"`
 	CreatedAt               time.Time `json:"created_at"`
 }
 

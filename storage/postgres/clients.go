@@ -12,13 +12,13 @@ import (
 
 const clientCols = `id, name, secret_hash, public, redirect_uris, grant_types, response_types,
 	scopes, audience, token_endpoint_auth_method, introspect, created_at,
-	access_token_format, jwks, jwks_uri`
+	access_token_format, jwks, jwks_uri, id_token_signed_response_alg`
 
 func scanClient(row pgx.Row) (storage.Client, error) {
 	var c storage.Client
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &c.RedirectURIs, &c.GrantTypes,
 		&c.ResponseTypes, &c.Scopes, &c.Audience, &c.TokenEndpointAuthMethod, &c.Introspect, &c.CreatedAt,
-		&c.AccessTokenFormat, &c.JWKS, &c.JWKSURI)
+		&c.AccessTokenFormat, &c.JWKS, &c.JWKSURI, &c.IDTokenAlg)
 	return c, err
 }
 
@@ -31,10 +31,11 @@ func (db *DB) CreateClient(ctx context.Context, c *storage.Client) error {
 	}
 	c.CreatedAt = orNow(c.CreatedAt)
 	_, err := db.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		c.ID, c.Name, c.SecretHash, c.Public, texts(c.RedirectURIs), texts(c.GrantTypes),
 		texts(c.ResponseTypes), texts(c.Scopes), texts(c.Audience), c.TokenEndpointAuthMethod,
-		c.Introspect, c.CreatedAt, orDefault(c.AccessTokenFormat, "opaque"), jsonOrNil(c.JWKS), c.JWKSURI)
+		c.Introspect, c.CreatedAt, orDefault(c.AccessTokenFormat, "opaque"), jsonOrNil(c.JWKS), c.JWKSURI,
+		orDefault(c.IDTokenAlg, "RS256"))
 	if err != nil {
 		return wrap("create client", err)
 	}
