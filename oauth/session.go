@@ -31,7 +31,8 @@ func newSession(subject, username string) *Session {
 		Subject: subject, Username: username,
 		ExpiresAt: map[fosite.TokenType]time.Time{},
 		Claims:    &jwt.IDTokenClaims{Subject: subject},
-		Headers:   &jwt.Headers{Extra: map[string]interface{}{}},
+		// Headers: made by IDTokenHeaders when an ID token is signed (not
+		// for every session decoded from storage).
 	}
 }
 
@@ -87,18 +88,41 @@ func (s *Session) Clone() fosite.Session {
 
 // wire is the stored form of a Session.
 type wire struct {
-	Sub   string           `json:"s,omitempty"`
-	User  string           `json:"u,omitempty"`
-	Exp   map[string]int64 `json:"e,omitempty"`
-	Nonce string           `json:"n,omitempty"`
-	Auth  int64            `json:"at,omitempty"`
-	Rat   int64            `json:"rt,omitempty"`
-	AMR   []string         `json:"amr,omitempty"`
+	Sub   string   `json:"s,omitempty"`
+	User  string   `json:"u,omitempty"`
+	Exp   *wireExp `json:"e,omitempty"`
+	Nonce string   `json:"n,omitempty"`
+	Auth  int64    `json:"at,omitempty"`
+	Rat   int64    `json:"rt,omitempty"`
+	AMR   []string `json:"amr,omitempty"`
 }
 
-var expKeys = map[fosite.TokenType]string{
-	fosite.AccessToken: "a", fosite.RefreshToken: "r", fosite.AuthorizeCode: "c", fosite.IDToken: "i",
+// wireExp holds the expiries, Unix seconds, 0 for none. A struct rather
+// than a map (the same JSON: fields in the order a map's sorted keys had)
+// so decoding a session allocates no map for them.
+type wireExp struct {
+	Access  int64 `json:"a,omitempty"`
+	Code    int64 `json:"c,omitempty"`
+	IDToken int64 `json:"i,omitempty"`
+	Refresh int64 `json:"r,omitempty"`
 }
+
+// field is where token type t's expiry goes (nil: not kept).
+func (e *wireExp) field(t fosite.TokenType) *int64 {
+	switch t {
+	case fosite.AccessToken:
+		return &e.Access
+	case fosite.AuthorizeCode:
+		return &e.Code
+	case fosite.IDToken:
+		return &e.IDToken
+	case fosite.RefreshToken:
+		return &e.Refresh
+	}
+	return nil
+}
+
+var expTypes = [...]fosite.TokenType{fosite.AccessToken, fosite.AuthorizeCode, fosite.IDToken, fosite.RefreshToken}
 
 func unix(t time.Time) int64 {
 	if t.IsZero() {
@@ -116,13 +140,14 @@ func fromUnix(n int64) time.Time {
 
 func (s *Session) MarshalJSON() ([]byte, error) {
 	w := wire{Sub: s.Subject, User: s.Username}
-	if len(s.ExpiresAt) > 0 {
-		w.Exp = make(map[string]int64, len(s.ExpiresAt))
-		for t, v := range s.ExpiresAt {
-			if k, ok := expKeys[t]; ok && !v.IsZero() {
-				w.Exp[k] = v.Unix()
-			}
+	var exp wireExp
+	for t, v := range s.ExpiresAt {
+		if f := exp.field(t); f != nil && !v.IsZero() {
+			*f = v.Unix()
 		}
+	}
+	if exp != (wireExp{}) {
+		w.Exp = &exp
 	}
 	if c := s.Claims; c != nil {
 		w.Nonce, w.Auth, w.Rat, w.AMR = c.Nonce, unix(c.AuthTime), unix(c.RequestedAt), c.AuthenticationMethodsReferences
@@ -136,9 +161,11 @@ func (s *Session) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*s = *newSession(w.Sub, w.User)
-	for t, k := range expKeys {
-		if v, ok := w.Exp[k]; ok {
-			s.ExpiresAt[t] = fromUnix(v)
+	if w.Exp != nil {
+		for _, t := range expTypes {
+			if v := *w.Exp.field(t); v != 0 {
+				s.ExpiresAt[t] = fromUnix(v)
+			}
 		}
 	}
 	s.Claims.Nonce, s.Claims.AuthTime, s.Claims.RequestedAt, s.Claims.AuthenticationMethodsReferences =

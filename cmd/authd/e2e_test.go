@@ -1216,3 +1216,19 @@ func (e *e2e) introspect503(token string) apiResp {
 	e.t.Helper()
 	return e.post("/oauth2/introspect", url.Values{"token": {token}}, rsBasic)
 }
+
+// TestE2EIntrospectionExpiry: an access token introspects active until its
+// exp and {"active":false} from then on.
+func TestE2EIntrospectionExpiry(t *testing.T) {
+	e := newE2E(t, func(c *Config) { c.AccessTokenTTL = 2 * time.Second })
+	tok := e.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}, confBasic).str("access_token")
+	r := e.introspect(tok)
+	if a, _ := r.JSON["active"].(bool); !a {
+		t.Fatalf("fresh token: %s", r.Raw)
+	}
+	exp, _ := r.JSON["exp"].(float64)
+	time.Sleep(time.Until(time.Unix(int64(exp), 0)) + 200*time.Millisecond)
+	if r := e.introspect(tok); r.Raw != "{\"active\":false}" {
+		t.Fatalf("after exp: %s", r.Raw)
+	}
+}
