@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +28,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 			"error": "temporarily_unavailable", "error_description": "Token state is unavailable. Retry later.",
 		})
 	}
-	if _, _, basic := r.BasicAuth(); !basic && r.PostForm.Get("client_assertion") == "" {
+	if !hasBasicAuth(r) && r.PostForm.Get("client_assertion") == "" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="authd"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{
 			"error": "invalid_client", "error_description": "Authenticate as a client allowed to introspect (client_secret_basic, client_secret_post or private_key_jwt).",
@@ -135,15 +134,27 @@ func (s *Server) introspectionOf(use fosite.TokenUse, ar fosite.Requester) intro
 	return out
 }
 
+// hasBasicAuth: the request carries HTTP Basic credentials (well formed or
+// not: client authentication judges them).
+func hasBasicAuth(r *http.Request) bool {
+	a := r.Header.Get("Authorization")
+	return len(a) > len("Basic ") && strings.EqualFold(a[:len("Basic ")], "Basic ")
+}
+
+// Header values shared by every introspection response (never appended to:
+// a one-element literal has no spare capacity, so an Add would copy).
+var (
+	jsonContentType = []string{"application/json;charset=UTF-8"}
+	noStore         = []string{"no-store"}
+	noCache         = []string{"no-cache"}
+)
+
 func writeIntrospection(w http.ResponseWriter, v introspection) {
 	b, err := json.Marshal(v)
 	if err != nil { // cannot happen: strings and numbers only
 		b = []byte(`{"active":false}`)
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=UTF-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	_, _ = w.Write(b)
+	h["Content-Type"], h["Cache-Control"], h["Pragma"] = jsonContentType, noStore, noCache
+	_, _ = w.Write(b) // net/http adds Content-Length: the body fits its buffer
 }

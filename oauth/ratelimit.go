@@ -223,7 +223,8 @@ func (l *RateLimiter) Middleware(next http.Handler) http.Handler {
 		// servers authenticating with Basic, the common hot path, are not
 		// parsed twice.
 		var form url.Values
-		if _, _, basic := r.BasicAuth(); login || !basic {
+		basicID, _, basic := r.BasicAuth()
+		if login || !basic {
 			form = peekForm(r, 64<<10)
 		}
 		var keys []limitKey
@@ -234,7 +235,7 @@ func (l *RateLimiter) Middleware(next http.Handler) http.Handler {
 			}
 		} else {
 			keys = append(keys, limitKey{l.key("ipc", ip), l.cfg.IPFailures})
-			if id := requestClientID(r, form); id != "" && len(id) <= 255 {
+			if id := requestClientID(basicID, basic, form); id != "" && len(id) <= 255 {
 				keys = append(keys, limitKey{l.key("c", id), l.cfg.Failures})
 			}
 		}
@@ -270,10 +271,10 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// requestClientID is the client id of HTTP Basic credentials or of the
-// form (client_secret_post, public clients).
-func requestClientID(r *http.Request, form url.Values) string {
-	if id, _, ok := r.BasicAuth(); ok {
+// requestClientID is the client id of HTTP Basic credentials (basicID, when
+// basic) or of the form (client_secret_post, public clients).
+func requestClientID(id string, basic bool, form url.Values) string {
+	if basic {
 		if u, err := url.QueryUnescape(id); err == nil {
 			return u
 		}

@@ -27,7 +27,7 @@ func TestPeekFormLeavesTheBodyIntact(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(tc.body))
 			r.Header.Set("Content-Type", tc.ct)
 			form := peekForm(r, 64<<10)
-			if got := requestClientID(r, form); got != tc.clientID {
+			if got := requestClientID("", false, form); got != tc.clientID {
 				t.Errorf("client id %q, want %q", got, tc.clientID)
 			}
 			b, err := io.ReadAll(r.Body)
@@ -38,7 +38,8 @@ func TestPeekFormLeavesTheBodyIntact(t *testing.T) {
 	}
 	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", nil)
 	r.SetBasicAuth("my%20client", "secret")
-	if got := requestClientID(r, nil); got != "my client" {
+	id, _, basic := r.BasicAuth()
+	if got := requestClientID(id, basic, nil); got != "my client" {
 		t.Errorf("Basic client id %q", got)
 	}
 }
