@@ -40,7 +40,8 @@ const defaultGCPercent = 400
 // base plus at most GOMAXPROCS password checks (web's semaphore), so the
 // limit leaves room for both and the collector only works harder near it:
 // 160 MiB + 40 MiB per GOMAXPROCS (240 MiB on 2 cores, where sign-ins then
-// peaked at 235 MiB with no loss of throughput).
+// peaked at 235-270 MiB resident with no loss of throughput: the limit is
+// soft and covers the heap only).
 func defaultMemLimit() int64 {
 	return (160 + 40*int64(runtime.GOMAXPROCS(0))) << 20
 }
