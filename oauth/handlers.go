@@ -26,7 +26,10 @@ import (
 )
 
 // Routes mounts every protocol route; the whole surface is in this block.
+// gorilla/mux tries routes in order, so the hottest come first.
 func (s *Server) Routes(r *mux.Router) {
+	r.HandleFunc("/oauth2/introspect", s.instrument("introspect", s.introspect)).Methods(http.MethodPost)
+	r.HandleFunc("/oauth2/token", s.instrument("token", s.token)).Methods(http.MethodPost)
 	r.HandleFunc("/.well-known/openid-configuration", s.serveDiscovery).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/.well-known/oauth-authorization-server", s.serveDiscovery).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/.well-known/jwks.json", s.keys.ServeJWKS).Methods(http.MethodGet, http.MethodHead)
@@ -38,9 +41,7 @@ func (s *Server) Routes(r *mux.Router) {
 	r.Handle("/oauth2/auth", s.pages.CSRF(http.HandlerFunc(s.authorize))).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/oauth2/auth", s.authorize).Methods(http.MethodPost)
 	r.Handle("/oauth2/auth/decision", s.pages.CSRF(http.HandlerFunc(s.authorize))).Methods(http.MethodPost)
-	r.HandleFunc("/oauth2/token", s.instrument("token", s.token)).Methods(http.MethodPost)
 	r.HandleFunc("/oauth2/revoke", s.instrument("revoke", s.revoke)).Methods(http.MethodPost)
-	r.HandleFunc("/oauth2/introspect", s.instrument("introspect", s.introspect)).Methods(http.MethodPost)
 	r.HandleFunc("/oauth2/device/auth", s.instrument("device_authorization", s.deviceAuthorization)).Methods(http.MethodPost)
 	r.Handle("/device", s.deviceVerification()).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/userinfo", s.userinfo).Methods(http.MethodGet, http.MethodPost)

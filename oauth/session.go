@@ -160,7 +160,21 @@ func (s *Session) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*s = *newSession(w.Sub, w.User)
+	// Fill s in place (storage decodes into a fresh session: reusing its map
+	// and claims saves allocating them twice per token lookup).
+	exp, claims := s.ExpiresAt, s.Claims
+	if exp == nil {
+		exp = map[fosite.TokenType]time.Time{}
+	} else {
+		clear(exp)
+	}
+	if claims == nil {
+		claims = &jwt.IDTokenClaims{}
+	} else {
+		*claims = jwt.IDTokenClaims{}
+	}
+	claims.Subject = w.Sub
+	*s = Session{Subject: w.Sub, Username: w.User, ExpiresAt: exp, Claims: claims}
 	if w.Exp != nil {
 		for _, t := range expTypes {
 			if v := *w.Exp.field(t); v != 0 {
