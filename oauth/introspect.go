@@ -79,7 +79,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 // tokens, garbage) goes through fosite's introspection handlers.
 func (s *Server) lookupToken(ctx context.Context, token, hint string) (fosite.TokenUse, fosite.Requester, error) {
 	if sig := s.strategy.AccessTokenSignature(ctx, token); sig != "" {
-		r, err := s.store.GetAccessTokenSession(ctx, sig, nil)
+		r, err := s.store.LookupAccessToken(ctx, sig)
 		if err != nil {
 			return "", nil, err
 		}

@@ -4,6 +4,7 @@
 package fositestore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
@@ -46,7 +48,20 @@ type Store struct {
 	// retry (see oauth's retry window), not reuse. 0 disables it.
 	retryWindow time.Duration
 	now         func() time.Time
+	// decoded remembers recently decoded access-token sessions for
+	// LookupAccessToken, keyed by token signature, with the stored bytes
+	// they were decoded from.
+	decoded *lru.Cache[string, decodedAccess]
 }
+
+// decodedAccess is a decoded access-token session and the bytes it came from.
+type decodedAccess struct {
+	raw []byte
+	req *fosite.Request
+}
+
+// decodedCacheSize bounds LookupAccessToken's cache (a few KiB per entry).
+const decodedCacheSize = 4096
 
 // Compile-time proof that Store satisfies what fosite's compose type-asserts.
 var (
@@ -74,9 +89,11 @@ func New(c Config) *Store {
 	if c.TombstoneTTL <= 0 {
 		c.TombstoneTTL = 10 * time.Minute
 	}
+	decoded, _ := lru.New[string, decodedAccess](decodedCacheSize) // only a size <= 0 fails
 	return &Store{
 		redis: c.Redis, records: c.Records, clients: c.Clients, newSession: c.NewSession,
 		tombstoneTTL: c.TombstoneTTL, refreshScopes: c.RefreshScopes, retryWindow: c.RetryWindow, now: time.Now,
+		decoded: decoded,
 	}
 }
 
@@ -452,6 +469,40 @@ func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, ses
 		return nil, mapErr(err)
 	}
 	return s.decode(ctx, b, session)
+}
+
+// LookupAccessToken is GetAccessTokenSession for callers that only read the
+// result (introspection): the request it returns may be shared with other
+// callers and must not be modified, nor its session. Redis is read every
+// time, so a revoked, expired or rotated-away token is gone at once; what is
+// saved is decoding: when Redis returns the very bytes decoded for this
+// signature before, that decoded request is reused (resource servers
+// introspect the same token on every call). The client is looked up each
+// time, as decode does: a deleted client's tokens stay dead.
+func (s *Store) LookupAccessToken(ctx context.Context, signature string) (fosite.Requester, error) {
+	sg, ok := parseSig(signature)
+	if !ok {
+		return nil, fosite.ErrNotFound
+	}
+	b, err := s.redis.GetAccess(ctx, sg.grant, sg.mac)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if d, ok := s.decoded.Get(signature); ok && bytes.Equal(d.raw, b) {
+		client, err := s.GetClient(ctx, d.req.Client.GetID())
+		if err != nil {
+			return nil, fosite.ErrNotFound.WithWrap(err)
+		}
+		r := *d.req
+		r.Client = client
+		return &r, nil
+	}
+	r, err := s.decode(ctx, b, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.decoded.Add(signature, decodedAccess{raw: b, req: r})
+	return r, nil
 }
 
 func (s *Store) DeleteAccessTokenSession(ctx context.Context, signature string) error {

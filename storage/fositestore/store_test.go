@@ -32,6 +32,7 @@ type env struct {
 	redis    *redisstore.Store
 	db       *postgres.DB
 	client   *fositestore.Client
+	clients  *fositestore.ClientCache
 	rt       *roundTrips
 	pg       *countingRecords
 }
@@ -74,7 +75,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{store: st, strategy: strat, rdb: rdb, redis: rs, db: db, client: cl, rt: rt, pg: pg}
+	return &env{store: st, strategy: strat, rdb: rdb, redis: rs, db: db, client: cl, clients: cache, rt: rt, pg: pg}
 }
 
 // request is what fosite hands storage for a user's request of grantType,
@@ -446,5 +447,90 @@ func TestStuckRotationResumes(t *testing.T) {
 	}
 	if _, _, err := e.refresh(ctx, grantID, rt); !errors.Is(err, fosite.ErrInactiveToken) {
 		t.Fatalf("the old token after the resumed rotation completed: %v, want reuse", err)
+	}
+}
+
+// TestLookupAccessToken: introspection's lookup answers what
+// GetAccessTokenSession answers, reuses a decoded session only while Redis
+// holds the very bytes it was decoded from, and never outlives a
+// revocation, a rotation or the client.
+func TestLookupAccessToken(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	at, rt := e.born(t, ctx, grantID)
+	sig := e.strategy.AccessTokenSignature(ctx, at)
+
+	want, err := e.store.GetAccessTokenSession(ctx, sig, oauth.NewSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, err := e.store.LookupAccessToken(ctx, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := e.store.LookupAccessToken(ctx, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []fosite.Requester{r1, r2} {
+		if r.GetID() != want.GetID() || r.GetClient().GetID() != "app" || r.GetSession().GetSubject() != testSubject ||
+			!r.GetRequestedAt().Equal(want.GetRequestedAt()) || strings.Join(r.GetGrantedScopes(), " ") != strings.Join(want.GetGrantedScopes(), " ") ||
+			!r.GetSession().GetExpiresAt(fosite.AccessToken).Equal(want.GetSession().GetExpiresAt(fosite.AccessToken)) {
+			t.Fatalf("lookup %+v, want %+v", r, want)
+		}
+	}
+	if r1.GetSession() != r2.GetSession() {
+		t.Error("the second lookup decoded again: the decoded session was not reused")
+	}
+
+	// Different bytes under the same signature (here: another subject
+	// written straight into Redis) are decoded afresh.
+	key := e.redis.Key(grantID, "at")
+	raw, err := e.rdb.Get(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const other = "11111111-2222-4333-8444-555555555555"
+	if err := e.rdb.Set(ctx, key, strings.ReplaceAll(raw, testSubject, other), redis.KeepTTL).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.store.LookupAccessToken(ctx, sig); err != nil || r.GetSession().GetSubject() != other {
+		t.Fatalf("after the stored bytes changed: %v, %v", r, err)
+	}
+
+	// Rotation: the old access token is gone, the new one found.
+	at2, _, err := e.refresh(ctx, grantID, rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.LookupAccessToken(ctx, sig); !errors.Is(err, fosite.ErrNotFound) {
+		t.Fatalf("rotated-away access token: %v, want not found", err)
+	}
+	sig2 := e.strategy.AccessTokenSignature(ctx, at2)
+	if _, err := e.store.LookupAccessToken(ctx, sig2); err != nil {
+		t.Fatal(err)
+	}
+
+	// Revocation: gone at once although decoded a moment ago.
+	if err := e.store.RevokeRefreshToken(ctx, grantID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.LookupAccessToken(ctx, sig2); !errors.Is(err, fosite.ErrNotFound) {
+		t.Fatalf("revoked grant's access token: %v, want not found", err)
+	}
+
+	// A deleted client's tokens are dead, decoded or not.
+	const g2 = "7d1c2a64-0000-4000-8000-000000000002"
+	at3, _ := e.born(t, ctx, g2)
+	sig3 := e.strategy.AccessTokenSignature(ctx, at3)
+	if _, err := e.store.LookupAccessToken(ctx, sig3); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.DeleteClient(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	e.clients.Forget("app") // what every replica's cache does within its TTL
+	if _, err := e.store.LookupAccessToken(ctx, sig3); !errors.Is(err, fosite.ErrNotFound) {
+		t.Fatalf("deleted client's token: %v, want not found", err)
 	}
 }
