@@ -460,15 +460,21 @@ func (s *Store) createGrant(ctx context.Context, r fosite.Requester, now, exp ti
 // GetAccessTokenSession is the introspection hot path: one Redis GET, and the
 // client from the in-memory cache.
 func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	b, err := s.accessBytes(ctx, signature)
+	if err != nil {
+		return nil, err
+	}
+	return s.decode(ctx, b, session)
+}
+
+// accessBytes reads the stored request of the access token with signature.
+func (s *Store) accessBytes(ctx context.Context, signature string) ([]byte, error) {
 	sg, ok := parseSig(signature)
 	if !ok {
 		return nil, fosite.ErrNotFound
 	}
 	b, err := s.redis.GetAccess(ctx, sg.grant, sg.mac)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	return s.decode(ctx, b, session)
+	return b, mapErr(err)
 }
 
 // LookupAccessToken is GetAccessTokenSession for callers that only read the
@@ -480,13 +486,9 @@ func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, ses
 // introspect the same token on every call). The client is looked up each
 // time, as decode does: a deleted client's tokens stay dead.
 func (s *Store) LookupAccessToken(ctx context.Context, signature string) (fosite.Requester, error) {
-	sg, ok := parseSig(signature)
-	if !ok {
-		return nil, fosite.ErrNotFound
-	}
-	b, err := s.redis.GetAccess(ctx, sg.grant, sg.mac)
+	b, err := s.accessBytes(ctx, signature)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
 	if d, ok := s.decoded.Get(signature); ok && bytes.Equal(d.raw, b) {
 		client, err := s.GetClient(ctx, d.req.Client.GetID())
