@@ -56,7 +56,7 @@ func activeParam(r *http.Request) bool {
 func (s *Server) adminListGrants(w http.ResponseWriter, r *http.Request) {
 	gs, err := s.grants.List(r.Context(), mux.Vars(r)["sub"], activeParam(r))
 	if err != nil {
-		s.grantsError(w, err)
+		s.grantsError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"grants": gs})
@@ -65,7 +65,7 @@ func (s *Server) adminListGrants(w http.ResponseWriter, r *http.Request) {
 func (s *Server) adminCountGrants(w http.ResponseWriter, r *http.Request) {
 	n, err := s.grants.Count(r.Context(), mux.Vars(r)["sub"], activeParam(r))
 	if err != nil {
-		s.grantsError(w, err)
+		s.grantsError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"count": n})
@@ -73,7 +73,7 @@ func (s *Server) adminCountGrants(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) adminRevokeGrant(w http.ResponseWriter, r *http.Request) {
 	if err := s.grants.Revoke(r.Context(), "", mux.Vars(r)["id"], storage.RevokedByAdmin); err != nil {
-		s.grantsError(w, err)
+		s.grantsError(w, r, err)
 		return
 	}
 	s.metrics.revocations.WithLabelValues(storage.RevokedByAdmin).Inc()
@@ -84,7 +84,7 @@ func (s *Server) adminRevokeSubject(w http.ResponseWriter, r *http.Request) {
 	ids, err := s.grants.RevokeAll(r.Context(), mux.Vars(r)["sub"], storage.RevokedByAdmin)
 	s.metrics.revocations.WithLabelValues(storage.RevokedByAdmin).Add(float64(len(ids)))
 	if err != nil {
-		s.grantsError(w, err)
+		s.grantsError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"revoked": nonNil(ids)})
@@ -98,15 +98,15 @@ func nonNil(s []string) []string {
 }
 
 // grantsError writes a storage error of the grant APIs.
-func (s *Server) grantsError(w http.ResponseWriter, err error) {
+func (s *Server) grantsError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, fosite.ErrNotFound):
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "No such grant."})
 	case unavailable(err):
-		s.log.Error("grants api: backend unavailable", "err", err)
+		s.log.ErrorContext(r.Context(), "grants api: backend unavailable", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
 	default:
-		s.log.Error("grants api", "err", err)
+		s.log.ErrorContext(r.Context(), "grants api", "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
 	}
 }
@@ -155,7 +155,7 @@ func (s *Server) meListGrants(w http.ResponseWriter, r *http.Request) {
 	c := callerFrom(r)
 	gs, err := s.grants.List(r.Context(), c.subject, !(r.URL.Query().Get("active") == "false"))
 	if err != nil {
-		s.grantsError(w, err)
+		s.grantsError(w, r, err)
 		return
 	}
 	for i := range gs {
@@ -167,7 +167,7 @@ func (s *Server) meListGrants(w http.ResponseWriter, r *http.Request) {
 func (s *Server) meRevokeGrant(w http.ResponseWriter, r *http.Request) {
 	c := callerFrom(r)
 	if err := s.grants.Revoke(r.Context(), c.subject, mux.Vars(r)["id"], storage.RevokedByUser); err != nil {
-		s.grantsError(w, err)
+		s.grantsError(w, r, err)
 		return
 	}
 	s.metrics.revocations.WithLabelValues(storage.RevokedByUser).Inc()
@@ -179,7 +179,7 @@ func (s *Server) meRevokeOthers(w http.ResponseWriter, r *http.Request) {
 	ids, err := s.grants.RevokeAll(r.Context(), c.subject, storage.RevokedLogoutAll, c.grant)
 	s.metrics.revocations.WithLabelValues(storage.RevokedLogoutAll).Add(float64(len(ids)))
 	if err != nil {
-		s.grantsError(w, err)
+		s.grantsError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"revoked": nonNil(ids)})

@@ -199,7 +199,7 @@ func (h *deviceHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *deviceHandler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
-	h.p.cfg.Logger.Error("device verification", "err", err)
+	h.p.cfg.Logger.ErrorContext(r.Context(), "device verification", "err", err)
 	h.p.RenderError(w, r, http.StatusServiceUnavailable, "Temporarily unavailable",
 		"Connecting devices is temporarily unavailable. Please try again in a moment.")
 }

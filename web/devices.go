@@ -74,7 +74,7 @@ func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request) (*LoginSession,
 }
 
 func (p *Pages) devicesUnavailable(w http.ResponseWriter, r *http.Request, err error) {
-	p.cfg.Logger.Error("devices page", "err", err)
+	p.cfg.Logger.ErrorContext(r.Context(), "devices page", "err", err)
 	p.RenderError(w, r, http.StatusServiceUnavailable, "Temporarily unavailable", "Your devices cannot be shown or changed right now. Please try again in a moment.")
 }
 
@@ -121,7 +121,7 @@ func (p *Pages) browserGrants(ctx context.Context, s *LoginSession) map[string]b
 	}
 	ids, err := p.cfg.BrowserGrants.LoginSessionGrants(ctx, s.ID)
 	if err != nil {
-		p.cfg.Logger.Warn("grants of login session", "err", err)
+		p.cfg.Logger.WarnContext(ctx, "grants of login session", "err", err)
 		return nil
 	}
 	out := make(map[string]bool, len(ids))
@@ -145,7 +145,7 @@ func (p *Pages) RememberGrant(ctx context.Context, s *LoginSession, grant string
 		return
 	}
 	if err := p.cfg.BrowserGrants.AddLoginSessionGrant(ctx, s.ID, grant, p.cfg.SessionTTL); err != nil {
-		p.cfg.Logger.Warn("remember grant of login session", "err", err)
+		p.cfg.Logger.WarnContext(ctx, "remember grant of login session", "err", err)
 	}
 }
 

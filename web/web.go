@@ -126,7 +126,7 @@ func (p *Pages) CSRF(h http.Handler) http.Handler {
 }
 
 func (p *Pages) csrfFailed(w http.ResponseWriter, r *http.Request) {
-	p.cfg.Logger.Info("csrf check failed", "path", r.URL.Path, "reason", csrf.FailureReason(r))
+	p.cfg.Logger.InfoContext(r.Context(), "csrf check failed", "path", r.URL.Path, "reason", csrf.FailureReason(r))
 	p.RenderError(w, r, http.StatusForbidden, "Form expired", "This form has expired or was not sent by this site. Go back, reload the page and try again.")
 }
 
@@ -221,12 +221,12 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
 		p.RenderLogin(w, r, http.StatusUnauthorized, LoginPage{Next: next, Username: username, Error: "Wrong username or password."})
 		return
 	} else if err != nil {
-		p.cfg.Logger.Error("login failed", "err", err)
+		p.cfg.Logger.ErrorContext(r.Context(), "login failed", "err", err)
 		p.RenderError(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Signing in is temporarily unavailable. Please try again in a moment.")
 		return
 	}
 	if err := p.startSession(w, r, u); err != nil {
-		p.cfg.Logger.Error("start login session", "err", err)
+		p.cfg.Logger.ErrorContext(r.Context(), "start login session", "err", err)
 		p.RenderError(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Signing in is temporarily unavailable. Please try again in a moment.")
 		return
 	}
@@ -318,7 +318,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	if err := p.tmpl.ExecuteTemplate(w, name, data); err != nil {
-		p.cfg.Logger.Error("render page", "page", name, "err", err)
+		p.cfg.Logger.ErrorContext(r.Context(), "render page", "page", name, "err", err)
 	}
 }
 

@@ -206,3 +206,34 @@ func BenchmarkStoreMetricsOverhead(b *testing.B) {
 		}
 	})
 }
+
+// TestPageLogsCarryRequestID: what the sign-in pages log carries the
+// request's id, as the protocol endpoints' logs do.
+func TestPageLogsCarryRequestID(t *testing.T) {
+	var logs syncBuffer
+	s := startServerLog(t, &logs)
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/login", strings.NewReader("username=a&password=b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Request-Id", "page-log-check-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("POST /login without a CSRF token: %d, want 403", resp.StatusCode)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "csrf check failed" {
+			if m["request_id"] != "page-log-check-1" {
+				t.Fatalf("page log line without the request id: %s", l)
+			}
+			return
+		}
+	}
+	t.Fatalf("no csrf log line in %s", logs.String())
+}
