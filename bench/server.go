@@ -33,11 +33,11 @@ const (
 	// pubES256Client is bench-pub registered with --id-token-alg ES256: the
 	// refresh-es256 scenario.
 	pubES256Client = "bench-pub-es256"
-	svcJWTClient = "bench-svc-jwt"
-	rsClient     = "bench-rs" // confidential: client_credentials + --introspect
-	redirect     = "http://127.0.0.1:9/callback"
-	userPrefix   = "bench-user-"
-	userPass     = "bench-password-0123"
+	svcJWTClient   = "bench-svc-jwt"
+	rsClient       = "bench-rs" // confidential: client_credentials + --introspect
+	redirect       = "http://127.0.0.1:9/callback"
+	userPrefix     = "bench-user-"
+	userPass       = "bench-password-0123"
 )
 
 // harness is one running authd with its clients and users.
