@@ -594,13 +594,13 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature str
 
 // RevokeRefreshToken revokes the whole grant (RFC 7009 §2.1).
 func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	return s.RevokeGrant(ctx, requestID, storage.RevokedByClient)
+	return s.revokeForClient(ctx, requestID)
 }
 
 // RevokeAccessToken revokes the whole grant too: fosite revokes by request
 // id, and an access token's grant is its family.
 func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
-	return s.RevokeGrant(ctx, requestID, storage.RevokedByClient)
+	return s.revokeForClient(ctx, requestID)
 }
 
 // RevokeGrant removes every token of the grant from Redis (leaving a

@@ -34,7 +34,9 @@ type env struct {
 	client   *fositestore.Client
 	clients  *fositestore.ClientCache
 	rt       *roundTrips
-	pg       *countingRecords
+	// bornForCounters: a refresh token TestBenchCounters revokes.
+	bornForCounters string
+	pg              *countingRecords
 }
 
 // testSubject is the user of every request the fixture builds.
