@@ -457,8 +457,9 @@ func (s *Store) createGrant(ctx context.Context, r fosite.Requester, now, exp ti
 	return nil
 }
 
-// GetAccessTokenSession is the introspection hot path: one Redis GET, and the
-// client from the in-memory cache.
+// GetAccessTokenSession is one Redis GET and the client from the in-memory
+// cache (fosite's handlers and bearer-token checks; introspection, which only
+// reads the result, uses LookupAccessToken).
 func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
 	b, err := s.accessBytes(ctx, signature)
 	if err != nil {
