@@ -37,6 +37,29 @@ func timed(f func() apiResp) (apiResp, time.Duration) {
 }
 
 // wantUnavailable asserts a prompt 503 temporarily_unavailable JSON error.
+// signInUnavailable signs in with the demo user while backend is down and
+// wants the readable 503 page; it returns the browser, that page and how
+// long the POST took.
+func signInUnavailable(t *testing.T, e *e2e, backend string) (*browser, page, time.Duration) {
+	t.Helper()
+	b := e.newBrowser()
+	p := b.get(e.srv.URL + "/login")
+	if p.Status != http.StatusOK {
+		t.Fatalf("GET /login with %s down: %d", backend, p.Status)
+	}
+	f := onlyForm(t, p)
+	start := time.Now()
+	p = b.post(e.srv.URL+"/login", url.Values{
+		"username": {e2eUser}, "password": {e2ePassword}, "next": {f.Inputs["next"]}, "csrf_token": {csrfToken(t, f)},
+	})
+	took := time.Since(start)
+	t.Logf("POST /login with %s down: %d in %v", backend, p.Status, took.Round(time.Millisecond))
+	if p.Status != http.StatusServiceUnavailable || !strings.Contains(p.Body, "temporarily unavailable") {
+		t.Errorf("POST /login with %s down: %d %.300s", backend, p.Status, p.Body)
+	}
+	return b, p, took
+}
+
 func wantUnavailable(t *testing.T, what string, r apiResp, took, limit time.Duration) {
 	t.Helper()
 	t.Logf("%s: %d in %v", what, r.Status, took.Round(time.Millisecond))
@@ -91,20 +114,7 @@ func TestFaultRedisKilled(t *testing.T) {
 	}
 
 	// Sign-in needs Redis for the session: a readable 503 page, promptly.
-	b := e.newBrowser()
-	p := b.get(e.srv.URL + "/login")
-	if p.Status != http.StatusOK {
-		t.Fatalf("GET /login with Redis down: %d", p.Status)
-	}
-	f := onlyForm(t, p)
-	start := time.Now()
-	p = b.post(e.srv.URL+"/login", url.Values{
-		"username": {e2eUser}, "password": {e2ePassword}, "next": {f.Inputs["next"]}, "csrf_token": {csrfToken(t, f)},
-	})
-	t.Logf("POST /login with Redis down: %d in %v", p.Status, time.Since(start).Round(time.Millisecond))
-	if p.Status != http.StatusServiceUnavailable || !strings.Contains(p.Body, "temporarily unavailable") {
-		t.Errorf("POST /login with Redis down: %d %.300s", p.Status, p.Body)
-	}
+	b, _, _ := signInUnavailable(t, e, "Redis")
 	if p := b.get(e.pubConfig().AuthCodeURL(randString(t), oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))); p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
 		t.Errorf("authorization request with Redis down: %d", p.Status)
 	}
@@ -236,25 +246,12 @@ func TestFaultPostgresDown(t *testing.T) {
 	wantUnavailable(t, "client_credentials for an uncached client", r, d, 3*time.Second)
 
 	// Sign-in needs the users table: a readable 503 page.
-	b := e.newBrowser()
-	p := b.get(e.srv.URL + "/login")
-	if p.Status != http.StatusOK {
-		t.Fatalf("GET /login with Postgres down: %d", p.Status)
-	}
-	f := onlyForm(t, p)
-	start := time.Now()
-	p = b.post(e.srv.URL+"/login", url.Values{
-		"username": {e2eUser}, "password": {e2ePassword}, "next": {f.Inputs["next"]}, "csrf_token": {csrfToken(t, f)},
-	})
-	t.Logf("POST /login with Postgres down: %d in %v", p.Status, time.Since(start).Round(time.Millisecond))
-	if p.Status != http.StatusServiceUnavailable || !strings.Contains(p.Body, "temporarily unavailable") {
-		t.Errorf("POST /login with Postgres down: %d %.300s", p.Status, p.Body)
-	}
+	_, p, took := signInUnavailable(t, e, "Postgres")
 	if ct := p.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 		t.Errorf("login error page Content-Type %q", ct)
 	}
-	if time.Since(start) > 3*time.Second {
-		t.Errorf("POST /login took %v", time.Since(start))
+	if took > 3*time.Second {
+		t.Errorf("POST /login took %v", took)
 	}
 	if r := e.call(http.MethodGet, "/readyz", "", ""); r.Status != http.StatusServiceUnavailable || r.str("postgres") != "unavailable" {
 		t.Errorf("/readyz with Postgres down: %v", r)
