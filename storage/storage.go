@@ -11,6 +11,12 @@ var (
 	ErrNotFound = errors.New("storage: not found")
 	// ErrConflict: a record with the same unique key already exists.
 	ErrConflict = errors.New("storage: already exists")
+	// ErrUnavailable: a backend (Redis, Postgres) could not be reached or
+	// answered "not now" (refused connection, timeout, failover in
+	// progress). The drivers wrap the underlying error with it; callers
+	// answer 503 temporarily_unavailable and must not treat it as a
+	// verdict about the record.
+	ErrUnavailable = errors.New("storage: backend unavailable")
 )
 
 // Client is a registered OAuth 2.0 client.

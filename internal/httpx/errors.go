@@ -1,0 +1,43 @@
+package httpx
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/authd/authd/storage"
+)
+
+// Problem is an error as an HTTP API answers it: status and the RFC 6749
+// §5.2-shaped error code and description.
+type Problem struct {
+	Status      int
+	Code        string
+	Description string
+}
+
+// Classify maps a domain or storage error to its answer: not found is 404,
+// an unavailable backend 503 temporarily_unavailable (retry), anything else
+// a 500 server_error (whose cause is logged, never shown).
+func Classify(err error) Problem {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return Problem{http.StatusNotFound, "not_found", "No such record."}
+	case errors.Is(err, storage.ErrUnavailable):
+		return Problem{http.StatusServiceUnavailable, "temporarily_unavailable", "A storage backend is unavailable. Retry later."}
+	}
+	return Problem{http.StatusInternalServerError, "server_error", "The server could not complete the request."}
+}
+
+// WriteError answers a JSON API request that failed with err, logging
+// server-side failures (with the request's context, so its id) under msg.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, msg string, err error) {
+	p := Classify(err)
+	if p.Status >= 500 {
+		log.ErrorContext(r.Context(), msg, "err", err)
+	}
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	WriteJSON(w, p.Status, map[string]string{"error": p.Code, "error_description": p.Description})
+}
