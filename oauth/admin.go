@@ -5,13 +5,24 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/gorilla/mux"
 	"github.com/ory/fosite"
 
+	"github.com/authd/authd/internal/httpx"
 	"github.com/authd/authd/storage"
 )
+
+// mountGrantAPIs mounts the admin and user grant APIs.
+func (s *Server) mountGrantAPIs(r *mux.Router) {
+	r.HandleFunc("/api/me/grants", s.withGrantsToken(s.meListGrants)).Methods(http.MethodGet)
+	r.HandleFunc("/api/me/grants/revoke-others", s.withGrantsToken(s.meRevokeOthers)).Methods(http.MethodPost)
+	r.HandleFunc("/api/me/grants/{id}", s.withGrantsToken(s.meRevokeGrant)).Methods(http.MethodDelete)
+	r.HandleFunc("/admin/subjects/{sub}/grants", s.adminOnly(s.adminListGrants)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/subjects/{sub}/grants", s.adminOnly(s.adminRevokeSubject)).Methods(http.MethodDelete)
+	r.HandleFunc("/admin/subjects/{sub}/grants/count", s.adminOnly(s.adminCountGrants)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/grants/{id}", s.adminOnly(s.adminRevokeGrant)).Methods(http.MethodDelete)
+}
 
 // GrantsScope is the scope an access token needs for the /api/me/grants API.
 const GrantsScope = "grants"
@@ -24,28 +35,19 @@ const GrantsScope = "grants"
 func (s *Server) adminOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.AdminToken == "" || s.grants == nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
+			httpx.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
 			return
 		}
-		tok, ok := bearer(r)
+		tok, ok := httpx.BearerHeader(r)
 		if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="authd-admin", error="invalid_token"`)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{
+			httpx.WriteJSON(w, http.StatusUnauthorized, map[string]string{
 				"error": "invalid_token", "error_description": "The admin token is missing or wrong.",
 			})
 			return
 		}
 		h(w, r)
 	}
-}
-
-func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	if len(h) < 7 || !strings.EqualFold(h[:7], "Bearer ") {
-		return "", false
-	}
-	t := strings.TrimSpace(h[7:])
-	return t, t != ""
 }
 
 func activeParam(r *http.Request) bool {
@@ -59,7 +61,7 @@ func (s *Server) adminListGrants(w http.ResponseWriter, r *http.Request) {
 		s.grantsError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"grants": gs})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"grants": gs})
 }
 
 func (s *Server) adminCountGrants(w http.ResponseWriter, r *http.Request) {
@@ -68,7 +70,7 @@ func (s *Server) adminCountGrants(w http.ResponseWriter, r *http.Request) {
 		s.grantsError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"count": n})
+	httpx.WriteJSON(w, http.StatusOK, map[string]int{"count": n})
 }
 
 func (s *Server) adminRevokeGrant(w http.ResponseWriter, r *http.Request) {
@@ -87,7 +89,7 @@ func (s *Server) adminRevokeSubject(w http.ResponseWriter, r *http.Request) {
 		s.grantsError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"revoked": nonNil(ids)})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"revoked": nonNil(ids)})
 }
 
 func nonNil(s []string) []string {
@@ -101,13 +103,13 @@ func nonNil(s []string) []string {
 func (s *Server) grantsError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, fosite.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "No such grant."})
-	case unavailable(err):
+		httpx.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "No such grant."})
+	case isUnavailable(err):
 		s.log.ErrorContext(r.Context(), "grants api: backend unavailable", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
 	default:
 		s.log.ErrorContext(r.Context(), "grants api", "err", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
+		httpx.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
 	}
 }
 
@@ -128,7 +130,7 @@ type caller struct {
 func (s *Server) withGrantsToken(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.grants == nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
+			httpx.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
 			return
 		}
 		ar, ok := s.accessTokenCaller(w, r, GrantsScope)
@@ -138,7 +140,7 @@ func (s *Server) withGrantsToken(h http.HandlerFunc) http.HandlerFunc {
 		sub := ar.GetSession().GetSubject()
 		if sub == "" { // a client_credentials token: no user's grants to show
 			w.Header().Set("WWW-Authenticate", `Bearer realm="authd", error="insufficient_scope", scope="`+GrantsScope+`"`)
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "The access token is not a user's."})
+			httpx.WriteJSON(w, http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "The access token is not a user's."})
 			return
 		}
 		ctx := context.WithValue(r.Context(), meCtxKey{}, caller{subject: sub, grant: ar.GetID()})
@@ -161,7 +163,7 @@ func (s *Server) meListGrants(w http.ResponseWriter, r *http.Request) {
 	for i := range gs {
 		gs[i].Current = gs[i].ID == c.grant
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"grants": gs})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"grants": gs})
 }
 
 func (s *Server) meRevokeGrant(w http.ResponseWriter, r *http.Request) {
@@ -182,5 +184,5 @@ func (s *Server) meRevokeOthers(w http.ResponseWriter, r *http.Request) {
 		s.grantsError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"revoked": nonNil(ids)})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"revoked": nonNil(ids)})
 }

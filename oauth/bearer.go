@@ -2,9 +2,30 @@ package oauth
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/ory/fosite"
+
+	"github.com/authd/authd/internal/httpx"
 )
+
+// bearerToken reads an access token from the Authorization header (RFC 6750
+// §2.1) or a form-encoded POST body (§2.2), never from the query string
+// (§2.3): URLs end up in logs and browser history (RFC 9700 §4.3.2). Any
+// other Authorization scheme means no bearer token.
+func bearerToken(r *http.Request) string {
+	if r.Header.Get("Authorization") != "" {
+		tok, _ := httpx.BearerHeader(r)
+		return tok
+	}
+	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+		if err := r.ParseForm(); err == nil {
+			return r.PostForm.Get("access_token")
+		}
+	}
+	return ""
+}
 
 // accessTokenCaller authenticates a resource request by its bearer access
 // token (RFC 6750) and requires scope. Only access tokens are accepted:
@@ -15,7 +36,7 @@ import (
 func (s *Server) accessTokenCaller(w http.ResponseWriter, r *http.Request, scope string) (fosite.AccessRequester, bool) {
 	deny := func(code, desc string, status int) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="authd", error="`+code+`", error_description="`+desc+`", scope="`+scope+`"`)
-		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+		httpx.WriteJSON(w, status, map[string]string{"error": code, "error_description": desc})
 	}
 	token := bearerToken(r)
 	if token == "" {
@@ -27,8 +48,8 @@ func (s *Server) accessTokenCaller(w http.ResponseWriter, r *http.Request, scope
 		err = fosite.ErrInvalidTokenFormat
 	}
 	if err != nil {
-		if unavailable(err) {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
+		if isUnavailable(err) {
+			writeError(w, errUnavailable)
 			return nil, false
 		}
 		deny("invalid_token", "The access token is invalid, expired or revoked.", http.StatusUnauthorized)

@@ -7,9 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 
+	"github.com/authd/authd/internal/httpx"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/web"
 )
@@ -85,10 +87,6 @@ func errExpiredToken() *fosite.RFC6749Error {
 func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 	ctx := fositestore.WithRequestMeta(r.Context(), requestMeta(r))
 	d := s.device
-	if err := s.prepareForm(w, r); err != nil {
-		s.writeAccessError(ctx, w, nil, err)
-		return
-	}
 	client, err := d.fosite.AuthenticateClient(ctx, r, r.PostForm)
 	if err != nil {
 		s.writeAccessError(ctx, w, nil, err)
@@ -130,7 +128,7 @@ func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	verify := s.cfg.Issuer + "/device"
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{
 		"device_code":               deviceCode,
 		"user_code":                 formatUserCode(userCode),
 		"verification_uri":          verify,
@@ -315,11 +313,7 @@ func (v deviceVerifier) LookupUserCode(ctx context.Context, input string) (web.U
 		// The client was deleted meanwhile: nothing to approve.
 		return web.UserCodeRequest{}, web.ErrUserCodeInvalid
 	}
-	name := c.Name
-	if name == "" {
-		name = c.ID
-	}
-	return web.UserCodeRequest{UserCode: formatUserCode(code), Client: name, Scopes: describe(d.Scopes)}, nil
+	return web.UserCodeRequest{UserCode: formatUserCode(code), Client: displayName(c), Scopes: describe(d.Scopes)}, nil
 }
 
 func decisionError(err error) error {
@@ -352,7 +346,26 @@ func (v deviceVerifier) DenyUserCode(ctx context.Context, input string) error {
 	return decisionError(v.s.store.DenyDevice(ctx, code))
 }
 
+// DeviceFlow is the device flow's area: its two routes, mounted beside the
+// protocol's (the token endpoint polls through deviceGrant).
+type DeviceFlow struct{ s *Server }
+
+// DeviceFlow returns the server's device flow area.
+func (s *Server) DeviceFlow() DeviceFlow { return DeviceFlow{s} }
+
+// Mount mounts the device authorization endpoint and the verification page.
+func (d DeviceFlow) Mount(r *mux.Router) {
+	s := d.s
+	r.HandleFunc("/oauth2/device/auth", s.instrument("device_authorization", s.parsed(s.deviceFormError, s.limited(s.deviceAuthorization)))).Methods(http.MethodPost)
+	r.Handle("/device", s.deviceVerification()).Methods(http.MethodGet, http.MethodPost)
+}
+
+// deviceFormError answers a device authorization whose form was refused.
+func (s *Server) deviceFormError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeAccessError(r.Context(), w, nil, err)
+}
+
 // deviceVerification is the /device page handler.
 func (s *Server) deviceVerification() http.Handler {
-	return s.pages.CSRF(s.pages.DeviceVerification(deviceVerifier{s}, s.store))
+	return s.pages.CSRF(s.pages.DeviceVerification(deviceVerifier{s}, s.guesses))
 }

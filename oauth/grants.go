@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/authd/authd/storage"
@@ -179,7 +180,7 @@ func (g *Grants) RevokeAll(ctx context.Context, subject, reason string, keep ...
 	var done []string
 	var errs []error
 	for _, r := range rows {
-		if r.RevokedAt != nil || contains(keep, r.ID) {
+		if r.RevokedAt != nil || slices.Contains(keep, r.ID) {
 			continue
 		}
 		if err := g.revoke(ctx, r.ID, reason); err != nil {

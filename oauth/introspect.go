@@ -18,39 +18,9 @@ import (
 // whether it is live).
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if err := s.prepareForm(w, r); err != nil {
-		s.provider.WriteIntrospectionError(ctx, w, err)
-		return
-	}
-	unavailableResp := func(err error) {
-		s.logError(ctx, "introspection failed", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{
-			"error": "temporarily_unavailable", "error_description": "Token state is unavailable. Retry later.",
-		})
-	}
-	if !hasBasicAuth(r) && r.PostForm.Get("client_assertion") == "" {
-		w.Header().Set("WWW-Authenticate", `Basic realm="authd"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{
-			"error": "invalid_client", "error_description": "Authenticate as a client allowed to introspect (client_secret_basic, client_secret_post or private_key_jwt).",
-		})
-		return
-	}
-	client, err := s.fosite.AuthenticateClient(ctx, r, r.PostForm)
-	if err != nil {
-		if unavailable(err) {
-			unavailableResp(err)
-			return
-		}
-		w.Header().Set("WWW-Authenticate", `Basic realm="authd"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{
-			"error": "invalid_client", "error_description": "Client authentication failed.",
-		})
-		return
-	}
-	if c, ok := storedClient(client); !ok || !c.Introspect || c.Public {
-		writeJSON(w, http.StatusForbidden, map[string]string{
-			"error": "unauthorized_client", "error_description": "This client is not allowed to introspect tokens.",
-		})
+	if err := s.introspectionCaller(r); err != nil {
+		s.logError(ctx, "introspection refused", err)
+		writeError(w, err)
 		return
 	}
 	token := r.PostForm.Get("token")
@@ -59,8 +29,9 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	use, ar, err := s.lookupToken(ctx, token, r.PostForm.Get("token_type_hint"))
-	if err != nil && unavailable(err) {
-		unavailableResp(err)
+	if isUnavailable(err) {
+		s.logError(ctx, "introspection failed", err)
+		writeError(w, errUnavailable)
 		return
 	}
 	if err != nil {
@@ -70,6 +41,48 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.introspections.WithLabelValues("true").Inc()
 	writeIntrospection(w, s.introspectionOf(use, ar))
+}
+
+// Introspection callers that may not ask.
+var (
+	errIntrospectAuth = fosite.ErrInvalidClient.WithHint(
+		"Authenticate as a client allowed to introspect (client_secret_basic, client_secret_post or private_key_jwt).")
+	errIntrospectBadClient = fosite.ErrInvalidClient.WithHint("Client authentication failed.")
+	errIntrospectForbidden = &fosite.RFC6749Error{ErrorField: fosite.ErrUnauthorizedClient.ErrorField,
+		DescriptionField: "This client is not allowed to introspect tokens.", CodeField: http.StatusForbidden}
+)
+
+// introspectionCaller authenticates and authorises the caller before any
+// token is looked at: a client with credentials (HTTP Basic, which
+// client_secret_post became when the form was parsed, or a client
+// assertion), registered with --introspect and confidential. The errors are
+// invalid_client (401) and unauthorized_client (403); an unavailable
+// backend is temporarily_unavailable.
+func (s *Server) introspectionCaller(r *http.Request) error {
+	if !hasBasicAuth(r) && r.PostForm.Get("client_assertion") == "" {
+		return errIntrospectAuth
+	}
+	client, err := s.fosite.AuthenticateClient(r.Context(), r, r.PostForm)
+	if err != nil {
+		if isUnavailable(err) {
+			return errUnavailable
+		}
+		return errIntrospectBadClient
+	}
+	return mayIntrospect(client)
+}
+
+// mayIntrospect: only confidential clients registered with --introspect.
+func mayIntrospect(client fosite.Client) error {
+	if c, ok := storedClient(client); !ok || !c.Introspect || c.Public {
+		return errIntrospectForbidden
+	}
+	return nil
+}
+
+// introspectionFormError answers an introspection whose form was refused.
+func (s *Server) introspectionFormError(w http.ResponseWriter, r *http.Request, err error) {
+	s.provider.WriteIntrospectionError(r.Context(), w, err)
 }
 
 // lookupToken finds a live token. An access token (what resource servers

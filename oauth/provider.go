@@ -81,17 +81,13 @@ type Server struct {
 	fosite   *fosite.Fosite
 	strategy *tokenStrategy
 	retry    *sealer // nil: no refresh retry window
+	limiter  ClientLimiter
+	guesses  web.FailureCounter
 }
 
 // Users looks users up for UserInfo.
 type Users interface {
 	GetUser(ctx context.Context, id string) (*storage.User, error)
-}
-
-// HealthCheck is one dependency /readyz checks.
-type HealthCheck struct {
-	Name  string
-	Check func(ctx context.Context) error
 }
 
 // Deps are the stores and collaborators the Server is built from.
@@ -109,6 +105,10 @@ type Deps struct {
 	Grants *Grants
 	// Usage records each refresh's time, IP and User-Agent (optional).
 	Usage UsageRecorder
+	// Limiter throttles failed client authentications (optional).
+	Limiter ClientLimiter
+	// UserCodeGuesses counts wrong user codes on the device page.
+	UserCodeGuesses web.FailureCounter
 }
 
 // Scopes authd knows and shows on the consent page.
@@ -184,7 +184,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, provider: provider, store: d.Store, clients: d.Clients, keys: d.Keys,
 		pages: d.Pages, consents: d.Consents, users: d.Users, health: d.Health, log: d.Logger,
-		grants: d.Grants, usage: d.Usage, strategy: strategy,
+		grants: d.Grants, usage: d.Usage, strategy: strategy, limiter: d.Limiter, guesses: d.UserCodeGuesses,
 	}
 	f, ok := provider.(*fosite.Fosite)
 	if !ok {

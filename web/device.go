@@ -3,11 +3,12 @@ package web
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/authd/authd/internal/httpx"
 )
 
 // The device verification page (RFC 8628 §3.3): a signed-in person enters
@@ -84,20 +85,17 @@ func (h *deviceHandler) render(w http.ResponseWriter, r *http.Request, status in
 	})
 }
 
-func clientIP(r *http.Request) string {
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return ip
-}
-
-func (h *deviceHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+// userCodeParam is the user code the request carries (as typed, bounded).
+func userCodeParam(r *http.Request) string {
 	code := strings.TrimSpace(r.FormValue("user_code"))
 	if len(code) > 64 {
 		code = code[:64]
 	}
+	return code
+}
+
+func (h *deviceHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	code := userCodeParam(r)
 	user, ok := h.p.Current(r)
 	if !ok {
 		next := "/device"
@@ -111,72 +109,109 @@ func (h *deviceHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusOK, "Connect a device", devicePage{Mode: "enter", Username: user.Username})
 		return
 	}
-
-	counters := []string{"device:ip:" + clientIP(r), "device:ls:" + user.ID}
-	tooMany := func() {
-		h.render(w, r, http.StatusTooManyRequests, "Too many attempts", devicePage{
-			Mode: "enter", Username: user.Username,
-			Error: "Too many wrong codes were entered. Wait 10 minutes, then try again.",
-		})
-	}
-	for _, k := range counters {
-		n, err := h.fc.Failures(ctx, k)
-		if err != nil {
-			h.unavailable(w, r, err)
-			return
-		}
-		if n >= UserCodeMaxFailures {
-			tooMany()
-			return
-		}
-	}
-
-	req, err := h.v.LookupUserCode(ctx, code)
-	switch {
-	case errors.Is(err, ErrUserCodeInvalid):
-		limited := false
-		for _, k := range counters {
-			n, err := h.fc.CountFailure(ctx, k, UserCodeWindow)
-			if err != nil {
-				h.unavailable(w, r, err)
-				return
-			}
-			limited = limited || n >= UserCodeMaxFailures
-		}
-		if limited {
-			tooMany()
-			return
-		}
-		h.render(w, r, http.StatusBadRequest, "Connect a device", devicePage{
-			Mode: "enter", UserCode: code, Username: user.Username,
-			Error: "That code is not valid or has expired. Check the code shown on your device and try again.",
-		})
-		return
-	case errors.Is(err, ErrUserCodeUsed):
-		h.render(w, r, http.StatusConflict, "Code already used", devicePage{
-			Mode: "enter", Username: user.Username,
-			Error: "This code was already used to approve or deny a device. Start again on your device to get a new code.",
-		})
-		return
-	case err != nil:
-		h.unavailable(w, r, err)
+	g := guesses{h: h, user: user, keys: []string{"device:ip:" + httpx.ClientIP(r), "device:ls:" + user.ID}}
+	if g.blocked(w, r) {
 		return
 	}
-
+	req, ok := h.lookup(w, r, g, code)
+	if !ok {
+		return
+	}
 	page := devicePage{Mode: "confirm", UserCode: req.UserCode, Req: req, Username: user.Username}
 	if r.Method != http.MethodPost {
 		h.render(w, r, http.StatusOK, "Connect "+req.Client, page)
 		return
 	}
+	h.decide(w, r, user, code, page)
+}
+
+// guesses throttles wrong user codes per client IP and per login session.
+type guesses struct {
+	h    *deviceHandler
+	user *LoginSession
+	keys []string
+}
+
+func (g guesses) tooMany(w http.ResponseWriter, r *http.Request) {
+	g.h.render(w, r, http.StatusTooManyRequests, "Too many attempts", devicePage{
+		Mode: "enter", Username: g.user.Username,
+		Error: "Too many wrong codes were entered. Wait 10 minutes, then try again.",
+	})
+}
+
+// blocked answers (429, or 503 when the counters are unreachable) and
+// reports true when a counter is at its limit.
+func (g guesses) blocked(w http.ResponseWriter, r *http.Request) bool {
+	for _, k := range g.keys {
+		n, err := g.h.fc.Failures(r.Context(), k)
+		if err != nil {
+			g.h.unavailable(w, r, err)
+			return true
+		}
+		if n >= UserCodeMaxFailures {
+			g.tooMany(w, r)
+			return true
+		}
+	}
+	return false
+}
+
+// failed counts a wrong code; it answers and reports true when that reached
+// a limit (or the counters are unreachable).
+func (g guesses) failed(w http.ResponseWriter, r *http.Request) bool {
+	limited := false
+	for _, k := range g.keys {
+		n, err := g.h.fc.CountFailure(r.Context(), k, UserCodeWindow)
+		if err != nil {
+			g.h.unavailable(w, r, err)
+			return true
+		}
+		limited = limited || n >= UserCodeMaxFailures
+	}
+	if limited {
+		g.tooMany(w, r)
+	}
+	return limited
+}
+
+// lookup finds the pending request for code; on failure it has answered.
+func (h *deviceHandler) lookup(w http.ResponseWriter, r *http.Request, g guesses, code string) (UserCodeRequest, bool) {
+	req, err := h.v.LookupUserCode(r.Context(), code)
+	switch {
+	case errors.Is(err, ErrUserCodeInvalid):
+		if g.failed(w, r) {
+			return req, false
+		}
+		h.render(w, r, http.StatusBadRequest, "Connect a device", devicePage{
+			Mode: "enter", UserCode: code, Username: g.user.Username,
+			Error: "That code is not valid or has expired. Check the code shown on your device and try again.",
+		})
+		return req, false
+	case errors.Is(err, ErrUserCodeUsed):
+		h.render(w, r, http.StatusConflict, "Code already used", devicePage{
+			Mode: "enter", Username: g.user.Username,
+			Error: "This code was already used to approve or deny a device. Start again on your device to get a new code.",
+		})
+		return req, false
+	case err != nil:
+		h.unavailable(w, r, err)
+		return req, false
+	}
+	return req, true
+}
+
+// decide records the person's Approve or Deny and shows the outcome.
+func (h *deviceHandler) decide(w http.ResponseWriter, r *http.Request, user *LoginSession, code string, page devicePage) {
+	var err error
 	switch r.PostFormValue("decision") {
 	case "approve":
-		err = h.v.ApproveUserCode(ctx, code, user.UserID, user.Username, user.AuthTime)
+		err = h.v.ApproveUserCode(r.Context(), code, user.UserID, user.Username, user.AuthTime)
 		page.Approved = true
 	case "deny":
-		err = h.v.DenyUserCode(ctx, code)
+		err = h.v.DenyUserCode(r.Context(), code)
 	default:
 		page.Error = "Choose Approve or Deny."
-		h.render(w, r, http.StatusBadRequest, "Connect "+req.Client, page)
+		h.render(w, r, http.StatusBadRequest, "Connect "+page.Req.Client, page)
 		return
 	}
 	switch {

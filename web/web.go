@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -59,6 +60,14 @@ type Config struct {
 	// BrowserGrants, when set, records the grants each login session
 	// authorized (the devices page marks them "this browser").
 	BrowserGrants BrowserGrants
+	// SignInLimiter, when set, throttles failed sign-ins.
+	SignInLimiter SignInLimiter
+}
+
+// SignInLimiter throttles failed sign-ins (ratelimit.Limiter): it wraps the
+// sign-in handler, and refuse renders the page a blocked person sees.
+type SignInLimiter interface {
+	SignIn(refuse func(w http.ResponseWriter, r *http.Request, retryAfter int), h http.Handler) http.Handler
 }
 
 // Pages renders authd's HTML and owns the login session.
@@ -134,7 +143,13 @@ func (p *Pages) csrfFailed(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) Routes(r *mux.Router) {
 	static, _ := fs.Sub(staticFS, "static")
 	r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", http.FileServer(http.FS(static))))
-	r.Handle("/login", p.CSRF(http.HandlerFunc(p.login))).Methods(http.MethodGet, http.MethodPost)
+	var login http.Handler = http.HandlerFunc(p.login)
+	if p.cfg.SignInLimiter != nil {
+		// Inside CSRF: the check there has parsed the form, so the
+		// limiter reads the username exactly as the handler will.
+		login = p.cfg.SignInLimiter.SignIn(p.tooManySignIns, login)
+	}
+	r.Handle("/login", p.CSRF(login)).Methods(http.MethodGet, http.MethodPost)
 	r.Handle("/logout", p.CSRF(http.HandlerFunc(p.logout))).Methods(http.MethodPost)
 	if p.cfg.Devices != nil {
 		p.deviceRoutes(r)
@@ -265,6 +280,12 @@ func (p *Pages) authenticate(ctx context.Context, username, password string) (*s
 		return nil, errBadCredentials
 	}
 	return u, nil
+}
+
+// tooManySignIns is the page a sign-in blocked by the limiter gets.
+func (p *Pages) tooManySignIns(w http.ResponseWriter, r *http.Request, secs int) {
+	p.RenderError(w, r, http.StatusTooManyRequests, "Too many attempts",
+		fmt.Sprintf("Too many failed sign-in attempts. Try again in %d seconds.", secs))
 }
 
 func (p *Pages) logout(w http.ResponseWriter, r *http.Request) {

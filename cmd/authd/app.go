@@ -18,6 +18,7 @@ import (
 
 	"github.com/authd/authd/keys"
 	"github.com/authd/authd/oauth"
+	"github.com/authd/authd/ratelimit"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/storage/postgres"
 	"github.com/authd/authd/storage/redisstore"
@@ -122,10 +123,11 @@ func (a *App) build(ctx context.Context) error {
 		}
 	}
 	secure := strings.HasPrefix(c.Issuer, "https://")
+	limiter := ratelimit.New(a.RDB, c.RedisPrefix, c.RateLimit, a.Log) // failed authentications
 	a.Pages, err = web.New(web.Config{
 		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
 		Secure: secure, Logger: a.Log, Devices: a.Grants,
-		BrowserGrants: a.Redis,
+		BrowserGrants: a.Redis, SignInLimiter: limiter,
 	})
 	if err != nil {
 		return err
@@ -140,20 +142,21 @@ func (a *App) build(ctx context.Context) error {
 	}, oauth.Deps{
 		Store: a.Store, Clients: a.Clients, Keys: a.Keys, Pages: a.Pages, Consents: a.DB, Users: a.DB,
 		Logger: a.Log, Metrics: reg, Grants: a.Grants, Usage: a.Redis,
+		Limiter: limiter, UserCodeGuesses: ratelimit.NewCounter(a.RDB, c.RedisPrefix),
 		Health: []oauth.HealthCheck{{Name: "redis", Check: a.Redis.Ping}, {Name: "postgres", Check: a.DB.Ping}},
 	})
 	if err != nil {
 		return err
 	}
 	r := mux.NewRouter()
-	a.OAuth.Routes(r)
+	a.OAuth.Mount(r)
+	a.OAuth.DeviceFlow().Mount(r)
 	a.Pages.Routes(r)
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 	})
-	limiter := oauth.NewRateLimiter(a.RDB, c.RedisPrefix, c.RateLimit, a.Pages, a.Log)          // failed authentications
-	a.Handler = requestIDs(a.Log, web.SecurityHeaders(recoverer(a.Log, limiter.Middleware(r)))) // requestid.go
+	a.Handler = requestIDs(a.Log, web.SecurityHeaders(recoverer(a.Log, r))) // requestid.go
 	if secure {
 		a.Handler = web.StrictTransport(a.Handler)
 	}

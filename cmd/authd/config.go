@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authd/authd/oauth"
+	"github.com/authd/authd/ratelimit"
 )
 
 // Config is authd's configuration, read from AUTHD_* environment variables.
@@ -43,7 +43,7 @@ type Config struct {
 	ClientCacheTTL time.Duration
 	// RateLimit bounds failed client authentications and sign-ins
 	// (AUTHD_RATE_LIMIT_*, ratelimit.go); the zero value means the defaults.
-	RateLimit oauth.RateLimitConfig
+	RateLimit ratelimit.Config
 	// NoRedisAutoPipeline: AUTHD_REDIS_AUTOPIPELINE=off. On by default,
 	// concurrent requests' hot-path reads go to Redis in shared pipelines
 	// (redisstore.Store.AutoPipelineReads).

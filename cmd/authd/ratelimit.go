@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/authd/authd/oauth"
+	"github.com/authd/authd/ratelimit"
 )
 
 // rateLimitFromEnv reads AUTHD_RATE_LIMIT_* (see README):
@@ -15,8 +15,8 @@ import (
 //	AUTHD_RATE_LIMIT_IP_FAILURES  failures per IP address per window (50)
 //	AUTHD_RATE_LIMIT_WINDOW       counting window and first block (1m)
 //	AUTHD_RATE_LIMIT_MAX_WINDOW   longest block; blocks double up to it (1h)
-func rateLimitFromEnv(errs *[]error) oauth.RateLimitConfig {
-	var c oauth.RateLimitConfig
+func rateLimitFromEnv(errs *[]error) ratelimit.Config {
+	var c ratelimit.Config
 	num := func(name string) int {
 		v := os.Getenv(name)
 		if v == "" {

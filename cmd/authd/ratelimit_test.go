@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/authd/authd/oauth"
+	"github.com/authd/authd/ratelimit"
 )
 
 func wantRateLimited(t *testing.T, what string, r apiResp, minWait int) int {
@@ -32,7 +32,7 @@ func ccRequest(e *e2e, basic string) apiResp {
 
 func TestRateLimitFailedClientAuthentication(t *testing.T) {
 	e := newE2E(t, func(c *Config) {
-		c.RateLimit = oauth.RateLimitConfig{Failures: 10, IPFailures: 1000, Window: time.Minute}
+		c.RateLimit = ratelimit.Config{Failures: 10, IPFailures: 1000, Window: time.Minute}
 	})
 	wrong := e2eConfID + ":wrong-secret"
 	for i := 1; i <= 10; i++ {
@@ -75,7 +75,7 @@ func TestRateLimitFailedClientAuthentication(t *testing.T) {
 func TestRateLimitWindowAndBackoff(t *testing.T) {
 	const window = 3 * time.Second
 	e := newE2E(t, func(c *Config) {
-		c.RateLimit = oauth.RateLimitConfig{Failures: 3, IPFailures: 1000, Window: window, MaxWindow: 30 * time.Second}
+		c.RateLimit = ratelimit.Config{Failures: 3, IPFailures: 1000, Window: window, MaxWindow: 30 * time.Second}
 	})
 	wrong := e2eConfID + ":wrong-secret"
 	for i := 1; i <= 3; i++ {
@@ -110,7 +110,7 @@ func redisFor(t *testing.T, e *e2e) *redis.Client {
 
 func TestRateLimitPerIP(t *testing.T) {
 	e := newE2E(t, func(c *Config) {
-		c.RateLimit = oauth.RateLimitConfig{Failures: 100, IPFailures: 5, Window: time.Minute}
+		c.RateLimit = ratelimit.Config{Failures: 100, IPFailures: 5, Window: time.Minute}
 	})
 	// Five failures, each for a different (unknown) client: the address is
 	// blocked, for every client.
@@ -123,7 +123,7 @@ func TestRateLimitPerIP(t *testing.T) {
 
 func TestRateLimitSuccessNeverThrottled(t *testing.T) {
 	e := newE2E(t, func(c *Config) {
-		c.RateLimit = oauth.RateLimitConfig{Failures: 2, IPFailures: 2, Window: time.Minute}
+		c.RateLimit = ratelimit.Config{Failures: 2, IPFailures: 2, Window: time.Minute}
 	})
 	tok := e.pkceLogin()
 	for i := 0; i < 200; i++ {
@@ -145,7 +145,7 @@ func TestRateLimitSuccessNeverThrottled(t *testing.T) {
 
 func TestRateLimitLogin(t *testing.T) {
 	e := newE2E(t, func(c *Config) {
-		c.RateLimit = oauth.RateLimitConfig{Failures: 3, IPFailures: 100, Window: time.Minute}
+		c.RateLimit = ratelimit.Config{Failures: 3, IPFailures: 100, Window: time.Minute}
 	})
 	e.srv.addUser(t, "bob", "bob-password-0123")
 	b := e.newBrowser()
@@ -189,7 +189,7 @@ func TestRateLimitConfigFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (oauth.RateLimitConfig{Failures: 5, IPFailures: 20, Window: 30 * time.Second, MaxWindow: 2 * time.Hour}); c.RateLimit != want {
+	if want := (ratelimit.Config{Failures: 5, IPFailures: 20, Window: 30 * time.Second, MaxWindow: 2 * time.Hour}); c.RateLimit != want {
 		t.Errorf("RateLimit = %+v, want %+v", c.RateLimit, want)
 	}
 	t.Setenv("AUTHD_RATE_LIMIT_FAILURES", "0")

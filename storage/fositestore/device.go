@@ -170,14 +170,3 @@ func (s *Store) RedeemDevice(ctx context.Context, signature string) error {
 	}
 	return mapErr(s.redis.RedeemDevice(ctx, sg.grant, sg.mac))
 }
-
-// CountFailure and Failures are fixed-window counters (the verification
-// page throttles user-code guesses with them).
-func (s *Store) CountFailure(ctx context.Context, key string, window time.Duration) (int64, error) {
-	return s.redis.CountFailure(ctx, key, window)
-}
-
-// Failures returns the count of a CountFailure counter.
-func (s *Store) Failures(ctx context.Context, key string) (int64, error) {
-	return s.redis.Failures(ctx, key)
-}

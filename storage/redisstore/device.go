@@ -221,33 +221,3 @@ func (s *Store) RedeemDevice(ctx context.Context, grant, mac string) error {
 	}
 	return scriptResult(r)
 }
-
-// ---------------------------------------------------------------------------
-// Failure counters (throttling guesses)
-
-func (s *Store) counterKey(key string) string { return s.prefix + "rl:" + key }
-
-// CountFailure adds one to the fixed-window counter key (the window starts
-// with the first failure) and returns the new count.
-func (s *Store) CountFailure(ctx context.Context, key string, window time.Duration) (int64, error) {
-	k := s.counterKey(key)
-	var incr *redis.IntCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		incr = p.Incr(ctx, k)
-		p.Do(ctx, "PEXPIRE", k, ms(window), "NX")
-		return nil
-	})
-	if err != nil {
-		return 0, wrap("count failure", err)
-	}
-	return incr.Val(), nil
-}
-
-// Failures returns the current count of the counter key (0 when absent).
-func (s *Store) Failures(ctx context.Context, key string) (int64, error) {
-	n, err := s.rdb.Get(ctx, s.counterKey(key)).Int64()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
-	return n, wrap("get failures", err)
-}

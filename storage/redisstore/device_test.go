@@ -174,32 +174,3 @@ func testDeviceDenyAndExpiry(t *testing.T, rdb redis.UniversalClient, prefix str
 		t.Fatalf("approve after expiry: %v", err)
 	}
 }
-
-func TestFailureCounter(t *testing.T) {
-	onEachBackend(t, testFailureCounter)
-}
-
-func testFailureCounter(t *testing.T, rdb redis.UniversalClient, prefix string) {
-	ctx := context.Background()
-	s := redisstore.New(rdb, prefix)
-	if n, err := s.Failures(ctx, "k"); err != nil || n != 0 {
-		t.Fatalf("fresh counter: %d, %v", n, err)
-	}
-	for i := 1; i <= 3; i++ {
-		n, err := s.CountFailure(ctx, "k", time.Minute)
-		if err != nil || n != int64(i) {
-			t.Fatalf("count %d: %d, %v", i, n, err)
-		}
-	}
-	// The window starts at the first failure; later ones do not extend it.
-	rdb.PExpire(ctx, prefix+"rl:k", 30*time.Second)
-	if _, err := s.CountFailure(ctx, "k", time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if ttl := rdb.PTTL(ctx, prefix+"rl:k").Val(); ttl > 30*time.Second || ttl <= 0 {
-		t.Fatalf("PTTL after another failure = %v, want the first window's", ttl)
-	}
-	if n, _ := s.Failures(ctx, "k"); n != 4 {
-		t.Fatalf("failures = %d, want 4", n)
-	}
-}

@@ -1,0 +1,45 @@
+package oauth
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+)
+
+// ClientLimiter throttles failed client authentications on the endpoints
+// that authenticate clients (ratelimit.Limiter). Its middleware runs after
+// the form is parsed, so it reads the very form the endpoint uses.
+type ClientLimiter interface {
+	ClientAuth(h http.Handler) http.Handler
+}
+
+// Mount mounts every protocol route; the whole surface is in this block.
+// gorilla/mux tries routes in order, so the hottest come first.
+func (s *Server) Mount(r *mux.Router) {
+	r.HandleFunc("/oauth2/introspect", s.instrument("introspect", s.parsed(s.introspectionFormError, s.limited(s.introspect)))).Methods(http.MethodPost)
+	r.HandleFunc("/oauth2/token", s.instrument("token", s.parsed(s.tokenFormError, s.limited(s.token)))).Methods(http.MethodPost)
+	r.HandleFunc("/.well-known/openid-configuration", s.serveDiscovery).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/.well-known/oauth-authorization-server", s.serveDiscovery).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/.well-known/jwks.json", s.keys.ServeJWKS).Methods(http.MethodGet, http.MethodHead)
+	// GET goes through the CSRF middleware only so that the sign-in and
+	// consent pages it renders carry a CSRF token (and the browser gets the
+	// CSRF cookie) for the POSTs to /login and /oauth2/auth/decision. GET is
+	// a safe method: the middleware never rejects it. POST (an authorization
+	// request sent as a form by a relying party) is not cross-site-protected.
+	r.Handle("/oauth2/auth", s.pages.CSRF(http.HandlerFunc(s.authorize))).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/oauth2/auth", s.authorize).Methods(http.MethodPost)
+	r.Handle("/oauth2/auth/decision", s.pages.CSRF(http.HandlerFunc(s.authorize))).Methods(http.MethodPost)
+	r.HandleFunc("/oauth2/revoke", s.instrument("revoke", s.parsed(s.revocationFormError, s.limited(s.revoke)))).Methods(http.MethodPost)
+	r.HandleFunc("/userinfo", s.userinfo).Methods(http.MethodGet, http.MethodPost)
+	s.mountGrantAPIs(r)
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+}
+
+// limited wraps h in the client-authentication limiter, if there is one.
+func (s *Server) limited(h http.HandlerFunc) http.Handler {
+	if s.limiter == nil {
+		return h
+	}
+	return s.limiter.ClientAuth(h)
+}
