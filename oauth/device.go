@@ -11,6 +11,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 
 	"github.com/authd/authd/storage/fositestore"
+	"github.com/authd/authd/token"
 	"github.com/authd/authd/web"
 )
 
@@ -198,8 +199,8 @@ func (d *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 	default:
 		return fosite.ErrServerError.WithDebugf("unknown device state %q", poll.State)
 	}
-	grant, _ := fositestore.DeviceGrant(sig)
-	ar.SetID(grant)
+	sg, _ := token.ParseSignature(sig)
+	ar.SetID(sg.Grant)
 	ar.SetSession(poll.Session)
 	ar.SetRequestedScopes(poll.Scopes)
 	for _, sc := range poll.Scopes {
