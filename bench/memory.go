@@ -20,6 +20,7 @@ import (
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/storage/postgres"
 	"github.com/authd/authd/storage/redisstore"
+	"github.com/authd/authd/token"
 )
 
 // MemoryResult is what the memory scenario measured.
@@ -111,7 +112,7 @@ func runMemory(ctx context.Context, h *harness, o Options) (*MemoryResult, error
 		return nil, err
 	}
 	defer db.Close()
-	strat, err := fositestore.NewTokenStrategy([]byte(h.secret))
+	strat, err := token.New([]byte(h.secret))
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +226,7 @@ func runMemory(ctx context.Context, h *harness, o Options) (*MemoryResult, error
 // loadSession does what a code exchange does with storage: the code, then
 // the grant's birth (grants row + family + access token) and its first
 // refresh token.
-func loadSession(ctx context.Context, st *fositestore.Store, strat *fositestore.TokenStrategy, tmpl *fosite.Request, grants []string, i int) error {
+func loadSession(ctx context.Context, st *fositestore.Store, strat *token.Strategy, tmpl *fosite.Request, grants []string, i int) error {
 	r := *tmpl
 	r.ID = uuid.NewString()
 	r.RequestedAt = time.Now().UTC()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/authd/authd/internal/httpx"
 	"github.com/authd/authd/storage/fositestore"
+	"github.com/authd/authd/token"
 	"github.com/authd/authd/web"
 )
 
@@ -196,8 +197,8 @@ func (d *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 	default:
 		return fosite.ErrServerError.WithDebugf("unknown device state %q", poll.State)
 	}
-	grant, _ := fositestore.DeviceGrant(sig)
-	ar.SetID(grant)
+	sg, _ := token.ParseSignature(sig)
+	ar.SetID(sg.Grant)
 	ar.SetSession(poll.Session)
 	ar.SetRequestedScopes(poll.Scopes)
 	for _, sc := range poll.Scopes {

@@ -15,6 +15,7 @@ import (
 	"github.com/ory/fosite/handler/oauth2"
 
 	"github.com/authd/authd/storage/fositestore"
+	"github.com/authd/authd/token"
 )
 
 // AccessTokenJWTAlg signs JWT access tokens: ES256 signs about 25x faster
@@ -23,13 +24,13 @@ import (
 const AccessTokenJWTAlg = "ES256"
 
 // tokenStrategy is authd's fosite CoreStrategy: opaque tokens from
-// fositestore, except that clients registered with --access-token-format
+// package token, except that clients registered with --access-token-format
 // jwt get RFC 9068 JWT access tokens. A JWT access token is still tracked
 // like an opaque one: its session lives in Redis under its grant, so
 // introspection and revocation answer from live state (a revoked grant's
 // JWT introspects inactive although its exp has not passed).
 type tokenStrategy struct {
-	*fositestore.TokenStrategy
+	*token.Strategy
 	keys   Keys
 	issuer string
 }
@@ -56,7 +57,7 @@ func looksJWT(token string) bool {
 
 func (t *tokenStrategy) GenerateAccessToken(ctx context.Context, r fosite.Requester) (string, string, error) {
 	if !wantsJWT(r) {
-		return t.TokenStrategy.GenerateAccessToken(ctx, r)
+		return t.Strategy.GenerateAccessToken(ctx, r)
 	}
 	kid, key, err := t.keys.Signer(AccessTokenJWTAlg)
 	if err != nil {
@@ -122,19 +123,19 @@ func (t *tokenStrategy) jwtSignature(token string) string {
 	if json.Unmarshal(payload, &c) != nil {
 		return ""
 	}
-	return t.TokenStrategy.JWTSignature(c.SID, token)
+	return t.Strategy.JWTSignature(c.SID, token)
 }
 
 func (t *tokenStrategy) AccessTokenSignature(ctx context.Context, token string) string {
 	if looksJWT(token) {
 		return t.jwtSignature(token)
 	}
-	return t.TokenStrategy.AccessTokenSignature(ctx, token)
+	return t.Strategy.AccessTokenSignature(ctx, token)
 }
 
 func (t *tokenStrategy) ValidateAccessToken(ctx context.Context, r fosite.Requester, token string) error {
 	if !looksJWT(token) {
-		return t.TokenStrategy.ValidateAccessToken(ctx, r, token)
+		return t.Strategy.ValidateAccessToken(ctx, r, token)
 	}
 	if t.jwtSignature(token) == "" {
 		return fosite.ErrInvalidTokenFormat

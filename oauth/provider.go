@@ -18,6 +18,7 @@ import (
 
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
+	"github.com/authd/authd/token"
 	"github.com/authd/authd/web"
 )
 
@@ -136,11 +137,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	opaque, err := fositestore.NewTokenStrategy(cfg.Secret)
+	opaque, err := token.New(cfg.Secret)
 	if err != nil {
 		return nil, err
 	}
-	strategy := &tokenStrategy{TokenStrategy: opaque, keys: d.Keys, issuer: cfg.Issuer}
+	strategy := &tokenStrategy{Strategy: opaque, keys: d.Keys, issuer: cfg.Issuer}
 	fc := &fosite.Config{
 		AccessTokenLifespan:   cfg.AccessTokenTTL,
 		RefreshTokenLifespan:  cfg.RefreshTokenTTL,

@@ -26,6 +26,7 @@ import (
 	"github.com/authd/authd/oauth"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
+	"github.com/authd/authd/token"
 )
 
 const (
@@ -633,7 +634,7 @@ func TestDeviceRedisUnavailable(t *testing.T) {
 	wantDevError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
 
 	// A device code with a valid MAC, so that authd has to ask Redis.
-	strategy, err := fositestore.NewTokenStrategy(f.srv.App.Config.Secret)
+	strategy, err := token.New(f.srv.App.Config.Secret)
 	if err != nil {
 		t.Fatal(err)
 	}

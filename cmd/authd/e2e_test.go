@@ -24,7 +24,7 @@ import (
 
 	"github.com/authd/authd/oauth"
 	"github.com/authd/authd/storage"
-	"github.com/authd/authd/storage/fositestore"
+	"github.com/authd/authd/token"
 )
 
 // ---------------------------------------------------------------------------
@@ -1193,7 +1193,7 @@ func TestE2ERedisUnavailable(t *testing.T) {
 // strategy (a valid MAC) for a grant that does not exist.
 func (e *e2e) mintToken(kind string) string {
 	e.t.Helper()
-	st, err := fositestore.NewTokenStrategy(e.srv.App.Config.Secret)
+	st, err := token.New(e.srv.App.Config.Secret)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -11,16 +11,15 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authd/authd/storage/redisstore"
+	"github.com/authd/authd/token"
 )
 
 // Device authorization grant (RFC 8628): device codes and their state.
 //
-// A device code is a token of kind "dc" from the TokenStrategy, minted for a
-// new grant id: that id becomes the fosite request id of the tokens the code
-// is redeemed for, so all of the grant's keys share one Redis hash tag. Only
-// the code's MAC is stored.
-
-const kindDevice = "dc"
+// A device code is a token of kind "dc" (package token), minted for a new
+// grant id: that id becomes the fosite request id of the tokens the code is
+// redeemed for, so all of the grant's keys share one Redis hash tag. Only the
+// code's MAC is stored.
 
 // Device authorization states (see redisstore).
 const (
@@ -41,24 +40,6 @@ var (
 // NewGrantID returns a fresh grant id (a UUID, as fosite's request ids are).
 func NewGrantID() string { return uuid.NewString() }
 
-// GenerateDeviceCode issues a device code for grant and returns it with its
-// signature.
-func (s *TokenStrategy) GenerateDeviceCode(grant string) (token, signature string, err error) {
-	return s.generate(kindDevice, grant, 0)
-}
-
-// DeviceCodeSignature verifies a device code's MAC and returns its signature,
-// or "" for anything this server did not issue.
-func (s *TokenStrategy) DeviceCodeSignature(token string) string {
-	return s.signature(kindDevice, token)
-}
-
-// DeviceGrant returns the grant id in a device code signature.
-func DeviceGrant(signature string) (string, bool) {
-	sg, ok := parseSig(signature)
-	return sg.grant, ok
-}
-
 // DeviceRequest is a device authorization to store.
 type DeviceRequest struct {
 	Signature string // of the device code
@@ -72,12 +53,12 @@ type DeviceRequest struct {
 // CreateDeviceRequest stores a pending device authorization. It returns
 // ErrUserCodeTaken when the user code is in use (the caller picks another).
 func (s *Store) CreateDeviceRequest(ctx context.Context, d DeviceRequest) error {
-	sg, ok := parseSig(d.Signature)
+	sg, ok := token.ParseSignature(d.Signature)
 	if !ok {
 		return errors.New("fositestore: bad device code signature")
 	}
 	return s.redis.CreateDevice(ctx, redisstore.NewDevice{
-		Grant: sg.grant, MAC: sg.mac, ClientID: d.ClientID, Scopes: d.Scopes,
+		Grant: sg.Grant, MAC: sg.MAC, ClientID: d.ClientID, Scopes: d.Scopes,
 		UserCode: d.UserCode, Interval: d.Interval, TTL: d.TTL,
 	})
 }
@@ -138,11 +119,11 @@ type DevicePoll struct {
 // was checked by the caller, so it was ours: it expired), ErrWrongClient
 // when another client polls it.
 func (s *Store) PollDevice(ctx context.Context, signature, clientID string) (DevicePoll, error) {
-	sg, ok := parseSig(signature)
+	sg, ok := token.ParseSignature(signature)
 	if !ok {
 		return DevicePoll{}, fosite.ErrNotFound
 	}
-	p, err := s.redis.PollDevice(ctx, sg.grant, sg.mac, clientID, s.now())
+	p, err := s.redis.PollDevice(ctx, sg.Grant, sg.MAC, clientID, s.now())
 	if err != nil {
 		if errors.Is(err, redisstore.ErrWrongClient) {
 			return DevicePoll{}, err
@@ -164,9 +145,9 @@ func (s *Store) PollDevice(ctx context.Context, signature, clientID string) (Dev
 // several concurrent callers succeeds; the others get ErrConcurrent
 // (wrapped in fosite.ErrSerializationFailure).
 func (s *Store) RedeemDevice(ctx context.Context, signature string) error {
-	sg, ok := parseSig(signature)
+	sg, ok := token.ParseSignature(signature)
 	if !ok {
 		return fosite.ErrNotFound
 	}
-	return mapErr(s.redis.RedeemDevice(ctx, sg.grant, sg.mac))
+	return mapErr(s.redis.RedeemDevice(ctx, sg.Grant, sg.MAC))
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/token"
 )
 
 type revocationKey struct{}
@@ -54,13 +55,13 @@ func (s *Store) revokeForClient(ctx context.Context, grant string) error {
 // rotatingRequest returns the request of the family whose refresh token sg
 // is being rotated, for a revocation; fosite then checks the client and
 // revokes the grant by its id.
-func (s *Store) rotatingRequest(ctx context.Context, sg sig, session fosite.Session) (fosite.Requester, bool) {
-	b, err := s.redis.RotatingRequest(ctx, sg.grant, sg.gen)
+func (s *Store) rotatingRequest(ctx context.Context, sg token.Signature, session fosite.Session) (fosite.Requester, bool) {
+	b, err := s.redis.RotatingRequest(ctx, sg.Grant, sg.Gen)
 	if err != nil {
 		return nil, false
 	}
 	r, err := s.decode(ctx, b, session)
-	if err != nil || r.GetID() != sg.grant {
+	if err != nil || r.GetID() != sg.Grant {
 		return nil, false
 	}
 	return r, true

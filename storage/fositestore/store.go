@@ -20,6 +20,7 @@ import (
 
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/redisstore"
+	"github.com/authd/authd/token"
 )
 
 // Records is the part of the Postgres store the adapter needs. Only grant
@@ -266,7 +267,7 @@ func (s *Store) SetClientAssertionJWT(ctx context.Context, jti string, exp time.
 // Authorization codes
 
 func (s *Store) CreateAuthorizeCodeSession(ctx context.Context, signature string, r fosite.Requester) error {
-	sg, ok := parseSig(signature)
+	sg, ok := token.ParseSignature(signature)
 	if !ok {
 		return fmt.Errorf("fositestore: bad code signature")
 	}
@@ -275,7 +276,7 @@ func (s *Store) CreateAuthorizeCodeSession(ctx context.Context, signature string
 		return err
 	}
 	ttl := ttlUntil(s.now(), r.GetSession().GetExpiresAt(fosite.AuthorizeCode), s.tombstoneTTL)
-	return s.redis.CreateCode(ctx, sg.grant, sg.mac, b, ttl)
+	return s.redis.CreateCode(ctx, sg.Grant, sg.MAC, b, ttl)
 }
 
 // GetAuthorizeCodeSession returns fosite.ErrInvalidatedAuthorizeCode, with
@@ -284,11 +285,11 @@ func (s *Store) CreateAuthorizeCodeSession(ctx context.Context, signature string
 // flight is reported as not found, so a concurrent duplicate loses without
 // revoking the winner's tokens.
 func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	sg, ok := parseSig(signature)
+	sg, ok := token.ParseSignature(signature)
 	if !ok {
 		return nil, fosite.ErrNotFound
 	}
-	b, state, err := s.redis.GetCode(ctx, sg.grant, sg.mac)
+	b, state, err := s.redis.GetCode(ctx, sg.Grant, sg.MAC)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -300,10 +301,10 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 		// the reason on the grant row; fosite's own revocation calls that
 		// follow are no-ops. Only the grant id is needed: the exchanged
 		// code keeps no payload.
-		if err := s.RevokeGrant(ctx, sg.grant, storage.RevokedCodeReplay); err != nil {
+		if err := s.RevokeGrant(ctx, sg.Grant, storage.RevokedCodeReplay); err != nil {
 			return nil, err
 		}
-		return &fosite.Request{ID: sg.grant, Client: &fosite.DefaultClient{}, Session: s.newSession(), Form: url.Values{}}, fosite.ErrInvalidatedAuthorizeCode
+		return &fosite.Request{ID: sg.Grant, Client: &fosite.DefaultClient{}, Session: s.newSession(), Form: url.Values{}}, fosite.ErrInvalidatedAuthorizeCode
 	}
 	return s.decode(ctx, b, session)
 }
@@ -311,18 +312,18 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 // InvalidateAuthorizeCodeSession starts the code's single exchange; exactly
 // one concurrent caller succeeds, the others get ErrConcurrent.
 func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
-	sg, ok := parseSig(signature)
+	sg, ok := token.ParseSignature(signature)
 	if !ok {
 		return fosite.ErrNotFound
 	}
-	return mapErr(s.redis.BeginCodeExchange(ctx, sg.grant, sg.mac))
+	return mapErr(s.redis.BeginCodeExchange(ctx, sg.Grant, sg.MAC))
 }
 
 // ---------------------------------------------------------------------------
 // PKCE and OpenID Connect request sessions
 
 func (s *Store) putAux(ctx context.Context, key, kind string, r fosite.Requester) error {
-	sg, ok := parseSig(key)
+	sg, ok := token.ParseSignature(key)
 	if !ok {
 		return fmt.Errorf("fositestore: bad code for %s session", kind)
 	}
@@ -331,15 +332,15 @@ func (s *Store) putAux(ctx context.Context, key, kind string, r fosite.Requester
 		return err
 	}
 	ttl := ttlUntil(s.now(), r.GetSession().GetExpiresAt(fosite.AuthorizeCode), s.tombstoneTTL)
-	return s.redis.PutAux(ctx, sg.grant, kind, b, ttl)
+	return s.redis.PutAux(ctx, sg.Grant, kind, b, ttl)
 }
 
 func (s *Store) getAux(ctx context.Context, key, kind string, session fosite.Session) (fosite.Requester, error) {
-	sg, ok := parseSig(key)
+	sg, ok := token.ParseSignature(key)
 	if !ok {
 		return nil, redisstore.ErrNotFound
 	}
-	b, err := s.redis.GetAux(ctx, sg.grant, kind)
+	b, err := s.redis.GetAux(ctx, sg.Grant, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -347,11 +348,11 @@ func (s *Store) getAux(ctx context.Context, key, kind string, session fosite.Ses
 }
 
 func (s *Store) deleteAux(ctx context.Context, key, kind string) error {
-	sg, ok := parseSig(key)
+	sg, ok := token.ParseSignature(key)
 	if !ok {
 		return nil
 	}
-	return s.redis.DeleteAux(ctx, sg.grant, kind)
+	return s.redis.DeleteAux(ctx, sg.Grant, kind)
 }
 
 func (s *Store) CreatePKCERequestSession(ctx context.Context, signature string, r fosite.Requester) error {
@@ -409,7 +410,7 @@ func (s *Store) issuesRefresh(r fosite.Requester) bool {
 // of a user's grant (code or device exchange), the grant is born: its
 // Postgres row is written first, then its Redis family.
 func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, r fosite.Requester) error {
-	sg, ok := parseSig(signature)
+	sg, ok := token.ParseSignature(signature)
 	if !ok {
 		return fmt.Errorf("fositestore: bad access token signature")
 	}
@@ -431,11 +432,11 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 			return err
 		}
 	}
-	err = s.redis.CreateAccess(ctx, sg.grant, sg.mac, b, ttl, birth)
+	err = s.redis.CreateAccess(ctx, sg.Grant, sg.MAC, b, ttl, birth)
 	if errors.Is(err, redisstore.ErrRevoked) && birth != nil {
 		// Revoked while being born (an authorization code replayed during
 		// its exchange): the row must say so too.
-		s.revokeRecord(ctx, sg.grant, storage.RevokedCodeReplay)
+		s.revokeRecord(ctx, sg.Grant, storage.RevokedCodeReplay)
 	}
 	return err
 }
@@ -470,11 +471,11 @@ func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, ses
 
 // accessBytes reads the stored request of the access token with signature.
 func (s *Store) accessBytes(ctx context.Context, signature string) ([]byte, error) {
-	sg, ok := parseSig(signature)
+	sg, ok := token.ParseSignature(signature)
 	if !ok {
 		return nil, fosite.ErrNotFound
 	}
-	b, err := s.redis.GetAccess(ctx, sg.grant, sg.mac)
+	b, err := s.redis.GetAccess(ctx, sg.Grant, sg.MAC)
 	return b, mapErr(err)
 }
 
@@ -509,18 +510,18 @@ func (s *Store) LookupAccessToken(ctx context.Context, signature string) (fosite
 }
 
 func (s *Store) DeleteAccessTokenSession(ctx context.Context, signature string) error {
-	sg, ok := parseSig(signature)
+	sg, ok := token.ParseSignature(signature)
 	if !ok {
 		return nil
 	}
-	return s.redis.DeleteAccess(ctx, sg.grant)
+	return s.redis.DeleteAccess(ctx, sg.Grant)
 }
 
 // ---------------------------------------------------------------------------
 // Refresh tokens
 
 func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, _ string, r fosite.Requester) error {
-	sg, ok := parseSig(signature)
+	sg, ok := token.ParseSignature(signature)
 	if !ok {
 		return fmt.Errorf("fositestore: bad refresh token signature")
 	}
@@ -529,7 +530,7 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, _ stri
 		return err
 	}
 	ttl := ttlUntil(s.now(), r.GetSession().GetExpiresAt(fosite.RefreshToken), 30*24*time.Hour)
-	return mapRevoked(s.redis.CreateRefresh(ctx, sg.grant, sg.gen, sg.mac, b, ttl, sg.gen == 0))
+	return mapRevoked(s.redis.CreateRefresh(ctx, sg.Grant, sg.Gen, sg.MAC, b, ttl, sg.Gen == 0))
 }
 
 func mapRevoked(err error) error {
@@ -544,11 +545,11 @@ func mapRevoked(err error) error {
 // reuse_detected and returns fosite.ErrInactiveToken with a request carrying
 // the grant id, on which fosite revokes the family again (a no-op by then).
 func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	sg, ok := parseSig(signature)
+	sg, ok := token.ParseSignature(signature)
 	if !ok {
 		return nil, fosite.ErrNotFound
 	}
-	b, state, err := s.redis.GetRefresh(ctx, sg.grant, sg.gen, sg.mac, s.retryWindow)
+	b, state, err := s.redis.GetRefresh(ctx, sg.Grant, sg.Gen, sg.MAC, s.retryWindow)
 	if isRevocation(ctx) && (errors.Is(err, redisstore.ErrNotFound) || err == nil && state == redisstore.RefreshRetry) {
 		if r, ok := s.rotatingRequest(ctx, sg, session); ok { // revocation.go
 			return r, nil
@@ -564,10 +565,10 @@ func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, se
 		return nil, fosite.ErrNotFound.WithHint("The refresh token was just rotated.")
 	}
 	if state == redisstore.RefreshRotated {
-		if err := s.RevokeGrant(ctx, sg.grant, storage.RevokedReuse); err != nil {
+		if err := s.RevokeGrant(ctx, sg.Grant, storage.RevokedReuse); err != nil {
 			return nil, err
 		}
-		return &fosite.Request{ID: sg.grant, Client: &fosite.DefaultClient{}, Session: session, Form: url.Values{}}, fosite.ErrInactiveToken
+		return &fosite.Request{ID: sg.Grant, Client: &fosite.DefaultClient{}, Session: session, Form: url.Values{}}, fosite.ErrInactiveToken
 	}
 	return s.decode(ctx, b, session)
 }
@@ -575,22 +576,22 @@ func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, se
 // DeleteRefreshTokenSession is only called by fosite on reuse; the family is
 // already revoked then.
 func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
-	sg, ok := parseSig(signature)
+	sg, ok := token.ParseSignature(signature)
 	if !ok {
 		return nil
 	}
-	return s.RevokeGrant(ctx, sg.grant, storage.RevokedReuse)
+	return s.RevokeGrant(ctx, sg.Grant, storage.RevokedReuse)
 }
 
 // RotateRefreshToken retires the presented refresh token and the grant's
 // access token atomically. Exactly one of several concurrent refreshes with
 // the same token gets past it.
 func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
-	sg, ok := parseSig(signature)
-	if !ok || sg.grant != requestID {
+	sg, ok := token.ParseSignature(signature)
+	if !ok || sg.Grant != requestID {
 		return fosite.ErrNotFound
 	}
-	return mapRevoked(s.redis.Rotate(ctx, sg.grant, sg.gen, sg.mac))
+	return mapRevoked(s.redis.Rotate(ctx, sg.Grant, sg.Gen, sg.MAC))
 }
 
 // RevokeRefreshToken revokes the whole grant (RFC 7009 §2.1).
@@ -608,7 +609,7 @@ func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
 // tombstone) and, for a user's grant, marks its Postgres row revoked with
 // reason. Revoking twice is harmless; the first reason is kept.
 func (s *Store) RevokeGrant(ctx context.Context, grant, reason string) error {
-	if !validGrantID(grant) {
+	if !token.ValidGrantID(grant) {
 		return fosite.ErrNotFound
 	}
 	user, err := s.redis.RevokeFamily(ctx, grant, s.tombstoneTTL)
@@ -639,21 +640,21 @@ type Successor struct {
 // PutSuccessor keeps the sealed response of the refresh that rotated away
 // the token with signature oldSignature, for the retry window.
 func (s *Store) PutSuccessor(ctx context.Context, oldSignature string, succ Successor) error {
-	sg, ok := parseSig(oldSignature)
+	sg, ok := token.ParseSignature(oldSignature)
 	if !ok || s.retryWindow <= 0 {
 		return nil
 	}
-	return s.redis.PutSuccessor(ctx, sg.grant, sg.gen, sg.mac, succ.ClientID, succ.Sealed, s.retryWindow)
+	return s.redis.PutSuccessor(ctx, sg.Grant, sg.Gen, sg.MAC, succ.ClientID, succ.Sealed, s.retryWindow)
 }
 
 // GetSuccessor returns what PutSuccessor kept for oldSignature, or
 // fosite.ErrNotFound.
 func (s *Store) GetSuccessor(ctx context.Context, oldSignature string) (Successor, error) {
-	sg, ok := parseSig(oldSignature)
+	sg, ok := token.ParseSignature(oldSignature)
 	if !ok || s.retryWindow <= 0 {
 		return Successor{}, fosite.ErrNotFound
 	}
-	c, b, err := s.redis.GetSuccessor(ctx, sg.grant, sg.gen, sg.mac)
+	c, b, err := s.redis.GetSuccessor(ctx, sg.Grant, sg.Gen, sg.MAC)
 	if err != nil {
 		return Successor{}, mapErr(err)
 	}

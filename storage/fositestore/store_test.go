@@ -19,6 +19,7 @@ import (
 	"github.com/authd/authd/storage/postgres"
 	"github.com/authd/authd/storage/redisstore"
 	"github.com/authd/authd/storage/storagetest"
+	"github.com/authd/authd/token"
 )
 
 // env is one test's (or benchmark's) adapter over the real Redis and
@@ -27,7 +28,7 @@ import (
 // makes (a counting decorator over the real store, not a stand-in).
 type env struct {
 	store    *fositestore.Store
-	strategy *fositestore.TokenStrategy
+	strategy *token.Strategy
 	rdb      redis.UniversalClient
 	redis    *redisstore.Store
 	db       *postgres.DB
@@ -69,7 +70,7 @@ func newEnv(t testing.TB) *env {
 		Redis: rs, Records: pg, Clients: cache, NewSession: oauth.NewSession,
 		TombstoneTTL: time.Minute, RefreshScopes: oauth.RefreshScopes,
 	})
-	strat, err := fositestore.NewTokenStrategy([]byte(strings.Repeat("s", 32)))
+	strat, err := token.New([]byte(strings.Repeat("s", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
