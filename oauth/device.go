@@ -10,6 +10,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 
+	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/web"
 )
@@ -233,7 +234,7 @@ func (d *deviceGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosi
 	switch err := d.s.store.RedeemDevice(ctx, sig); {
 	case errors.Is(err, fosite.ErrNotFound):
 		return errExpiredToken()
-	case errors.Is(err, fositestore.ErrConcurrent):
+	case errors.Is(err, storage.ErrStale):
 		return fosite.ErrInvalidGrant.WithHint("The device code was already redeemed.")
 	case err != nil:
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
@@ -326,7 +327,7 @@ func decisionError(err error) error {
 	switch {
 	case errors.Is(err, fosite.ErrNotFound):
 		return web.ErrUserCodeInvalid
-	case errors.Is(err, fositestore.ErrConcurrent):
+	case errors.Is(err, storage.ErrStale):
 		return web.ErrUserCodeUsed
 	}
 	return err

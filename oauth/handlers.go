@@ -131,8 +131,8 @@ func validUTF8(s string) bool {
 // 500.
 func tokenError(err error) error {
 	switch {
-	case errors.Is(err, fositestore.ErrConcurrent), errors.Is(err, fosite.ErrSerializationFailure),
-		errors.Is(err, fositestore.ErrRevoked):
+	case errors.Is(err, storage.ErrStale), errors.Is(err, fosite.ErrSerializationFailure),
+		errors.Is(err, storage.ErrRevoked):
 		return fosite.ErrInvalidGrant.WithHint("The grant was already used, rotated or revoked.")
 	case unavailable(err):
 		return fosite.ErrTemporarilyUnavailable.WithHint("A storage backend is unavailable. Retry later.")
