@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 
 	"github.com/authd/authd/internal/httpx"
+	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/token"
 	"github.com/authd/authd/web"
@@ -232,7 +233,7 @@ func (d *deviceGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosi
 	switch err := d.s.store.RedeemDevice(ctx, sig); {
 	case errors.Is(err, fosite.ErrNotFound):
 		return errExpiredToken()
-	case errors.Is(err, fositestore.ErrConcurrent):
+	case errors.Is(err, storage.ErrStale):
 		return fosite.ErrInvalidGrant.WithHint("The device code was already redeemed.")
 	case err != nil:
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
@@ -321,7 +322,7 @@ func decisionError(err error) error {
 	switch {
 	case errors.Is(err, fosite.ErrNotFound):
 		return web.ErrUserCodeInvalid
-	case errors.Is(err, fositestore.ErrConcurrent):
+	case errors.Is(err, storage.ErrStale):
 		return web.ErrUserCodeUsed
 	}
 	return err

@@ -3,18 +3,12 @@ package oauth
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"net/http"
-	"strings"
-	"syscall"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/ory/fosite"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/authd/authd/internal/httpx"
-	"github.com/authd/authd/storage/fositestore"
+	"github.com/authd/authd/storage"
 )
 
 // The error funnel of the protocol endpoints. protocolError turns what the
@@ -38,8 +32,8 @@ var errGrantGone = fosite.ErrInvalidGrant.WithHint("The grant was already used, 
 // else is returned as it is.
 func protocolError(err error) error {
 	switch {
-	case errors.Is(err, fositestore.ErrConcurrent), errors.Is(err, fosite.ErrSerializationFailure),
-		errors.Is(err, fositestore.ErrRevoked):
+	case errors.Is(err, storage.ErrStale), errors.Is(err, fosite.ErrSerializationFailure),
+		errors.Is(err, storage.ErrRevoked):
 		return errGrantGone
 	case isUnavailable(err):
 		return errUnavailable
@@ -57,37 +51,12 @@ func isServerError(err error) bool {
 	return errors.As(err, &e) && e.ErrorField == fosite.ErrServerError.ErrorField
 }
 
-// isUnavailable reports whether err comes from a storage backend being down.
-// fosite wraps storage errors in RFC 6749 errors whose Error() is only the
-// error code, so the whole chain is inspected. io.EOF/io.ErrUnexpectedEOF
-// are what a pooled connection to a server that died returns first.
+// isUnavailable reports whether err comes from a storage backend being down:
+// the stores mark such failures with storage.ErrUnavailable (fosite keeps
+// the chain of the errors it wraps), and a handler may have said so
+// already with fosite's temporarily_unavailable.
 func isUnavailable(err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, fosite.ErrTemporarilyUnavailable) {
-		return true
-	}
-	var ne net.Error
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ne) || errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, redis.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
-		return true
-	}
-	// Redis replies meaning "not now": a cluster failing over (CLUSTERDOWN,
-	// TRYAGAIN), a node loading its data, a replica that was a master.
-	if redis.IsClusterDownError(err) || redis.IsTryAgainError(err) || redis.IsLoadingError(err) ||
-		redis.IsMasterDownError(err) || redis.IsReadOnlyError(err) {
-		return true
-	}
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if m := e.Error(); strings.Contains(m, "connection refused") || strings.Contains(m, "failed to connect") ||
-			strings.Contains(m, "conn closed") {
-			return true
-		}
-	}
-	return false
+	return errors.Is(err, storage.ErrUnavailable) || errors.Is(err, fosite.ErrTemporarilyUnavailable)
 }
 
 // writeError writes err as an RFC 6749 §5.2 JSON error with its status

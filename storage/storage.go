@@ -11,6 +11,11 @@ var (
 	ErrNotFound = errors.New("storage: not found")
 	// ErrConflict: a record with the same unique key already exists.
 	ErrConflict = errors.New("storage: already exists")
+	// ErrRevoked: the grant has been revoked; nothing may be written to it.
+	ErrRevoked = errors.New("storage: grant revoked")
+	// ErrStale: a compare-and-set lost a race (another request rotated the
+	// refresh token, redeemed the code or decided the device code first).
+	ErrStale = errors.New("storage: concurrent update")
 	// ErrUnavailable: a backend (Redis, Postgres) could not be reached or
 	// answered "not now" (refused connection, timeout, failover in
 	// progress). The drivers wrap the underlying error with it; callers

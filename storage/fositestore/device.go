@@ -31,7 +31,7 @@ const (
 )
 
 // Errors of the device methods, besides fosite.ErrNotFound (unknown or
-// expired) and ErrConcurrent (already decided or redeemed).
+// expired) and storage.ErrStale (already decided or redeemed).
 var (
 	ErrUserCodeTaken = redisstore.ErrUserCodeTaken
 	ErrWrongClient   = redisstore.ErrWrongClient
@@ -82,7 +82,7 @@ func (s *Store) DeviceByUserCode(ctx context.Context, userCode string) (PendingD
 
 // ApproveDevice approves the pending authorization with this user code on
 // behalf of the user in session. fosite.ErrNotFound when unknown or expired,
-// ErrConcurrent (wrapped) when already approved or denied.
+// storage.ErrStale (wrapped) when already approved or denied.
 func (s *Store) ApproveDevice(ctx context.Context, userCode string, session fosite.Session) error {
 	d, err := s.redis.DeviceByUserCode(ctx, userCode)
 	if err != nil {
@@ -142,7 +142,7 @@ func (s *Store) PollDevice(ctx context.Context, signature, clientID string) (Dev
 }
 
 // RedeemDevice marks an approved device code redeemed. Exactly one of
-// several concurrent callers succeeds; the others get ErrConcurrent
+// several concurrent callers succeeds; the others get storage.ErrStale
 // (wrapped in fosite.ErrSerializationFailure).
 func (s *Store) RedeemDevice(ctx context.Context, signature string) error {
 	sg, ok := token.ParseSignature(signature)

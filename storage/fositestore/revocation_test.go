@@ -8,6 +8,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authd/authd/oauth"
+	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 )
 
@@ -41,7 +42,7 @@ func TestRevocationFindsRotationInFlight(t *testing.T) {
 	// The winner now tries to finish: its writes are refused.
 	w := e.request("refresh_token", grantID)
 	_, atSig, _ := e.strategy.GenerateAccessToken(ctx, w)
-	if err := e.store.CreateAccessTokenSession(ctx, atSig, w); !errors.Is(err, fositestore.ErrRevoked) {
+	if err := e.store.CreateAccessTokenSession(ctx, atSig, w); !errors.Is(err, storage.ErrRevoked) {
 		t.Errorf("winner's access token after the revocation: %v, want ErrRevoked", err)
 	}
 	// A forged or unrelated token is still not found for a revocation.

@@ -98,14 +98,6 @@ func New(c Config) *Store {
 	}
 }
 
-// ErrRevoked is returned (wrapped) when a token is written to a grant that
-// was revoked meanwhile. ErrConcurrent when a compare-and-set lost a race.
-// The token endpoint maps both to invalid_grant.
-var (
-	ErrRevoked    = redisstore.ErrRevoked
-	ErrConcurrent = redisstore.ErrStale
-)
-
 // ---------------------------------------------------------------------------
 // Request metadata carried in the context (client IP and user agent), used
 // when a grant is born.
@@ -210,7 +202,7 @@ func mapErr(err error) error {
 		return nil
 	case errors.Is(err, redisstore.ErrNotFound), errors.Is(err, storage.ErrNotFound):
 		return fosite.ErrNotFound.WithWrap(err)
-	case errors.Is(err, redisstore.ErrStale):
+	case errors.Is(err, storage.ErrStale):
 		return fosite.ErrSerializationFailure.WithWrap(err)
 	}
 	return err
@@ -310,7 +302,7 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 }
 
 // InvalidateAuthorizeCodeSession starts the code's single exchange; exactly
-// one concurrent caller succeeds, the others get ErrConcurrent.
+// one concurrent caller succeeds, the others get storage.ErrStale.
 func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
 	sg, ok := token.ParseSignature(signature)
 	if !ok {
@@ -433,7 +425,7 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 		}
 	}
 	err = s.redis.CreateAccess(ctx, sg.Grant, sg.MAC, b, ttl, birth)
-	if errors.Is(err, redisstore.ErrRevoked) && birth != nil {
+	if errors.Is(err, storage.ErrRevoked) && birth != nil {
 		// Revoked while being born (an authorization code replayed during
 		// its exchange): the row must say so too.
 		s.revokeRecord(ctx, sg.Grant, storage.RevokedCodeReplay)
@@ -534,7 +526,7 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, _ stri
 }
 
 func mapRevoked(err error) error {
-	if errors.Is(err, redisstore.ErrRevoked) {
+	if errors.Is(err, storage.ErrRevoked) {
 		return fosite.ErrNotFound.WithWrap(err)
 	}
 	return mapErr(err)

@@ -350,7 +350,7 @@ func TestRevocationCascadesAndBlocksRacingWrites(t *testing.T) {
 	// a new token into the revoked grant.
 	r := e.request("refresh_token", grantID)
 	_, atSig, _ := e.strategy.GenerateAccessToken(ctx, r)
-	if err := e.store.CreateAccessTokenSession(ctx, atSig, r); !errors.Is(err, fositestore.ErrRevoked) {
+	if err := e.store.CreateAccessTokenSession(ctx, atSig, r); !errors.Is(err, storage.ErrRevoked) {
 		t.Errorf("write into revoked grant: %v, want ErrRevoked", err)
 	}
 	if err := e.store.RevokeRefreshToken(ctx, grantID); err != nil {

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"hash/fnv"
 	"strconv"
 	"time"
@@ -24,13 +23,13 @@ import (
 func (db *DB) WithAdvisoryLock(ctx context.Context, key int64, fn func() error) (ran bool, err error) {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
-		return false, fmt.Errorf("postgres: advisory lock: %w", err)
+		return false, wrap("advisory lock", err)
 	}
 	id := db.advisoryLockID(key)
 	var got bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", id).Scan(&got); err != nil {
 		conn.Release()
-		return false, fmt.Errorf("postgres: advisory lock: %w", err)
+		return false, wrap("advisory lock", err)
 	}
 	if !got {
 		conn.Release()

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"regexp"
@@ -11,14 +10,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/authd/authd/migrations"
-	"github.com/authd/authd/storage"
 )
 
 // defaultConnectTimeout bounds dialing a connection when the URL sets no
@@ -80,7 +77,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open: %w", err)
+		return nil, wrap("open", err)
 	}
 	db := &DB{pool: pool, schema: o.schema}
 	if err := db.Ping(ctx); err != nil {
@@ -96,10 +93,7 @@ func (db *DB) Close() { db.pool.Close() }
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("postgres: ping: %w", err)
-	}
-	return nil
+	return wrap("ping", db.pool.Ping(ctx))
 }
 
 // Migrate applies every pending migration in migrations.FS. It is a no-op
@@ -113,7 +107,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		// Two processes creating the schema at once can still collide on the
 		// catalog's unique index; the schema exists either way.
 		if err != nil && !isCode(err, codeUniqueViolation, codeDuplicateSchema) {
-			return fmt.Errorf("postgres: create schema: %w", err)
+			return wrap("create schema", err)
 		}
 	}
 
@@ -137,10 +131,8 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
-	if _, err := provider.Up(ctx); err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	return nil
+	_, err = provider.Up(ctx)
+	return wrap("migrate", err)
 }
 
 // migrationLockID derives the advisory lock from the schema, so migrations of
@@ -149,40 +141,6 @@ func (db *DB) migrationLockID() int64 {
 	h := fnv.New64a()
 	h.Write([]byte("authd/migrate:" + db.schema))
 	return int64(h.Sum64())
-}
-
-// Postgres error codes (https://www.postgresql.org/docs/current/errcodes-appendix.html).
-const (
-	codeUniqueViolation     = "23505"
-	codeForeignKeyViolation = "23503"
-	codeDuplicateSchema     = "42P06"
-)
-
-func isCode(err error, codes ...string) bool {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return false
-	}
-	for _, c := range codes {
-		if pgErr.Code == c {
-			return true
-		}
-	}
-	return false
-}
-
-// wrap prefixes err with the operation and maps pgx.ErrNoRows to
-// storage.ErrNotFound and unique violations to storage.ErrConflict.
-func wrap(op string, err error) error {
-	var pgErr *pgconn.PgError
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
-	case errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation:
-		return fmt.Errorf("postgres: %s: %w (%s)", op, storage.ErrConflict, pgErr.ConstraintName)
-	default:
-		return fmt.Errorf("postgres: %s: %w", op, err)
-	}
 }
 
 // now is the time stored for records created without one, rounded to what

@@ -120,7 +120,7 @@ return 'ok'`)
 
 // ApproveDevice moves the pending authorization of grant (identified by its
 // user code too, so a stale lookup cannot approve another request) to
-// approved, storing the user's session payload. ErrStale if it was already
+// approved, storing the user's session payload. storage.ErrStale if it was already
 // decided, ErrNotFound if it expired.
 func (s *Store) ApproveDevice(ctx context.Context, grant, userCode string, payload []byte) error {
 	return s.decide(ctx, grant, userCode, DeviceApproved, payload)
@@ -213,7 +213,7 @@ redis.call('HDEL', KEYS[1], 'p')
 return 'ok'`)
 
 // RedeemDevice moves an approved authorization to redeemed. Exactly one of
-// several concurrent callers succeeds; the others get ErrStale.
+// several concurrent callers succeeds; the others get storage.ErrStale.
 func (s *Store) RedeemDevice(ctx context.Context, grant, mac string) error {
 	r, err := redeemDevice.Run(ctx, s.rdb, []string{s.Key(grant, "dc")}, mac).Text()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/redisstore"
 	"github.com/authd/authd/storage/storagetest"
 )
@@ -97,7 +98,7 @@ func testDeviceLifecycle(t *testing.T, rdb redis.UniversalClient, prefix string)
 		t.Fatalf("poll by another client: %v", err)
 	}
 	// Redeeming before approval is refused.
-	if err := s.RedeemDevice(ctx, "g1", "mac-g1"); !errors.Is(err, redisstore.ErrStale) {
+	if err := s.RedeemDevice(ctx, "g1", "mac-g1"); !errors.Is(err, storage.ErrStale) {
 		t.Fatalf("redeem while pending: %v", err)
 	}
 
@@ -108,7 +109,7 @@ func testDeviceLifecycle(t *testing.T, rdb redis.UniversalClient, prefix string)
 	if err := s.ApproveDevice(ctx, "g1", "BCDFGHJK", []byte(`{"s":"alice"}`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DenyDevice(ctx, "g1", "BCDFGHJK"); !errors.Is(err, redisstore.ErrStale) {
+	if err := s.DenyDevice(ctx, "g1", "BCDFGHJK"); !errors.Is(err, storage.ErrStale) {
 		t.Fatalf("deny after approval: %v", err)
 	}
 	p := poll(t0.Add(25*time.Second), redisstore.DeviceApproved, 15*time.Second) // no slow_down once approved
@@ -126,7 +127,7 @@ func testDeviceLifecycle(t *testing.T, rdb redis.UniversalClient, prefix string)
 			switch err := s.RedeemDevice(ctx, "g1", "mac-g1"); {
 			case err == nil:
 				wins.Add(1)
-			case !errors.Is(err, redisstore.ErrStale):
+			case !errors.Is(err, storage.ErrStale):
 				t.Errorf("redeem: %v", err)
 			}
 		}()
@@ -155,7 +156,7 @@ func testDeviceDenyAndExpiry(t *testing.T, rdb redis.UniversalClient, prefix str
 	if err := s.DenyDevice(ctx, "g1", "BCDFGHJK"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ApproveDevice(ctx, "g1", "BCDFGHJK", []byte("x")); !errors.Is(err, redisstore.ErrStale) {
+	if err := s.ApproveDevice(ctx, "g1", "BCDFGHJK", []byte("x")); !errors.Is(err, storage.ErrStale) {
 		t.Fatalf("approve after denial: %v", err)
 	}
 	if p, err := s.PollDevice(ctx, "g1", "mac-g1", "tv", time.Now()); err != nil || p.State != redisstore.DeviceDenied {

@@ -28,23 +28,20 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/authd/authd/storage"
 )
 
-// Errors returned by Store. ErrNotFound is storage.ErrNotFound so callers
-// may use either.
-var (
-	// ErrNotFound: no such token, or its MAC does not match.
-	ErrNotFound = errors.New("redisstore: not found")
-	// ErrRevoked: the grant has been revoked; nothing may be written to it.
-	ErrRevoked = errors.New("redisstore: grant revoked")
-	// ErrStale: a compare-and-set lost a race (another request rotated the
-	// refresh token or redeemed the code first).
-	ErrStale = errors.New("redisstore: concurrent update")
-)
+// ErrNotFound is returned by Store for a token that does not exist, has
+// expired or whose MAC does not match. It is not storage.ErrNotFound (a
+// missing record): fositestore maps both to fosite.ErrNotFound. A lost
+// compare-and-set is storage.ErrStale, a write to a revoked grant
+// storage.ErrRevoked, and a Redis that cannot answer now
+// storage.ErrUnavailable (errors.go).
+var ErrNotFound = errors.New("redisstore: not found")
 
 // Store is the Redis half of authd's storage.
 type Store struct {
@@ -155,7 +152,7 @@ redis.call('HSET', KEYS[1], 's', '2')
 return 'ok'`)
 
 // BeginCodeExchange atomically moves a fresh code to "being exchanged".
-// Exactly one caller succeeds; the others get ErrStale (or ErrNotFound).
+// Exactly one caller succeeds; the others get storage.ErrStale (or ErrNotFound).
 func (s *Store) BeginCodeExchange(ctx context.Context, grant, mac string) error {
 	r, err := beginExchange.Run(ctx, s.rdb, []string{s.Key(grant, "c")}, mac).Text()
 	if err != nil {
@@ -167,7 +164,7 @@ func (s *Store) BeginCodeExchange(ctx context.Context, grant, mac string) error 
 	case "missing":
 		return ErrNotFound
 	default:
-		return ErrStale
+		return storage.ErrStale
 	}
 }
 
@@ -224,8 +221,8 @@ end
 return 'ok'`)
 
 // CreateAccess stores the grant's access token, replacing any previous one.
-// birth is non-nil for the first token of a user's grant. ErrRevoked when the
-// grant was revoked meanwhile.
+// birth is non-nil for the first token of a user's grant. storage.ErrRevoked when
+// the grant was revoked meanwhile.
 func (s *Store) CreateAccess(ctx context.Context, grant, mac string, payload []byte, ttl time.Duration, birth *Birth) error {
 	val := make([]byte, 0, len(mac)+1+len(payload))
 	val = append(append(append(val, mac...), '|'), payload...)
@@ -243,7 +240,7 @@ func (s *Store) CreateAccess(ctx context.Context, grant, mac string, payload []b
 		return wrap("create access", err)
 	}
 	if r == "revoked" {
-		return ErrRevoked
+		return storage.ErrRevoked
 	}
 	return nil
 }
@@ -389,7 +386,7 @@ return 'stale'`)
 
 // Rotate retires the live refresh token (gen, mac) and the grant's access
 // token in one step, leaving the family waiting for generation gen+1.
-// Exactly one of several concurrent callers succeeds; the others get ErrStale.
+// Exactly one of several concurrent callers succeeds; the others get storage.ErrStale.
 // A rotation that was begun more than the stuck-rotation time ago and never
 // completed is resumed by the same token (one caller wins that too).
 func (s *Store) Rotate(ctx context.Context, grant string, gen uint64, mac string) error {
@@ -455,31 +452,7 @@ func (s *Store) FamiliesLive(ctx context.Context, grants []string) ([]bool, erro
 }
 
 // Ping checks the connection.
-func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
-
-func scriptResult(r string) error {
-	switch r {
-	case "ok":
-		return nil
-	case "revoked":
-		return ErrRevoked
-	case "missing":
-		return ErrNotFound
-	case "stale":
-		return ErrStale
-	}
-	return fmt.Errorf("redisstore: unexpected script result %q", r)
-}
-
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if strings.HasPrefix(err.Error(), "redisstore:") {
-		return err
-	}
-	return fmt.Errorf("redisstore: %s: %w", op, err)
-}
+func (s *Store) Ping(ctx context.Context) error { return wrap("ping", s.rdb.Ping(ctx).Err()) }
 
 // ---------------------------------------------------------------------------
 // Browser login sessions (the web package decides what is in them)
