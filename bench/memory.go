@@ -17,6 +17,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authd/authd/oauth"
+	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/storage/postgres"
 	"github.com/authd/authd/storage/redisstore"
@@ -140,8 +141,8 @@ func runMemory(ctx context.Context, h *harness, o Options) (*MemoryResult, error
 	if err != nil {
 		return nil, err
 	}
-	meta := fositestore.RequestMeta{IP: "203.0.113.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"}
-	lctx := fositestore.WithRequestMeta(ctx, meta)
+	meta := storage.RequestMeta{IP: "203.0.113.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"}
+	lctx := storage.WithRequestMeta(ctx, meta)
 	grants := make([]string, m.Sessions)
 	var next atomic.Int64
 	var firstErr error

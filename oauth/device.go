@@ -7,13 +7,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 
 	"github.com/authd/authd/internal/httpx"
 	"github.com/authd/authd/storage"
-	"github.com/authd/authd/storage/fositestore"
+	"github.com/authd/authd/storage/redisstore"
 	"github.com/authd/authd/token"
 	"github.com/authd/authd/web"
 )
@@ -28,9 +29,6 @@ import (
 //     answers polls and, after approval, redeems the device code exactly once
 //     for tokens stored through the fosite storage, which records the grant
 //     with flow device_code.
-
-// DeviceCodeGrantType is RFC 8628's grant type.
-const DeviceCodeGrantType = fositestore.DeviceCodeGrantType
 
 const (
 	defaultDeviceCodeTTL = 10 * time.Minute
@@ -87,15 +85,15 @@ func errExpiredToken() *fosite.RFC6749Error {
 // Device authorization endpoint (RFC 8628 §3.1, §3.2)
 
 func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
-	ctx := fositestore.WithRequestMeta(r.Context(), requestMeta(r))
+	ctx := storage.WithRequestMeta(r.Context(), requestMeta(r))
 	d := s.device
 	client, err := d.fosite.AuthenticateClient(ctx, r, r.PostForm)
 	if err != nil {
 		s.writeAccessError(ctx, w, nil, err)
 		return
 	}
-	if !client.GetGrantTypes().Has(DeviceCodeGrantType) {
-		s.writeAccessError(ctx, w, nil, fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type %q.", DeviceCodeGrantType))
+	if !client.GetGrantTypes().Has(storage.DeviceCodeGrantType) {
+		s.writeAccessError(ctx, w, nil, fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type %q.", storage.DeviceCodeGrantType))
 		return
 	}
 	scopes := fosite.RemoveEmpty(strings.Split(r.PostForm.Get("scope"), " "))
@@ -106,7 +104,7 @@ func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	grant := fositestore.NewGrantID()
+	grant := uuid.NewString()
 	deviceCode, sig, err := d.strategy.GenerateDeviceCode(grant)
 	if err != nil {
 		s.writeAccessError(ctx, w, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
@@ -117,11 +115,11 @@ func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 		if userCode, err = newUserCode(); err != nil {
 			break
 		}
-		err = s.store.CreateDeviceRequest(ctx, fositestore.DeviceRequest{
+		err = s.devices.CreateDeviceRequest(ctx, DeviceRequest{
 			Signature: sig, ClientID: client.GetID(), Scopes: scopes, UserCode: userCode,
 			Interval: devicePollInterval, TTL: d.ttl,
 		})
-		if !errors.Is(err, fositestore.ErrUserCodeTaken) || i == 4 {
+		if !errors.Is(err, redisstore.ErrUserCodeTaken) || i == 4 {
 			break
 		}
 	}
@@ -144,7 +142,7 @@ func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 // Token endpoint (RFC 8628 §3.4, §3.5)
 
 func (d *deviceGrant) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
-	return ar.GetGrantTypes().ExactOne(DeviceCodeGrantType)
+	return ar.GetGrantTypes().ExactOne(storage.DeviceCodeGrantType)
 }
 
 // CanSkipClientAuth: public clients registered for the device grant poll
@@ -153,7 +151,7 @@ func (d *deviceGrant) CanHandleTokenEndpointRequest(_ context.Context, ar fosite
 // whose client could not be identified at all is never let through.
 func (d *deviceGrant) CanSkipClientAuth(_ context.Context, ar fosite.AccessRequester) bool {
 	c := ar.GetClient()
-	return c != nil && c.IsPublic() && c.GetGrantTypes().Has(DeviceCodeGrantType)
+	return c != nil && c.IsPublic() && c.GetGrantTypes().Has(storage.DeviceCodeGrantType)
 }
 
 // HandleTokenEndpointRequest checks the device code and its state. Only an
@@ -164,8 +162,8 @@ func (d *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 		return fosite.ErrUnknownRequest
 	}
 	client := ar.GetClient()
-	if client == nil || !client.GetGrantTypes().Has(DeviceCodeGrantType) {
-		return fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type %q.", DeviceCodeGrantType)
+	if client == nil || !client.GetGrantTypes().Has(storage.DeviceCodeGrantType) {
+		return fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type %q.", storage.DeviceCodeGrantType)
 	}
 	code := ar.GetRequestForm().Get("device_code")
 	if code == "" {
@@ -175,26 +173,26 @@ func (d *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 	if sig == "" {
 		return fosite.ErrInvalidGrant.WithHint("The device code is malformed or was not issued by this server.")
 	}
-	poll, err := d.s.store.PollDevice(ctx, sig, client.GetID())
+	poll, err := d.s.devices.PollDevice(ctx, sig, client.GetID())
 	switch {
 	case errors.Is(err, fosite.ErrNotFound):
 		// The MAC is ours, so the code was issued here: it expired.
 		return errExpiredToken()
-	case errors.Is(err, fositestore.ErrWrongClient):
+	case errors.Is(err, redisstore.ErrWrongClient):
 		return fosite.ErrInvalidGrant.WithHint("The device code was issued to another client.")
 	case err != nil:
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	switch poll.State {
-	case fositestore.DevicePending:
+	case redisstore.DevicePending:
 		return errAuthorizationPending()
-	case fositestore.DeviceSlowDown:
+	case redisstore.DeviceSlowDown:
 		return errSlowDown()
-	case fositestore.DeviceDenied:
+	case redisstore.DeviceDenied:
 		return errDeviceDenied()
-	case fositestore.DeviceRedeemed:
+	case redisstore.DeviceRedeemed:
 		return fosite.ErrInvalidGrant.WithHint("The device code was already redeemed.")
-	case fositestore.DeviceApproved:
+	case redisstore.DeviceApproved:
 	default:
 		return fosite.ErrServerError.WithDebugf("unknown device state %q", poll.State)
 	}
@@ -230,7 +228,7 @@ func (d *deviceGrant) PopulateTokenEndpointResponse(ctx context.Context, ar fosi
 		return fosite.ErrUnknownRequest
 	}
 	sig := d.strategy.DeviceCodeSignature(ar.GetRequestForm().Get("device_code"))
-	switch err := d.s.store.RedeemDevice(ctx, sig); {
+	switch err := d.s.devices.RedeemDevice(ctx, sig); {
 	case errors.Is(err, fosite.ErrNotFound):
 		return errExpiredToken()
 	case errors.Is(err, storage.ErrStale):
@@ -288,18 +286,18 @@ type deviceVerifier struct{ s *Server }
 
 var _ web.DeviceVerifier = deviceVerifier{}
 
-func (v deviceVerifier) pending(ctx context.Context, input string) (string, fositestore.PendingDevice, error) {
+func (v deviceVerifier) pending(ctx context.Context, input string) (string, PendingDevice, error) {
 	code, ok := normalizeUserCode(input)
 	if !ok {
-		return "", fositestore.PendingDevice{}, web.ErrUserCodeInvalid
+		return "", PendingDevice{}, web.ErrUserCodeInvalid
 	}
-	d, err := v.s.store.DeviceByUserCode(ctx, code)
+	d, err := v.s.devices.DeviceByUserCode(ctx, code)
 	if errors.Is(err, fosite.ErrNotFound) {
 		return "", d, web.ErrUserCodeInvalid
 	} else if err != nil {
 		return "", d, err
 	}
-	if d.State != fositestore.DevicePending {
+	if d.State != redisstore.DevicePending {
 		return "", d, web.ErrUserCodeUsed
 	}
 	return code, d, nil
@@ -337,7 +335,7 @@ func (v deviceVerifier) ApproveUserCode(ctx context.Context, input, subject, use
 	sess.Claims.AuthTime = authTime
 	sess.Claims.RequestedAt = time.Now().UTC().Truncate(time.Second)
 	sess.Claims.AuthenticationMethodsReferences = []string{"pwd"}
-	return decisionError(v.s.store.ApproveDevice(ctx, code, sess))
+	return decisionError(v.s.devices.ApproveDevice(ctx, code, sess))
 }
 
 func (v deviceVerifier) DenyUserCode(ctx context.Context, input string) error {
@@ -345,7 +343,7 @@ func (v deviceVerifier) DenyUserCode(ctx context.Context, input string) error {
 	if !ok {
 		return web.ErrUserCodeInvalid
 	}
-	return decisionError(v.s.store.DenyDevice(ctx, code))
+	return decisionError(v.s.devices.DenyDevice(ctx, code))
 }
 
 // DeviceFlow is the device flow's area: its two routes, mounted beside the

@@ -1,6 +1,8 @@
 package oauth
 
 import (
+	"github.com/authd/authd/storage"
+
 	"encoding/json"
 	"net/http"
 	"sort"
@@ -27,7 +29,7 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		"scopes_supported":                                 scopes,
 		"response_types_supported":                         []string{"code"},
 		"response_modes_supported":                         []string{"query"},
-		"grant_types_supported":                            []string{"authorization_code", "refresh_token", "client_credentials", DeviceCodeGrantType},
+		"grant_types_supported":                            []string{"authorization_code", "refresh_token", "client_credentials", storage.DeviceCodeGrantType},
 		"subject_types_supported":                          []string{"public"},
 		"id_token_signing_alg_values_supported":            []string{"RS256", "ES256"},
 		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},

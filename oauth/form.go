@@ -10,7 +10,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authd/authd/internal/httpx"
-	"github.com/authd/authd/storage/fositestore"
+	"github.com/authd/authd/storage"
 )
 
 // maxParamBytes bounds one protocol parameter: authd's tokens, codes and
@@ -105,10 +105,10 @@ func (s *Server) parsed(fail formError, h http.Handler) http.HandlerFunc {
 }
 
 // requestMeta extracts the caller's address and user agent for grant records.
-func requestMeta(r *http.Request) fositestore.RequestMeta {
+func requestMeta(r *http.Request) storage.RequestMeta {
 	ua := r.UserAgent()
 	if len(ua) > 512 {
 		ua = ua[:512]
 	}
-	return fositestore.RequestMeta{IP: httpx.ClientIP(r), UserAgent: ua}
+	return storage.RequestMeta{IP: httpx.ClientIP(r), UserAgent: ua}
 }

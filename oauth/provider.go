@@ -82,6 +82,7 @@ type Server struct {
 	fosite   *fosite.Fosite
 	strategy *tokenStrategy
 	retry    *sealer // nil: no refresh retry window
+	devices  deviceStore
 	limiter  ClientLimiter
 	guesses  web.FailureCounter
 }
@@ -106,6 +107,8 @@ type Deps struct {
 	Grants *Grants
 	// Usage records each refresh's time, IP and User-Agent (optional).
 	Usage UsageRecorder
+	// DeviceStates keeps the device flow's state (RFC 8628).
+	DeviceStates DeviceStates
 	// Limiter throttles failed client authentications (optional).
 	Limiter ClientLimiter
 	// UserCodeGuesses counts wrong user codes on the device page.
@@ -186,6 +189,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		cfg: cfg, provider: provider, store: d.Store, clients: d.Clients, keys: d.Keys,
 		pages: d.Pages, consents: d.Consents, users: d.Users, health: d.Health, log: d.Logger,
 		grants: d.Grants, usage: d.Usage, strategy: strategy, limiter: d.Limiter, guesses: d.UserCodeGuesses,
+		devices: deviceStore{d.DeviceStates},
 	}
 	f, ok := provider.(*fosite.Fosite)
 	if !ok {

@@ -14,7 +14,7 @@ import (
 )
 
 // supportedGrantTypes are the grant types the composed handlers implement.
-var supportedGrantTypes = map[string]bool{"authorization_code": true, "refresh_token": true, "client_credentials": true, DeviceCodeGrantType: true}
+var supportedGrantTypes = map[string]bool{"authorization_code": true, "refresh_token": true, "client_credentials": true, storage.DeviceCodeGrantType: true}
 
 // checkGrantType refuses a token request fosite need not see: no grant
 // type, or one authd does not implement.
@@ -29,7 +29,7 @@ func checkGrantType(form interface{ Get(string) string }) error {
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	ctx := fositestore.WithRequestMeta(r.Context(), requestMeta(r))
+	ctx := storage.WithRequestMeta(r.Context(), requestMeta(r))
 	if err := checkGrantType(r.PostForm); err != nil {
 		s.writeAccessError(ctx, w, nil, err)
 		return

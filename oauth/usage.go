@@ -6,7 +6,7 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/authd/authd/storage/fositestore"
+	"github.com/authd/authd/storage"
 )
 
 // UsageRecorder notes a grant's latest use (time, client IP, User-Agent)
@@ -22,7 +22,7 @@ func (s *Server) recordUsage(ctx context.Context, ar fosite.AccessRequester) {
 	if s.usage == nil || !ar.GetGrantTypes().ExactOne("refresh_token") {
 		return
 	}
-	m := fositestore.MetaFrom(ctx)
+	m := storage.RequestMetaFrom(ctx)
 	// The session carries the rotated refresh token's end: the family's
 	// new end, which the grant record follows.
 	exp := ar.GetSession().GetExpiresAt(fosite.RefreshToken)

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/authd/authd/keys"
-	"github.com/authd/authd/oauth"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/storage/postgres"
@@ -200,7 +199,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 var knownGrantTypes = map[string]bool{
 	"authorization_code": true, "refresh_token": true, "client_credentials": true,
-	oauth.DeviceCodeGrantType: true,
+	storage.DeviceCodeGrantType: true,
 }
 
 func splitList(s string) []string {
@@ -291,7 +290,7 @@ func validateClient(c *storage.Client, secret string) error {
 		errs = append(errs, "--id is required (no spaces or colons, at most 255 characters)")
 	}
 	if len(c.GrantTypes) == 0 {
-		errs = append(errs, "--grant-types is required (authorization_code, refresh_token, client_credentials, "+oauth.DeviceCodeGrantType+")")
+		errs = append(errs, "--grant-types is required (authorization_code, refresh_token, client_credentials, "+storage.DeviceCodeGrantType+")")
 	}
 	for _, g := range c.GrantTypes {
 		if !knownGrantTypes[g] {
@@ -310,8 +309,8 @@ func validateClient(c *storage.Client, secret string) error {
 	if !has(c.GrantTypes, "authorization_code") && len(c.RedirectURIs) > 0 {
 		errs = append(errs, "--redirect-uri is only meaningful with the authorization_code grant")
 	}
-	if has(c.GrantTypes, "refresh_token") && !has(c.GrantTypes, "authorization_code") && !has(c.GrantTypes, oauth.DeviceCodeGrantType) {
-		errs = append(errs, "refresh_token needs a grant that issues refresh tokens (authorization_code or "+oauth.DeviceCodeGrantType+")")
+	if has(c.GrantTypes, "refresh_token") && !has(c.GrantTypes, "authorization_code") && !has(c.GrantTypes, storage.DeviceCodeGrantType) {
+		errs = append(errs, "refresh_token needs a grant that issues refresh tokens (authorization_code or "+storage.DeviceCodeGrantType+")")
 	}
 	for _, u := range c.RedirectURIs {
 		p, err := url.Parse(u)

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authd/authd/oauth"
 	"github.com/authd/authd/storage"
 )
 
@@ -16,16 +15,16 @@ func TestValidateDeviceClient(t *testing.T) {
 		errHas string // "" = valid
 	}{
 		{"public device-only client, no redirect URIs",
-			storage.Client{ID: "tv", Public: true, GrantTypes: []string{oauth.DeviceCodeGrantType}}, "", ""},
+			storage.Client{ID: "tv", Public: true, GrantTypes: []string{storage.DeviceCodeGrantType}}, "", ""},
 		{"device client with refresh tokens",
-			storage.Client{ID: "tv", Public: true, GrantTypes: []string{oauth.DeviceCodeGrantType, "refresh_token"}}, "", ""},
+			storage.Client{ID: "tv", Public: true, GrantTypes: []string{storage.DeviceCodeGrantType, "refresh_token"}}, "", ""},
 		{"confidential device client",
-			storage.Client{ID: "console", GrantTypes: []string{oauth.DeviceCodeGrantType}}, "console-secret-0123", ""},
+			storage.Client{ID: "console", GrantTypes: []string{storage.DeviceCodeGrantType}}, "console-secret-0123", ""},
 		{"device and code grants together",
-			storage.Client{ID: "app", Public: true, GrantTypes: []string{oauth.DeviceCodeGrantType, "authorization_code"},
+			storage.Client{ID: "app", Public: true, GrantTypes: []string{storage.DeviceCodeGrantType, "authorization_code"},
 				RedirectURIs: []string{"http://127.0.0.1:8081/cb"}}, "", ""},
 		{"redirect URI without the code grant",
-			storage.Client{ID: "tv", Public: true, GrantTypes: []string{oauth.DeviceCodeGrantType}, RedirectURIs: []string{"http://127.0.0.1/cb"}}, "",
+			storage.Client{ID: "tv", Public: true, GrantTypes: []string{storage.DeviceCodeGrantType}, RedirectURIs: []string{"http://127.0.0.1/cb"}}, "",
 			"--redirect-uri is only meaningful"},
 		{"refresh_token alone",
 			storage.Client{ID: "x", Public: true, GrantTypes: []string{"refresh_token"}}, "", "refresh_token needs a grant"},

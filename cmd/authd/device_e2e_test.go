@@ -21,11 +21,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"golang.org/x/oauth2"
 
-	"github.com/authd/authd/oauth"
 	"github.com/authd/authd/storage"
-	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/token"
 )
 
@@ -48,11 +47,11 @@ func newDevFixture(t *testing.T, cfgFn ...func(*Config)) *devFixture {
 	srv := startServer(t, cfgFn...)
 	f := &devFixture{srv: srv, subject: srv.addUser(t, devUser, devPassword)}
 	srv.addClient(t, storage.Client{
-		ID: "tv", Name: "Living Room TV", GrantTypes: []string{oauth.DeviceCodeGrantType, "refresh_token"},
+		ID: "tv", Name: "Living Room TV", GrantTypes: []string{storage.DeviceCodeGrantType, "refresh_token"},
 		Scopes: []string{"openid", "profile", "offline_access"},
 	}, "")
 	srv.addClient(t, storage.Client{
-		ID: "console", Name: "Game Console", GrantTypes: []string{oauth.DeviceCodeGrantType},
+		ID: "console", Name: "Game Console", GrantTypes: []string{storage.DeviceCodeGrantType},
 		Scopes: []string{"openid", "profile"},
 	}, "console-secret-0123456789")
 	srv.addClient(t, storage.Client{
@@ -144,7 +143,7 @@ func (f *devFixture) startDevice(t testing.TB, client, secret, scope string) dev
 
 func (f *devFixture) poll(t testing.TB, client, secret, deviceCode string) devResp {
 	t.Helper()
-	form := url.Values{"grant_type": {oauth.DeviceCodeGrantType}, "device_code": {deviceCode}}
+	form := url.Values{"grant_type": {storage.DeviceCodeGrantType}, "device_code": {deviceCode}}
 	if secret == "" {
 		form.Set("client_id", client)
 		return devPost(t, f.srv.URL+"/oauth2/token", form)
@@ -281,7 +280,7 @@ func TestDeviceFlowE2E(t *testing.T) {
 	wantDevError(t, f.poll(t, "console", "console-secret-0123456789", d.DeviceCode), 400, "invalid_grant")
 	wantDevError(t, f.poll(t, "tv", "", d.DeviceCode+"x"), 400, "invalid_grant")
 	wantDevError(t, f.poll(t, "tv", "", "authd_dc_nope"), 400, "invalid_grant")
-	wantDevError(t, devPost(t, f.srv.URL+"/oauth2/token", url.Values{"grant_type": {oauth.DeviceCodeGrantType}, "client_id": {"tv"}}), 400, "invalid_request")
+	wantDevError(t, devPost(t, f.srv.URL+"/oauth2/token", url.Values{"grant_type": {storage.DeviceCodeGrantType}, "client_id": {"tv"}}), 400, "invalid_request")
 
 	// The person opens verification_uri_complete, signs in, sees the app
 	// and its scopes, approves.
@@ -398,7 +397,7 @@ func TestDeviceAuthorizationErrors(t *testing.T) {
 	wantDevError(t, f.poll(t, "webapp", "", d.DeviceCode), 400, "unauthorized_client")
 	// Polling without identifying the client at all is refused (fosite:
 	// invalid_request, "client credentials missing").
-	wantDevError(t, devPost(t, f.srv.URL+"/oauth2/token", url.Values{"grant_type": {oauth.DeviceCodeGrantType}, "device_code": {d.DeviceCode}}), 400, "invalid_request")
+	wantDevError(t, devPost(t, f.srv.URL+"/oauth2/token", url.Values{"grant_type": {storage.DeviceCodeGrantType}, "device_code": {d.DeviceCode}}), 400, "invalid_request")
 	// GET is not how devices ask for codes.
 	if resp, err := http.Get(u); err != nil || resp.StatusCode == http.StatusOK {
 		t.Fatalf("GET %s: %v %v", u, resp, err)
@@ -591,7 +590,7 @@ func TestDeviceFlowXOAuth2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if disc.DeviceEndpoint != f.srv.URL+"/oauth2/device/auth" || !slices.Contains(disc.GrantTypes, oauth.DeviceCodeGrantType) {
+	if disc.DeviceEndpoint != f.srv.URL+"/oauth2/device/auth" || !slices.Contains(disc.GrantTypes, storage.DeviceCodeGrantType) {
 		t.Fatalf("discovery does not advertise the device flow: %+v", disc)
 	}
 	cfg := &oauth2.Config{
@@ -638,7 +637,7 @@ func TestDeviceRedisUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dc, _, err := strategy.GenerateDeviceCode(fositestore.NewGrantID())
+	dc, _, err := strategy.GenerateDeviceCode(uuid.NewString())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func TestE2EDiscovery(t *testing.T) {
 			}
 			gt := strList(r.JSON["grant_types_supported"])
 			slices.Sort(gt)
-			if want := []string{"authorization_code", "client_credentials", "refresh_token", oauth.DeviceCodeGrantType}; !slices.Equal(gt, want) {
+			if want := []string{"authorization_code", "client_credentials", "refresh_token", storage.DeviceCodeGrantType}; !slices.Equal(gt, want) {
 				t.Errorf("grant_types_supported = %v, want exactly %v", gt, want)
 			}
 			if rt := strList(r.JSON["response_types_supported"]); !slices.Equal(rt, []string{"code"}) {

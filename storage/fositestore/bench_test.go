@@ -180,7 +180,7 @@ func BenchmarkAccessTokenLookup(b *testing.B) {
 // The codes are created before the timer starts.
 func BenchmarkCodeExchange(b *testing.B) {
 	e := newEnv(b)
-	ctx := fositestore.WithRequestMeta(context.Background(), fositestore.RequestMeta{IP: "203.0.113.7", UserAgent: "Mozilla/5.0 (bench)"})
+	ctx := storage.WithRequestMeta(context.Background(), storage.RequestMeta{IP: "203.0.113.7", UserAgent: "Mozilla/5.0 (bench)"})
 	ids := grantIDs(b.N)
 	codes := make([]string, b.N)
 	for i, id := range ids {

@@ -99,28 +99,6 @@ func New(c Config) *Store {
 }
 
 // ---------------------------------------------------------------------------
-// Request metadata carried in the context (client IP and user agent), used
-// when a grant is born.
-
-type metaKey struct{}
-
-// RequestMeta is what the HTTP layer knows about the caller.
-type RequestMeta struct {
-	IP, UserAgent string
-}
-
-// WithRequestMeta returns ctx carrying m.
-func WithRequestMeta(ctx context.Context, m RequestMeta) context.Context {
-	return context.WithValue(ctx, metaKey{}, m)
-}
-
-// MetaFrom returns the RequestMeta in ctx, if any.
-func MetaFrom(ctx context.Context) RequestMeta {
-	m, _ := ctx.Value(metaKey{}).(RequestMeta)
-	return m
-}
-
-// ---------------------------------------------------------------------------
 // Serialisation: a small versioned envelope. The client is stored by id and
 // re-fetched (from the cache) on load, never serialised whole.
 
@@ -384,11 +362,8 @@ func isBirth(r fosite.Requester) bool {
 		return false
 	}
 	gt := r.GetRequestForm().Get("grant_type")
-	return gt == "authorization_code" || gt == DeviceCodeGrantType
+	return gt == "authorization_code" || gt == storage.DeviceCodeGrantType
 }
-
-// DeviceCodeGrantType is RFC 8628's grant type.
-const DeviceCodeGrantType = "urn:ietf:params:oauth:grant-type:device_code"
 
 // issuesRefresh mirrors fosite's canIssueRefreshToken.
 func (s *Store) issuesRefresh(r fosite.Requester) bool {
@@ -434,9 +409,9 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 }
 
 func (s *Store) createGrant(ctx context.Context, r fosite.Requester, now, exp time.Time) error {
-	meta := MetaFrom(ctx)
+	meta := storage.RequestMetaFrom(ctx)
 	flow := "authorization_code"
-	if r.GetRequestForm().Get("grant_type") == DeviceCodeGrantType {
+	if r.GetRequestForm().Get("grant_type") == storage.DeviceCodeGrantType {
 		flow = "device_code"
 	}
 	g := &storage.Grant{
