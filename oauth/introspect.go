@@ -10,12 +10,10 @@ import (
 	"github.com/ory/fosite"
 )
 
-// introspect answers RFC 7662 requests. The caller authenticates as a client
-// (client_secret_basic, client_secret_post or private_key_jwt) registered
-// with --introspect;
-// it is authenticated and authorised before the token is looked at, so a
-// caller without permission learns nothing about any token (not even
-// whether it is live).
+// introspect answers RFC 7662 requests. The caller is authenticated and
+// authorised (introspectionCaller) before the token is looked at, so a
+// caller without permission learns nothing about any token, not even
+// whether it is live.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if err := s.introspectionCaller(r); err != nil {

@@ -1,6 +1,3 @@
-// Package oauth composes fosite into authd's OAuth 2.0 / OpenID Connect
-// provider and owns the protocol's HTTP handlers: /oauth2/*, /userinfo and
-// /.well-known/*. Pages a person sees are rendered by package web.
 package oauth
 
 import (

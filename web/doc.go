@@ -1,5 +1,8 @@
-// Package web owns the pages a person sees: sign-in, consent, errors (and
-// later device verification and the devices page), their templates, the
-// browser login session and CSRF protection. It never imports oauth: the
-// authorization endpoint calls into it through Pages.
+// Package web owns the pages a person sees and their templates: sign-in,
+// consent, errors, the RFC 8628 verification page where a person enters a
+// device's user code (deviceflow.go), and "your devices", the grants signed
+// in to the account (devices.go); plus the browser login session, CSRF
+// protection (gorilla/csrf) and the security headers. It never imports
+// oauth: the protocol calls into Pages, and web declares the small
+// interfaces it needs (DeviceVerifier, Devices, SignInLimiter, ...).
 package web
