@@ -72,17 +72,15 @@ func (s *Server) adminCountGrants(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminRevokeGrant(w http.ResponseWriter, r *http.Request) {
-	if err := s.grants.Revoke(r.Context(), "", mux.Vars(r)["id"], storage.RevokedByAdmin); err != nil {
+	if err := s.grants.RevokeFor(r.Context(), "", mux.Vars(r)["id"], storage.RevokedByAdmin); err != nil {
 		s.grantsError(w, r, err)
 		return
 	}
-	s.metrics.revocations.WithLabelValues(storage.RevokedByAdmin).Inc()
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) adminRevokeSubject(w http.ResponseWriter, r *http.Request) {
 	ids, err := s.grants.RevokeAll(r.Context(), mux.Vars(r)["sub"], storage.RevokedByAdmin)
-	s.metrics.revocations.WithLabelValues(storage.RevokedByAdmin).Add(float64(len(ids)))
 	if err != nil {
 		s.grantsError(w, r, err)
 		return
@@ -166,18 +164,16 @@ func (s *Server) meListGrants(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) meRevokeGrant(w http.ResponseWriter, r *http.Request) {
 	c := callerFrom(r)
-	if err := s.grants.Revoke(r.Context(), c.subject, mux.Vars(r)["id"], storage.RevokedByUser); err != nil {
+	if err := s.grants.RevokeFor(r.Context(), c.subject, mux.Vars(r)["id"], storage.RevokedByUser); err != nil {
 		s.grantsError(w, r, err)
 		return
 	}
-	s.metrics.revocations.WithLabelValues(storage.RevokedByUser).Inc()
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) meRevokeOthers(w http.ResponseWriter, r *http.Request) {
 	c := callerFrom(r)
 	ids, err := s.grants.RevokeAll(r.Context(), c.subject, storage.RevokedLogoutAll, c.grant)
-	s.metrics.revocations.WithLabelValues(storage.RevokedLogoutAll).Add(float64(len(ids)))
 	if err != nil {
 		s.grantsError(w, r, err)
 		return

@@ -269,8 +269,6 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.logError(ctx, "revocation failed", err)
-	} else {
-		s.metrics.revocations.WithLabelValues(storage.RevokedByClient).Inc()
 	}
 	s.provider.WriteRevocationResponse(ctx, w, err)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/authd/authd/grants"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/web"
@@ -73,7 +74,7 @@ type Server struct {
 	log       *slog.Logger
 	metrics   *metrics
 	discovery []byte
-	grants    *Grants
+	grants    *grants.Manager
 	usage     UsageRecorder
 	device    *deviceGrant
 	// fosite is the composed provider's concrete type (client
@@ -106,7 +107,7 @@ type Deps struct {
 	Logger   *slog.Logger
 	Metrics  MetricsRegisterer
 	// Grants backs the admin and user grant APIs (not mounted when nil).
-	Grants *Grants
+	Grants *grants.Manager
 	// Usage records each refresh's time, IP and User-Agent (optional).
 	Usage UsageRecorder
 }
