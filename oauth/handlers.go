@@ -45,13 +45,6 @@ func (s *Server) Routes(r *mux.Router) {
 	r.HandleFunc("/oauth2/device/auth", s.instrument("device_authorization", s.deviceAuthorization)).Methods(http.MethodPost)
 	r.Handle("/device", s.deviceVerification()).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/userinfo", s.userinfo).Methods(http.MethodGet, http.MethodPost)
-	r.HandleFunc("/api/me/grants", s.withGrantsToken(s.meListGrants)).Methods(http.MethodGet)
-	r.HandleFunc("/api/me/grants/revoke-others", s.withGrantsToken(s.meRevokeOthers)).Methods(http.MethodPost)
-	r.HandleFunc("/api/me/grants/{id}", s.withGrantsToken(s.meRevokeGrant)).Methods(http.MethodDelete)
-	r.HandleFunc("/admin/subjects/{sub}/grants", s.adminOnly(s.adminListGrants)).Methods(http.MethodGet)
-	r.HandleFunc("/admin/subjects/{sub}/grants", s.adminOnly(s.adminRevokeSubject)).Methods(http.MethodDelete)
-	r.HandleFunc("/admin/subjects/{sub}/grants/count", s.adminOnly(s.adminCountGrants)).Methods(http.MethodGet)
-	r.HandleFunc("/admin/grants/{id}", s.adminOnly(s.adminRevokeGrant)).Methods(http.MethodDelete)
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
-	"github.com/authd/authd/grants"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/web"
@@ -34,9 +33,6 @@ type Config struct {
 	DeviceCodeTTL time.Duration
 	// MaxBodyBytes bounds request bodies at the protocol endpoints.
 	MaxBodyBytes int64
-	// AdminToken is the bearer token of the /admin API; the API answers
-	// 404 when it is empty.
-	AdminToken string
 	// RefreshRetryWindow (AUTHD_REFRESH_RETRY_WINDOW): see retry.go. 0: off.
 	RefreshRetryWindow time.Duration
 }
@@ -74,7 +70,6 @@ type Server struct {
 	log       *slog.Logger
 	metrics   *metrics
 	discovery []byte
-	grants    *grants.Manager
 	usage     UsageRecorder
 	device    *deviceGrant
 	// fosite is the composed provider's concrete type (client
@@ -106,8 +101,6 @@ type Deps struct {
 	Health   []HealthCheck
 	Logger   *slog.Logger
 	Metrics  MetricsRegisterer
-	// Grants backs the admin and user grant APIs (not mounted when nil).
-	Grants *grants.Manager
 	// Usage records each refresh's time, IP and User-Agent (optional).
 	Usage UsageRecorder
 }
@@ -185,7 +178,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, provider: provider, store: d.Store, clients: d.Clients, keys: d.Keys,
 		pages: d.Pages, consents: d.Consents, users: d.Users, health: d.Health, log: d.Logger,
-		grants: d.Grants, usage: d.Usage, strategy: strategy,
+		usage: d.Usage, strategy: strategy,
 	}
 	f, ok := provider.(*fosite.Fosite)
 	if !ok {

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authd/authd/account"
+	"github.com/authd/authd/admin"
 	"github.com/authd/authd/grants"
 	"github.com/authd/authd/keys"
 	"github.com/authd/authd/oauth"
@@ -134,7 +136,7 @@ func (a *App) build(ctx context.Context) error {
 	secure := strings.HasPrefix(c.Issuer, "https://")
 	a.Pages, err = web.New(web.Config{
 		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
-		Secure: secure, Logger: a.Log, Devices: oauth.Devices{Grants: a.Grants},
+		Secure: secure, Logger: a.Log, Devices: account.Devices{Grants: a.Grants},
 		BrowserGrants: a.Redis,
 	})
 	if err != nil {
@@ -142,11 +144,11 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.OAuth, err = oauth.New(oauth.Config{
 		Issuer: c.Issuer, Secret: c.Secret, AccessTokenTTL: c.AccessTokenTTL,
-		RefreshTokenTTL: c.RefreshTokenTTL, AuthCodeTTL: c.AuthCodeTTL, AdminToken: c.AdminToken,
+		RefreshTokenTTL: c.RefreshTokenTTL, AuthCodeTTL: c.AuthCodeTTL,
 		DeviceCodeTTL: c.DeviceCodeTTL, RefreshRetryWindow: c.RefreshRetryWindow,
 	}, oauth.Deps{
 		Store: a.Store, Clients: a.Clients, Keys: a.Keys, Pages: a.Pages, Consents: a.DB, Users: a.DB,
-		Logger: a.Log, Metrics: reg, Grants: a.Grants, Usage: a.Grants,
+		Logger: a.Log, Metrics: reg, Usage: a.Grants,
 		Health: []oauth.HealthCheck{{Name: "redis", Check: a.Redis.Ping}, {Name: "postgres", Check: a.DB.Ping}},
 	})
 	if err != nil {
@@ -154,6 +156,8 @@ func (a *App) build(ctx context.Context) error {
 	}
 	r := mux.NewRouter()
 	a.OAuth.Routes(r)
+	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r)
+	(&admin.API{Token: c.AdminToken, Grants: a.Grants, Logger: a.Log}).Mount(r)
 	a.Pages.Routes(r)
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

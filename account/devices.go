@@ -1,9 +1,8 @@
-package oauth
+package account
 
 import (
 	"context"
 
-	"github.com/authd/authd/grants"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/web"
 )
@@ -11,7 +10,7 @@ import (
 // Devices is the "your devices" page's view of a subject's grants
 // (web.Devices) over the grants home.
 type Devices struct {
-	Grants *grants.Manager
+	Grants Grants
 }
 
 var _ web.Devices = Devices{}
