@@ -61,3 +61,15 @@ func (s *Server) accessTokenCaller(w http.ResponseWriter, r *http.Request, scope
 	}
 	return ar, true
 }
+
+// AuthenticateBearer is accessTokenCaller for the other areas (the account
+// API): the subject ("" for a client's own token) and grant of the request's
+// access token with scope. On failure it has written the answer and returns
+// false.
+func (s *Server) AuthenticateBearer(w http.ResponseWriter, r *http.Request, scope string) (subject, grant string, ok bool) {
+	ar, ok := s.accessTokenCaller(w, r, scope)
+	if !ok {
+		return "", "", false
+	}
+	return ar.GetSession().GetSubject(), ar.GetID(), true
+}

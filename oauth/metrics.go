@@ -16,7 +16,6 @@ type metrics struct {
 	requests       *prometheus.HistogramVec
 	tokensIssued   *prometheus.CounterVec
 	reuse          prometheus.Counter
-	revocations    *prometheus.CounterVec
 	introspections *prometheus.CounterVec
 }
 
@@ -32,15 +31,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reuse: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "authd_refresh_reuse_detected_total", Help: "Refresh token reuse detections (grant revoked).",
 		}),
-		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "authd_revocations_total", Help: "Revocations by reason.",
-		}, []string{"reason"}),
 		introspections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_introspections_total", Help: "Introspection answers by result.",
 		}, []string{"active"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.tokensIssued, m.reuse, m.revocations, m.introspections)
+		reg.MustRegister(m.requests, m.tokensIssued, m.reuse, m.introspections)
 	}
 	return m
 }

@@ -31,9 +31,6 @@ type Config struct {
 	DeviceCodeTTL time.Duration
 	// MaxBodyBytes bounds request bodies at the protocol endpoints.
 	MaxBodyBytes int64
-	// AdminToken is the bearer token of the /admin API; the API answers
-	// 404 when it is empty.
-	AdminToken string
 	// RefreshRetryWindow (AUTHD_REFRESH_RETRY_WINDOW): see retry.go. 0: off.
 	RefreshRetryWindow time.Duration
 }
@@ -71,7 +68,6 @@ type Server struct {
 	log       *slog.Logger
 	metrics   *metrics
 	discovery []byte
-	grants    *Grants
 	usage     UsageRecorder
 	device    *deviceGrant
 	// fosite is the composed provider's concrete type (client
@@ -100,8 +96,6 @@ type Deps struct {
 	Health   []HealthCheck
 	Logger   *slog.Logger
 	Metrics  MetricsRegisterer
-	// Grants backs the admin and user grant APIs (not mounted when nil).
-	Grants *Grants
 	// Usage records each refresh's time, IP and User-Agent (optional).
 	Usage UsageRecorder
 	// DeviceStates keeps the device flow's state (RFC 8628).
@@ -185,7 +179,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, provider: provider, store: d.Store, clients: d.Clients, keys: d.Keys,
 		pages: d.Pages, consents: d.Consents, users: d.Users, health: d.Health, log: d.Logger,
-		grants: d.Grants, usage: d.Usage, strategy: strategy, limiter: d.Limiter, guesses: d.UserCodeGuesses,
+		usage: d.Usage, strategy: strategy, limiter: d.Limiter, guesses: d.UserCodeGuesses,
 		devices: deviceStore{d.DeviceStates},
 	}
 	f, ok := provider.(*fosite.Fosite)

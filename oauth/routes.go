@@ -31,7 +31,6 @@ func (s *Server) Mount(r *mux.Router) {
 	r.Handle("/oauth2/auth/decision", s.pages.CSRF(http.HandlerFunc(s.authorize))).Methods(http.MethodPost)
 	r.HandleFunc("/oauth2/revoke", s.instrument("revoke", s.parsed(s.revocationFormError, s.limited(s.revoke)))).Methods(http.MethodPost)
 	r.HandleFunc("/userinfo", s.userinfo).Methods(http.MethodGet, http.MethodPost)
-	s.mountGrantAPIs(r)
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 }

@@ -97,9 +97,6 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errUnavailable)
 		return
 	}
-	if err == nil {
-		s.metrics.revocations.WithLabelValues(storage.RevokedByClient).Inc()
-	}
 	s.provider.WriteRevocationResponse(ctx, w, err)
 }
 

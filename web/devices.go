@@ -13,8 +13,8 @@ import (
 )
 
 // Devices is what the "your devices" page needs: a subject's grants and
-// their revocation. The oauth package implements it; web does not import
-// oauth.
+// their revocation. Package account implements it over the grants home;
+// web imports neither.
 type Devices interface {
 	// ListDevices returns every grant of subject still on record, active or
 	// not, most recently used first.

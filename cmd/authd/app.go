@@ -16,6 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authd/authd/account"
+	"github.com/authd/authd/admin"
+	"github.com/authd/authd/grants"
 	"github.com/authd/authd/keys"
 	"github.com/authd/authd/oauth"
 	"github.com/authd/authd/ratelimit"
@@ -36,7 +39,7 @@ type App struct {
 	Keys    *keys.Manager
 	Clients *fositestore.ClientCache
 	Store   *fositestore.Store
-	Grants  *oauth.Grants
+	Grants  *grants.Manager
 	OAuth   *oauth.Server
 	Pages   *web.Pages
 	Handler http.Handler
@@ -66,10 +69,12 @@ func openStores(ctx context.Context, c Config, pgOpts ...postgres.Option) (*post
 }
 
 // newGrantStores builds the token stores over open connections: the Redis
-// store, the client cache, the fosite adapter and the grant manager. serve
-// and the grants/janitor commands share it, so a revocation from the CLI
-// goes through exactly the path the server's uses.
-func newGrantStores(c Config, db *postgres.DB, rdb redis.UniversalClient) (*redisstore.Store, *fositestore.ClientCache, *fositestore.Store, *oauth.Grants, error) {
+// store, the client cache, the grants home and the fosite adapter (which
+// ends grants through the grants home). serve and the grants, clients and
+// janitor commands share it, so a revocation from the CLI goes through
+// exactly the path the server's uses. reg (nil for the CLI) receives the
+// grants home's metrics.
+func newGrantStores(c Config, db *postgres.DB, rdb redis.UniversalClient, reg prometheus.Registerer) (*redisstore.Store, *fositestore.ClientCache, *fositestore.Store, *grants.Manager, error) {
 	rs := redisstore.New(rdb, c.RedisPrefix)
 	if !c.NoRedisAutoPipeline {
 		if err := rs.AutoPipelineReads(); err != nil {
@@ -77,11 +82,15 @@ func newGrantStores(c Config, db *postgres.DB, rdb redis.UniversalClient) (*redi
 		}
 	}
 	clients := fositestore.NewClientCache(db, 10000, c.clientCacheTTL())
+	m := grants.New(grants.Config{
+		Families: rs, Records: db, Pending: rs, Sweeper: db, Clients: clients, ClientRecords: db,
+		DeviceLabel: web.DeviceLabel, TombstoneTTL: c.AuthCodeTTL, Metrics: reg,
+	})
 	store := fositestore.New(fositestore.Config{
-		Redis: rs, Records: db, Clients: clients, NewSession: oauth.NewSession,
+		Redis: rs, Records: db, Clients: clients, Revoker: m, NewSession: oauth.NewSession,
 		TombstoneTTL: c.AuthCodeTTL, RefreshScopes: oauth.RefreshScopes, RetryWindow: c.RefreshRetryWindow,
 	})
-	return rs, clients, store, oauth.NewGrants(db, rs, store, clients), nil
+	return rs, clients, store, m, nil
 }
 
 // NewApp builds the whole server. It needs migrated storage; it creates the
@@ -106,8 +115,11 @@ func NewApp(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 
 func (a *App) build(ctx context.Context) error {
 	c := a.Config
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.stores.register(reg, a.RDB, a.DB)
 	var err error
-	if a.Redis, a.Clients, a.Store, a.Grants, err = newGrantStores(c, a.DB, a.RDB); err != nil {
+	if a.Redis, a.Clients, a.Store, a.Grants, err = newGrantStores(c, a.DB, a.RDB, reg); err != nil {
 		return err
 	}
 	if a.Keys, err = keys.New(a.DB, c.Secret, keys.WithLogger(a.Log)); err != nil {
@@ -126,22 +138,19 @@ func (a *App) build(ctx context.Context) error {
 	limiter := ratelimit.New(a.RDB, c.RedisPrefix, c.RateLimit, a.Log) // failed authentications
 	a.Pages, err = web.New(web.Config{
 		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
-		Secure: secure, Logger: a.Log, Devices: a.Grants,
+		Secure: secure, Logger: a.Log, Devices: account.Devices{Grants: a.Grants},
 		BrowserGrants: a.Redis, SignInLimiter: limiter,
 	})
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.stores.register(reg, a.RDB, a.DB)
 	a.OAuth, err = oauth.New(oauth.Config{
 		Issuer: c.Issuer, Secret: c.Secret, AccessTokenTTL: c.AccessTokenTTL,
-		RefreshTokenTTL: c.RefreshTokenTTL, AuthCodeTTL: c.AuthCodeTTL, AdminToken: c.AdminToken,
+		RefreshTokenTTL: c.RefreshTokenTTL, AuthCodeTTL: c.AuthCodeTTL,
 		DeviceCodeTTL: c.DeviceCodeTTL, RefreshRetryWindow: c.RefreshRetryWindow,
 	}, oauth.Deps{
 		Store: a.Store, Clients: a.Clients, Keys: a.Keys, Pages: a.Pages, Consents: a.DB, Users: a.DB,
-		Logger: a.Log, Metrics: reg, Grants: a.Grants, Usage: a.Redis,
+		Logger: a.Log, Metrics: reg, Usage: a.Grants,
 		DeviceStates: a.Redis, Limiter: limiter, UserCodeGuesses: ratelimit.NewCounter(a.RDB, c.RedisPrefix),
 		Health: []oauth.HealthCheck{{Name: "redis", Check: a.Redis.Ping}, {Name: "postgres", Check: a.DB.Ping}},
 	})
@@ -151,6 +160,8 @@ func (a *App) build(ctx context.Context) error {
 	r := mux.NewRouter()
 	a.OAuth.Mount(r)
 	a.OAuth.DeviceFlow().Mount(r)
+	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r)
+	(&admin.API{Token: c.AdminToken, Grants: a.Grants, Logger: a.Log}).Mount(r)
 	a.Pages.Routes(r)
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

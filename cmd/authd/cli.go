@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if *id == "" {
 			return usageError{"clients delete: --id is required"}
 		}
-		if err := db.DeleteClient(ctx, *id); err != nil {
+		if err := deleteClient(ctx, cfg, db, rdb, *id); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "client %s deleted (its tokens stop working within 10s, when every replica's client cache expires)\n", *id)

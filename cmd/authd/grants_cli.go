@@ -17,9 +17,9 @@ import (
 )
 
 // grantsCmd runs `authd grants list|revoke`. Revocation goes through the
-// same fosite store as the server's: Redis tokens first, then the record.
+// grants home as the server's does: Redis tokens first, then the record.
 func grantsCmd(ctx context.Context, cfg Config, db *postgres.DB, rdb redis.UniversalClient, sub string, args []string, stdout io.Writer) error {
-	_, _, _, grants, err := newGrantStores(cfg, db, rdb)
+	_, _, _, m, err := newGrantStores(cfg, db, rdb, nil)
 	if err != nil {
 		return err
 	}
@@ -34,7 +34,7 @@ func grantsCmd(ctx context.Context, cfg Config, db *postgres.DB, rdb redis.Unive
 		if *subject == "" {
 			return usageError{"grants list: --subject is required"}
 		}
-		gs, err := grants.List(ctx, *subject, *active)
+		gs, err := m.List(ctx, *subject, *active)
 		if err != nil {
 			return err
 		}
@@ -70,7 +70,7 @@ func grantsCmd(ctx context.Context, cfg Config, db *postgres.DB, rdb redis.Unive
 		case (*id == "") == (*subject == ""):
 			return usageError{"grants revoke: give exactly one of --id or --subject"}
 		case *id != "":
-			err := grants.Revoke(ctx, "", *id, storage.RevokedByAdmin)
+			err := m.RevokeFor(ctx, "", *id, storage.RevokedByAdmin)
 			if errors.Is(err, storage.ErrNotFound) {
 				return fmt.Errorf("no grant %q", *id)
 			} else if err != nil {
@@ -79,7 +79,7 @@ func grantsCmd(ctx context.Context, cfg Config, db *postgres.DB, rdb redis.Unive
 			fmt.Fprintf(stdout, "grant %s revoked\n", *id)
 			return nil
 		default:
-			ids, err := grants.RevokeAll(ctx, *subject, storage.RevokedByAdmin)
+			ids, err := m.RevokeAll(ctx, *subject, storage.RevokedByAdmin)
 			fmt.Fprintf(stdout, "%d grant(s) of %s revoked\n", len(ids), *subject)
 			if len(ids) > 0 {
 				fmt.Fprintln(stdout, strings.Join(ids, "\n"))
@@ -88,4 +88,14 @@ func grantsCmd(ctx context.Context, cfg Config, db *postgres.DB, rdb redis.Unive
 		}
 	}
 	return usageError{usage}
+}
+
+// deleteClient runs `authd clients delete`: the grants home revokes the
+// client's grants (their tokens in Redis, then the rows) as it deletes it.
+func deleteClient(ctx context.Context, cfg Config, db *postgres.DB, rdb redis.UniversalClient, id string) error {
+	_, _, _, m, err := newGrantStores(cfg, db, rdb, nil)
+	if err != nil {
+		return err
+	}
+	return m.DeleteClient(ctx, id)
 }

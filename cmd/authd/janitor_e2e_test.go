@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authd/authd/grants"
 	"github.com/authd/authd/storage"
 	"github.com/jackc/pgx/v5"
 )
@@ -114,7 +115,7 @@ func TestJanitorPass(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	st, err := runJanitor(ctx, db, e.srv.App.Redis, JanitorOptions{Batch: 1, Grace: time.Nanosecond})
+	st, err := e.srv.App.Grants.Sweep(ctx, grants.JanitorOptions{Batch: 1, Grace: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,14 +123,14 @@ func TestJanitorPass(t *testing.T) {
 	// expired since the last one, not the table): "ended" is marked; the
 	// grant whose family vanished early is already not active (active means
 	// row unrevoked and family live) and is marked once its end passes.
-	if st != (JanitorStats{Expired: 1, Deleted: 1}) {
+	if st != (grants.JanitorStats{Expired: 1, Deleted: 1}) {
 		t.Errorf("janitor stats %+v, want 1 expired, 1 deleted", st)
 	}
 	if live, err := e.srv.App.Redis.FamiliesLive(ctx, []string{goneID}); err != nil || live[0] {
 		t.Errorf("grant with a vanished family counts as live: %v %v", live, err)
 	}
 	execSQL(t, e.srv, `UPDATE grants SET expires_at = now() - interval '1 second' WHERE id = $1`, goneID)
-	if st, err := runJanitor(ctx, db, e.srv.App.Redis, JanitorOptions{Batch: 1, Grace: time.Nanosecond}); err != nil || st.Expired != 1 {
+	if st, err := e.srv.App.Grants.Sweep(ctx, grants.JanitorOptions{Batch: 1, Grace: time.Nanosecond}); err != nil || st.Expired != 1 {
 		t.Fatalf("second pass after the vanished grant's end: %+v %v, want it marked", st, err)
 	}
 	for id, want := range map[string]string{goneID: storage.RevokedExpired, "ended": storage.RevokedExpired, keepID: ""} {
@@ -186,7 +187,7 @@ func TestSlidingExpiryBeforeFlush(t *testing.T) {
 	if n := e.adminCount(t, e.sub); n != 1 {
 		t.Errorf("active count %d, want 1: the family is live", n)
 	}
-	st, err := runJanitor(e.ctx, e.srv.DB, e.srv.App.Redis, JanitorOptions{Grace: time.Nanosecond})
+	st, err := e.srv.App.Grants.Sweep(e.ctx, grants.JanitorOptions{Grace: time.Nanosecond})
 	if err != nil || st.Expired != 0 {
 		t.Errorf("janitor: %+v %v; it must not expire a live family", st, err)
 	}

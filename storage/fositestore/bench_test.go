@@ -57,8 +57,9 @@ func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 // countingRecords decorates the real Postgres store and counts the queries
 // the adapter (and its client cache) make.
 type countingRecords struct {
-	db *postgres.DB
-	n  atomic.Int64
+	*postgres.DB // the grant manager's other calls, not counted
+	db           *postgres.DB
+	n            atomic.Int64
 }
 
 func (c *countingRecords) GetClient(ctx context.Context, id string) (*storage.Client, error) {

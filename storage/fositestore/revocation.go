@@ -43,7 +43,7 @@ func (s *Store) revokeForClient(ctx context.Context, grant string) error {
 	if rv != nil && rv.revoked == grant {
 		return nil
 	}
-	if err := s.RevokeGrant(ctx, grant, storage.RevokedByClient); err != nil {
+	if err := s.revoke(ctx, grant, storage.RevokedByClient); err != nil {
 		return err
 	}
 	if rv != nil {

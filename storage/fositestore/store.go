@@ -24,12 +24,22 @@ import (
 )
 
 // Records is the part of the Postgres store the adapter needs. Only grant
-// creation and revocation write to it; the refresh and introspection paths
-// never call it (clients come from the in-memory cache).
+// creation writes to it; the refresh and introspection paths never call it
+// (clients come from the in-memory cache).
 type Records interface {
 	GetClient(ctx context.Context, id string) (*storage.Client, error)
 	CreateGrant(ctx context.Context, g *storage.Grant) error
-	RevokeGrant(ctx context.Context, id, reason string, at time.Time) (storage.Grant, error)
+}
+
+// Revoker ends grants (grants.Manager): the family in Redis with its
+// tombstone, then the row, each once.
+type Revoker interface {
+	// Revoke ends the grant for reason; revoking twice keeps the first
+	// reason.
+	Revoke(ctx context.Context, grant, reason string) error
+	// RecordRevoked marks the row of a grant whose family a revocation
+	// already ended, before the grant was born.
+	RecordRevoked(ctx context.Context, grant, reason string) error
 }
 
 // Store implements every fosite storage interface authd's handlers use.
@@ -37,10 +47,11 @@ type Store struct {
 	redis   *redisstore.Store
 	records Records
 	clients *ClientCache
+	revoker Revoker
 	// newSession returns an empty session to decode stored requests into.
 	newSession func() fosite.Session
-	// tombstoneTTL bounds how long a revocation of a not-yet-born grant is
-	// remembered (long enough to stop a racing code exchange).
+	// tombstoneTTL: the lifetime of a code's state when its request
+	// carries no code expiry (the Revoker keeps its own, for tombstones).
 	tombstoneTTL time.Duration
 	// refreshScopes: a code exchange issues a refresh token when one of
 	// these is granted (fosite's RefreshTokenScopes).
@@ -78,6 +89,7 @@ type Config struct {
 	Redis         *redisstore.Store
 	Records       Records
 	Clients       *ClientCache
+	Revoker       Revoker
 	NewSession    func() fosite.Session
 	TombstoneTTL  time.Duration
 	RefreshScopes []string
@@ -92,7 +104,7 @@ func New(c Config) *Store {
 	}
 	decoded, _ := lru.New[string, decodedAccess](decodedCacheSize) // only a size <= 0 fails
 	return &Store{
-		redis: c.Redis, records: c.Records, clients: c.Clients, newSession: c.NewSession,
+		redis: c.Redis, records: c.Records, clients: c.Clients, revoker: c.Revoker, newSession: c.NewSession,
 		tombstoneTTL: c.TombstoneTTL, refreshScopes: c.RefreshScopes, retryWindow: c.RetryWindow, now: time.Now,
 		decoded: decoded,
 	}
@@ -271,7 +283,7 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 		// the reason on the grant row; fosite's own revocation calls that
 		// follow are no-ops. Only the grant id is needed: the exchanged
 		// code keeps no payload.
-		if err := s.RevokeGrant(ctx, sg.Grant, storage.RevokedCodeReplay); err != nil {
+		if err := s.revoke(ctx, sg.Grant, storage.RevokedCodeReplay); err != nil {
 			return nil, err
 		}
 		return &fosite.Request{ID: sg.Grant, Client: &fosite.DefaultClient{}, Session: s.newSession(), Form: url.Values{}}, fosite.ErrInvalidatedAuthorizeCode
@@ -403,7 +415,7 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 	if errors.Is(err, storage.ErrRevoked) && birth != nil {
 		// Revoked while being born (an authorization code replayed during
 		// its exchange): the row must say so too.
-		s.revokeRecord(ctx, sg.Grant, storage.RevokedCodeReplay)
+		_ = s.revoker.RecordRevoked(ctx, sg.Grant, storage.RevokedCodeReplay)
 	}
 	return err
 }
@@ -532,7 +544,7 @@ func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, se
 		return nil, fosite.ErrNotFound.WithHint("The refresh token was just rotated.")
 	}
 	if state == redisstore.RefreshRotated {
-		if err := s.RevokeGrant(ctx, sg.Grant, storage.RevokedReuse); err != nil {
+		if err := s.revoke(ctx, sg.Grant, storage.RevokedReuse); err != nil {
 			return nil, err
 		}
 		return &fosite.Request{ID: sg.Grant, Client: &fosite.DefaultClient{}, Session: session, Form: url.Values{}}, fosite.ErrInactiveToken
@@ -547,7 +559,7 @@ func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string)
 	if !ok {
 		return nil
 	}
-	return s.RevokeGrant(ctx, sg.Grant, storage.RevokedReuse)
+	return s.revoke(ctx, sg.Grant, storage.RevokedReuse)
 }
 
 // RotateRefreshToken retires the presented refresh token and the grant's
@@ -572,29 +584,14 @@ func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
 	return s.revokeForClient(ctx, requestID)
 }
 
-// RevokeGrant removes every token of the grant from Redis (leaving a
-// tombstone) and, for a user's grant, marks its Postgres row revoked with
-// reason. Revoking twice is harmless; the first reason is kept.
-func (s *Store) RevokeGrant(ctx context.Context, grant, reason string) error {
+// revoke ends the grant for reason (the Revoker: its tokens gone from
+// Redis, and a user's grant's row marked). Revoking twice is harmless; the
+// first reason is kept.
+func (s *Store) revoke(ctx context.Context, grant, reason string) error {
 	if !token.ValidGrantID(grant) {
 		return fosite.ErrNotFound
 	}
-	user, err := s.redis.RevokeFamily(ctx, grant, s.tombstoneTTL)
-	if err != nil {
-		return err
-	}
-	if user {
-		return s.revokeRecord(ctx, grant, reason)
-	}
-	return nil
-}
-
-func (s *Store) revokeRecord(ctx context.Context, grant, reason string) error {
-	_, err := s.records.RevokeGrant(ctx, grant, reason, s.now())
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("fositestore: record revocation of grant: %w", err)
-	}
-	return nil
+	return s.revoker.Revoke(ctx, grant, reason)
 }
 
 // Successor is the sealed token response that rotated away a refresh token,

@@ -13,6 +13,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authd/authd/grants"
 	"github.com/authd/authd/oauth"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
@@ -49,7 +50,7 @@ func newEnv(t testing.TB) *env {
 	rdb, prefix := redisBackend(t) // cluster_test.go: the single server or the cluster
 	rt := &roundTrips{}
 	rdb.AddHook(rt)
-	pg := &countingRecords{db: db}
+	pg := &countingRecords{DB: db, db: db}
 	rs := redisstore.New(rdb, prefix)
 	// As serve runs it (AUTHD_REDIS_AUTOPIPELINE defaults to on).
 	if err := rs.AutoPipelineReads(); err != nil {
@@ -68,6 +69,7 @@ func newEnv(t testing.TB) *env {
 	cache := fositestore.NewClientCache(pg, 10000, 10*time.Second)
 	st := fositestore.New(fositestore.Config{
 		Redis: rs, Records: pg, Clients: cache, NewSession: oauth.NewSession,
+		Revoker:      grants.New(grants.Config{Families: rs, Records: pg, TombstoneTTL: time.Minute}),
 		TombstoneTTL: time.Minute, RefreshScopes: oauth.RefreshScopes,
 	})
 	strat, err := token.New([]byte(strings.Repeat("s", 32)))

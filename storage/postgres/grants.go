@@ -179,3 +179,15 @@ func (db *DB) TouchGrants(ctx context.Context, usages []storage.GrantUsage) erro
 	}
 	return nil
 }
+
+// LiveClientGrants returns the ids of the client's grants not revoked (by
+// grants_live_client_idx): what DeleteClient will mark, so that their token
+// families can be revoked in Redis first.
+func (db *DB) LiveClientGrants(ctx context.Context, clientID string) ([]string, error) {
+	rows, _ := db.pool.Query(ctx, `SELECT id FROM grants WHERE client_id = $1 AND revoked_at IS NULL`, clientID)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, wrap("live client grants", err)
+	}
+	return ids, nil
+}

@@ -399,7 +399,7 @@ func (s *Store) Rotate(ctx context.Context, grant string, gen uint64, mac string
 
 var revokeFamily = redis.NewScript(`
 local f, at, c = KEYS[1], KEYS[2], KEYS[3]
-redis.call('UNLINK', at, KEYS[4])
+local n = redis.call('UNLINK', at, KEYS[4])
 local u = redis.call('HGET', f, 'u')
 local was = redis.call('HGET', f, 'r')
 if redis.call('EXISTS', f) == 1 then
@@ -409,21 +409,41 @@ else
   redis.call('HSET', f, 'r', '1')
   redis.call('PEXPIRE', f, ARGV[1])
 end
-if u == '1' and was ~= '1' then return 'user' end
+if was == '1' then return 'ok' end
+if u == '1' then return 'user' end
+if n > 0 then return 'token' end
 return 'ok'`)
+
+// Ended is what a RevokeFamily call ended.
+type Ended int
+
+const (
+	// EndedNothing: nothing was live (unknown, expired or already revoked).
+	EndedNothing Ended = iota
+	// EndedToken: a live access token without a family (client_credentials).
+	EndedToken
+	// EndedGrant: a user's live grant (its family).
+	EndedGrant
+)
 
 // RevokeFamily deletes the grant's access and refresh tokens and leaves a
 // tombstone, so no request racing the revocation can write new tokens to the
 // grant. A tombstone for a grant that has no family yet lives tombstoneTTL.
-// It reports whether this call revoked a live user grant (as opposed to a
-// client_credentials token or a grant already revoked).
-func (s *Store) RevokeFamily(ctx context.Context, grant string, tombstoneTTL time.Duration) (bool, error) {
+// It reports what this call ended: a live user grant, a client's token, or
+// nothing (a grant already revoked, expired or unknown).
+func (s *Store) RevokeFamily(ctx context.Context, grant string, tombstoneTTL time.Duration) (Ended, error) {
 	r, err := revokeFamily.Run(ctx, s.rdb,
 		[]string{s.Key(grant, "f"), s.Key(grant, "at"), s.Key(grant, "c"), s.Key(grant, "rs")}, ms(tombstoneTTL)).Text()
 	if err != nil {
-		return false, wrap("revoke family", err)
+		return EndedNothing, wrap("revoke family", err)
 	}
-	return r == "user", nil
+	switch r {
+	case "user":
+		return EndedGrant, nil
+	case "token":
+		return EndedToken, nil
+	}
+	return EndedNothing, nil
 }
 
 // FamiliesLive reports, for each grant, whether its family is still live in

@@ -1,0 +1,115 @@
+package account
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/authd/authd/grants"
+	"github.com/authd/authd/internal/httpx"
+	"github.com/authd/authd/storage"
+)
+
+// Scope is the scope an access token needs for the API.
+const Scope = "grants"
+
+// Grants is what the account needs of the grants home (grants.Manager).
+type Grants interface {
+	List(ctx context.Context, subject string, activeOnly bool) ([]grants.View, error)
+	RevokeFor(ctx context.Context, subject, id, reason string) error
+	RevokeAll(ctx context.Context, subject, reason string, keep ...string) ([]string, error)
+}
+
+// Tokens authenticates the bearer access token of a request (oauth.Server):
+// its subject ("" for a client's own token) and grant. On failure it has
+// written the RFC 6750 answer and returns false.
+type Tokens interface {
+	AuthenticateBearer(w http.ResponseWriter, r *http.Request, scope string) (subject, grant string, ok bool)
+}
+
+// API is the /api/me grants API.
+type API struct {
+	Grants Grants
+	Tokens Tokens
+	Logger *slog.Logger
+}
+
+// Mount mounts the API's routes.
+func (a *API) Mount(r *mux.Router) {
+	r.HandleFunc("/api/me/grants", a.caller(a.list)).Methods(http.MethodGet)
+	r.HandleFunc("/api/me/grants/revoke-others", a.caller(a.revokeOthers)).Methods(http.MethodPost)
+	r.HandleFunc("/api/me/grants/{id}", a.caller(a.revoke)).Methods(http.MethodDelete)
+}
+
+// caller is who a request acts for.
+type caller struct {
+	subject string
+	grant   string // the grant of the presented access token
+}
+
+// caller admits requests bearing a live access token of a user with the
+// grants scope (RFC 6750 errors otherwise).
+func (a *API) caller(h func(http.ResponseWriter, *http.Request, caller)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sub, grant, ok := a.Tokens.AuthenticateBearer(w, r, Scope)
+		if !ok {
+			return
+		}
+		if sub == "" { // a client_credentials token: no user's grants to show
+			w.Header().Set("WWW-Authenticate", `Bearer realm="authd", error="insufficient_scope", scope="`+Scope+`"`)
+			httpx.WriteJSON(w, http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "The access token is not a user's."})
+			return
+		}
+		h(w, r, caller{subject: sub, grant: grant})
+	}
+}
+
+func (a *API) list(w http.ResponseWriter, r *http.Request, c caller) {
+	gs, err := a.Grants.List(r.Context(), c.subject, r.URL.Query().Get("active") != "false")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	for i := range gs {
+		gs[i].Current = gs[i].ID == c.grant
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"grants": gs})
+}
+
+func (a *API) revoke(w http.ResponseWriter, r *http.Request, c caller) {
+	if err := a.Grants.RevokeFor(r.Context(), c.subject, mux.Vars(r)["id"], storage.RevokedByUser); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) revokeOthers(w http.ResponseWriter, r *http.Request, c caller) {
+	ids, err := a.Grants.RevokeAll(r.Context(), c.subject, storage.RevokedLogoutAll, c.grant)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"revoked": ids})
+}
+
+// fail answers a failed request: 404 for a grant that is not the caller's,
+// 503 when a store is unavailable, 500 otherwise (logged).
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := httpx.Classify(err)
+	body := map[string]string{"error": p.Code}
+	switch p.Status {
+	case http.StatusNotFound:
+		body["error_description"] = "No such grant."
+	case http.StatusServiceUnavailable:
+		a.Logger.ErrorContext(r.Context(), "account api: backend unavailable", "err", err)
+	default:
+		a.Logger.ErrorContext(r.Context(), "account api", "err", err)
+	}
+	httpx.WriteJSON(w, p.Status, body)
+}

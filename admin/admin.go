@@ -1,0 +1,117 @@
+package admin
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/authd/authd/grants"
+	"github.com/authd/authd/internal/httpx"
+	"github.com/authd/authd/storage"
+)
+
+// Grants is what the admin API needs of the grants home (grants.Manager).
+type Grants interface {
+	List(ctx context.Context, subject string, activeOnly bool) ([]grants.View, error)
+	Count(ctx context.Context, subject string, activeOnly bool) (int, error)
+	RevokeFor(ctx context.Context, subject, id, reason string) error
+	RevokeAll(ctx context.Context, subject, reason string, keep ...string) ([]string, error)
+}
+
+// API is the admin API.
+type API struct {
+	// Token is the bearer token the API requires; empty: no API (404).
+	Token  string
+	Grants Grants
+	Logger *slog.Logger
+}
+
+// Mount mounts the API's routes.
+func (a *API) Mount(r *mux.Router) {
+	r.HandleFunc("/admin/subjects/{sub}/grants", a.only(a.listGrants)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/subjects/{sub}/grants", a.only(a.revokeSubject)).Methods(http.MethodDelete)
+	r.HandleFunc("/admin/subjects/{sub}/grants/count", a.only(a.countGrants)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/grants/{id}", a.only(a.revokeGrant)).Methods(http.MethodDelete)
+}
+
+// only admits requests bearing the admin token (compared in constant time).
+func (a *API) only(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.Token == "" {
+			httpx.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
+			return
+		}
+		tok, ok := httpx.BearerHeader(r)
+		if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(a.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="authd-admin", error="invalid_token"`)
+			httpx.WriteJSON(w, http.StatusUnauthorized, map[string]string{
+				"error": "invalid_token", "error_description": "The admin token is missing or wrong.",
+			})
+			return
+		}
+		h(w, r)
+	}
+}
+
+// activeOnly reads ?active=true (or 1): only active grants.
+func activeOnly(r *http.Request) bool {
+	v := r.URL.Query().Get("active")
+	return v == "true" || v == "1"
+}
+
+func (a *API) listGrants(w http.ResponseWriter, r *http.Request) {
+	gs, err := a.Grants.List(r.Context(), mux.Vars(r)["sub"], activeOnly(r))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"grants": gs})
+}
+
+func (a *API) countGrants(w http.ResponseWriter, r *http.Request) {
+	n, err := a.Grants.Count(r.Context(), mux.Vars(r)["sub"], activeOnly(r))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]int{"count": n})
+}
+
+func (a *API) revokeGrant(w http.ResponseWriter, r *http.Request) {
+	if err := a.Grants.RevokeFor(r.Context(), "", mux.Vars(r)["id"], storage.RevokedByAdmin); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) revokeSubject(w http.ResponseWriter, r *http.Request) {
+	ids, err := a.Grants.RevokeAll(r.Context(), mux.Vars(r)["sub"], storage.RevokedByAdmin)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"revoked": ids})
+}
+
+// fail answers a failed request: 404 for an unknown grant, 503 when a store
+// is unavailable, 500 otherwise (logged).
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := httpx.Classify(err)
+	body := map[string]string{"error": p.Code}
+	switch p.Status {
+	case http.StatusNotFound:
+		body["error_description"] = "No such grant."
+	case http.StatusServiceUnavailable:
+		a.Logger.ErrorContext(r.Context(), "admin api: backend unavailable", "err", err)
+	default:
+		a.Logger.ErrorContext(r.Context(), "admin api", "err", err)
+	}
+	httpx.WriteJSON(w, p.Status, body)
+}
