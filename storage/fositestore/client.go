@@ -134,6 +134,3 @@ func (c *ClientCache) Get(ctx context.Context, id string) (*Client, error) {
 	c.cache.Add(id, cl)
 	return cl, nil
 }
-
-// Forget drops id from this process's cache (after a local delete).
-func (c *ClientCache) Forget(id string) { c.cache.Remove(id) }
