@@ -104,7 +104,7 @@ func TestETagFollowsTheKeySet(t *testing.T) {
 		t.Fatalf("current ETag: %d, want 304", r.Code)
 	}
 
-	if err := m.Retire(ctx, rec.ID); err != nil {
+	if err := retire(ctx, m, rec.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, etag3 := m.JWKS()

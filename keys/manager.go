@@ -267,18 +267,6 @@ func (m *Manager) Rotate(ctx context.Context, alg string, lead time.Duration) (s
 	return rec, nil
 }
 
-// Retire stops publishing the key kid; tokens it signed stop verifying. It
-// returns an error wrapping storage.ErrNotFound for an unknown kid. Retiring
-// the current signer is allowed (a compromised key): the next newest active
-// key of the algorithm takes over, or Signer returns ErrNoKey until
-// EnsureKey or Rotate adds one.
-func (m *Manager) Retire(ctx context.Context, kid string) error {
-	if err := m.store.RetireSigningKey(ctx, kid, m.timestamp()); err != nil {
-		return fmt.Errorf("keys: retire signing key %q: %w", kid, err)
-	}
-	return m.Load(ctx)
-}
-
 // KeyInfo describes a key for operators (authd keys list). It carries no
 // private data.
 type KeyInfo struct {
@@ -366,13 +354,6 @@ func (m *Manager) PublicKey(kid string) (jwk jose.JSONWebKey, ok bool) {
 		return jose.JSONWebKey{}, false
 	}
 	return k.jwk, true
-}
-
-// VerificationKeys returns the published public keys (what JWKS serves), as
-// a set the caller may modify.
-func (m *Manager) VerificationKeys() jose.JSONWebKeySet {
-	s := m.snap.Load()
-	return jose.JSONWebKeySet{Keys: append([]jose.JSONWebKey(nil), s.set.Keys...)}
 }
 
 // JWKS returns the encoded JWKS document and its strong ETag (quoted). The

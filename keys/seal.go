@@ -15,11 +15,86 @@ import (
 // MinSecretLen is the minimum length of the system secret given to New.
 const MinSecretLen = 32
 
-// hkdfInfo binds the derived key to this purpose; bump the version (and the
-// envelope version) if the derivation ever changes.
+// ErrSealed is returned when sealed bytes cannot be opened: wrong system
+// secret, tampered or truncated bytes, other additional data (a record whose
+// kid changed), or an unknown envelope version. The message never contains
+// key material.
+var ErrSealed = errors.New("keys: cannot open sealed data")
+
+// Sealer encrypts small values at rest with AES-256-GCM under a key derived
+// from the system secret with HKDF-SHA256 (no salt) for one purpose, so one
+// secret serves several purposes with independent keys. It holds only the
+// derived AEAD, never the secret.
+//
+// A sealed value is laid out as
+//
+//	[0:12]   random 96-bit GCM nonce
+//	[12:]    AES-256-GCM ciphertext, then the 16-byte tag
+//
+// and is bound to the additional data given to Seal: Open with any other
+// fails. The signing keys (purpose "authd signing keys v1", additional data
+// the kid, behind a version byte) and the refresh retry window's kept
+// responses (oauth: "authd refresh retry v1", additional data the refresh
+// token's signature) are sealed with it.
+type Sealer struct {
+	aead cipher.AEAD
+}
+
+// NewSealer derives the sealing key for purpose from secret.
+func NewSealer(secret []byte, purpose string) (*Sealer, error) {
+	k := make([]byte, 32)
+	defer clear(k)
+	if _, err := io.ReadFull(hkdf.New(sha256.New, secret, nil, []byte(purpose)), k); err != nil {
+		return nil, fmt.Errorf("keys: derive sealing key: %w", err)
+	}
+	block, err := aes.NewCipher(k)
+	if err != nil {
+		return nil, fmt.Errorf("keys: sealing cipher: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("keys: sealing cipher: %w", err)
+	}
+	return &Sealer{aead: aead}, nil
+}
+
+// Seal encrypts plaintext bound to ad.
+func (s *Sealer) Seal(plaintext, ad []byte) ([]byte, error) {
+	return s.appendSeal(nil, plaintext, ad)
+}
+
+// appendSeal appends the sealed plaintext to dst.
+func (s *Sealer) appendSeal(dst, plaintext, ad []byte) ([]byte, error) {
+	n := s.aead.NonceSize()
+	out := make([]byte, len(dst)+n, len(dst)+n+len(plaintext)+s.aead.Overhead())
+	copy(out, dst)
+	nonce := out[len(dst):]
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("keys: nonce: %w", err)
+	}
+	return s.aead.Seal(out, nonce, plaintext, ad), nil
+}
+
+// Open decrypts what Seal sealed with the same ad. Every failure is
+// ErrSealed, without detail that could help an attacker or leak bytes.
+func (s *Sealer) Open(sealed, ad []byte) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n+s.aead.Overhead() {
+		return nil, ErrSealed
+	}
+	pt, err := s.aead.Open(nil, sealed[:n], sealed[n:], ad)
+	if err != nil {
+		return nil, ErrSealed
+	}
+	return pt, nil
+}
+
+// hkdfInfo is the signing keys' purpose; bump the version (and the envelope
+// version) if the derivation ever changes.
 const hkdfInfo = "authd signing keys v1"
 
-// Envelope layout, version 1:
+// Private-key envelope layout, version 1: a version byte, then a Sealer's
+// sealed value (nonce, ciphertext of the PKCS#8 DER, tag):
 //
 //	[0]      version (0x01)
 //	[1:13]   random 96-bit GCM nonce
@@ -33,49 +108,28 @@ const (
 	headerSizeV1      = 1 + nonceSize
 )
 
-// ErrSealed is returned when a sealed private key cannot be opened: wrong
-// system secret, tampered or truncated bytes, a record whose kid changed, or
-// an unknown envelope version. The message never contains key material.
-var ErrSealed = errors.New("keys: cannot open sealed private key")
-
-// sealer encrypts private keys at rest. It holds only the derived AEAD, never
-// the system secret.
+// sealer seals private keys at rest in the versioned envelope.
 type sealer struct {
-	aead cipher.AEAD
+	s *Sealer
 }
 
 func newSealer(secret []byte) (*sealer, error) {
 	if len(secret) < MinSecretLen {
 		return nil, fmt.Errorf("keys: system secret must be at least %d bytes, got %d", MinSecretLen, len(secret))
 	}
-	k := make([]byte, 32)
-	if _, err := io.ReadFull(hkdf.New(sha256.New, secret, nil, []byte(hkdfInfo)), k); err != nil {
-		return nil, fmt.Errorf("keys: derive sealing key: %w", err)
-	}
-	defer clear(k)
-	block, err := aes.NewCipher(k)
+	s, err := NewSealer(secret, hkdfInfo)
 	if err != nil {
-		return nil, fmt.Errorf("keys: sealing cipher: %w", err)
+		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("keys: sealing cipher: %w", err)
-	}
-	return &sealer{aead: aead}, nil
+	return &sealer{s: s}, nil
 }
 
 // seal encrypts plaintext (a PKCS#8 DER) for the key kid.
 func (s *sealer) seal(kid string, plaintext []byte) ([]byte, error) {
-	out := make([]byte, headerSizeV1, headerSizeV1+len(plaintext)+s.aead.Overhead())
-	out[0] = envelopeV1
-	if _, err := rand.Read(out[1:headerSizeV1]); err != nil {
-		return nil, fmt.Errorf("keys: nonce: %w", err)
-	}
-	return s.aead.Seal(out, out[1:headerSizeV1], plaintext, []byte(kid)), nil
+	return s.s.appendSeal([]byte{envelopeV1}, plaintext, []byte(kid))
 }
 
-// open decrypts an envelope produced by seal for the key kid. Every failure
-// is ErrSealed, without detail that could help an attacker or leak bytes.
+// open decrypts an envelope produced by seal for the key kid.
 func (s *sealer) open(kid string, envelope []byte) ([]byte, error) {
 	if len(envelope) == 0 {
 		return nil, ErrSealed
@@ -83,12 +137,5 @@ func (s *sealer) open(kid string, envelope []byte) ([]byte, error) {
 	if v := envelope[0]; v != envelopeV1 {
 		return nil, fmt.Errorf("%w: unknown envelope version %d", ErrSealed, v)
 	}
-	if len(envelope) < headerSizeV1+s.aead.Overhead() {
-		return nil, ErrSealed
-	}
-	pt, err := s.aead.Open(nil, envelope[1:headerSizeV1], envelope[headerSizeV1:], []byte(kid))
-	if err != nil {
-		return nil, ErrSealed
-	}
-	return pt, nil
+	return s.s.Open(envelope[1:], []byte(kid))
 }

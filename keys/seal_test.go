@@ -2,6 +2,8 @@ package keys
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -9,11 +11,14 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/hkdf"
 
 	"github.com/authd/authd/storage"
 )
@@ -182,5 +187,44 @@ func writeGolden(t *testing.T, path string) {
 	}
 	if err := os.WriteFile(path, append(out, '\n'), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSealerLayout: a Sealer's output is nonce || AES-256-GCM(ciphertext,
+// tag) under HKDF-SHA256(secret, no salt, purpose), the layout the refresh
+// retry window kept before it used keys.Sealer: values sealed by either open
+// with the other.
+func TestSealerLayout(t *testing.T) {
+	const purpose = "authd refresh retry v1"
+	k := make([]byte, 32)
+	if _, err := io.ReadFull(hkdf.New(sha256.New, testSecret, nil, []byte(purpose)), k); err != nil {
+		t.Fatal(err)
+	}
+	block, _ := aes.NewCipher(k)
+	plain, _ := cipher.NewGCM(block)
+	s, err := NewSealer(testSecret, purpose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, ad := []byte(`{"access_token":"x"}`), []byte("grant.1.mac")
+
+	sealed, err := s.Seal(msg, ad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := plain.NonceSize()
+	if got, err := plain.Open(nil, sealed[:n], sealed[n:], ad); err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("plain AES-GCM open of a Sealer's value: %q, %v", got, err)
+	}
+	nonce := make([]byte, n)
+	byHand := plain.Seal(nonce, nonce, msg, ad)
+	if got, err := s.Open(byHand, ad); err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("Sealer open of a plain AES-GCM value: %q, %v", got, err)
+	}
+	if _, err := s.Open(byHand, []byte("other")); !errors.Is(err, ErrSealed) {
+		t.Fatalf("open with other additional data: %v, want ErrSealed", err)
+	}
+	if _, err := s.Open(byHand[:n], ad); !errors.Is(err, ErrSealed) {
+		t.Fatalf("open of a bare nonce: %v, want ErrSealed", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/authd/authd/keys"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/token"
@@ -74,7 +75,7 @@ type Server struct {
 	// authentication outside fosite's own endpoints).
 	fosite   *fosite.Fosite
 	strategy *tokenStrategy
-	retry    *sealer // nil: no refresh retry window
+	retry    *keys.Sealer // nil: no refresh retry window
 	devices  deviceStore
 	limiter  ClientLimiter
 	guesses  web.FailureCounter
@@ -188,7 +189,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s.fosite = f
 	if cfg.RefreshRetryWindow > 0 {
-		if s.retry, err = newSealer(cfg.Secret, "authd refresh retry v1"); err != nil {
+		if s.retry, err = keys.NewSealer(cfg.Secret, "authd refresh retry v1"); err != nil {
 			return nil, err
 		}
 	}

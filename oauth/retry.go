@@ -2,17 +2,10 @@ package oauth
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 
 	"github.com/ory/fosite"
-	"golang.org/x/crypto/hkdf"
 
 	"github.com/authd/authd/storage/fositestore"
 )
@@ -23,46 +16,12 @@ import (
 // before it saved the new tokens) still holds only the rotated-away refresh
 // token. Without a window, its retry is reuse and revokes the grant. With a
 // window, the response of the refresh that rotated the token is kept in
-// Redis, sealed with AES-256-GCM under a key derived from AUTHD_SECRET, and
+// Redis, sealed (keys.Sealer: AES-256-GCM) under a key derived from AUTHD_SECRET, and
 // a retry with the same token by the same (authenticated) client within the
 // window receives that very response again: no new tokens are minted (no
 // double spend) and the grant survives. After the window, reuse revokes the
 // grant as usual. Any other client presenting the token within the window
 // gets invalid_grant without revocation.
-
-type sealer struct{ aead cipher.AEAD }
-
-func newSealer(secret []byte, info string) (*sealer, error) {
-	key := make([]byte, 32)
-	if _, err := io.ReadFull(hkdf.New(sha256.New, secret, nil, []byte(info)), key); err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{aead: aead}, nil
-}
-
-func (s *sealer) seal(plain, ad []byte) ([]byte, error) {
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	return s.aead.Seal(nonce, nonce, plain, ad), nil
-}
-
-func (s *sealer) open(sealed, ad []byte) ([]byte, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < n {
-		return nil, errors.New("oauth: sealed value too short")
-	}
-	return s.aead.Open(nil, sealed[:n], sealed[n:], ad)
-}
 
 // retryRefresh answers a refresh retry from the kept response. It reports
 // whether it wrote a response; when it did not, the request goes on to
@@ -83,7 +42,7 @@ func (s *Server) retryRefresh(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil || client.GetID() != succ.ClientID {
 		return false
 	}
-	body, err := s.retry.open(succ.Sealed, []byte(oldSig))
+	body, err := s.retry.Open(succ.Sealed, []byte(oldSig))
 	if err != nil {
 		s.log.ErrorContext(ctx, "refresh retry: cannot open the kept response", "err", err)
 		return false
@@ -107,7 +66,7 @@ func (s *Server) keepRefreshResponse(ctx context.Context, ar fosite.AccessReques
 	if err != nil || oldSig == "" {
 		return
 	}
-	sealed, err := s.retry.seal(body, []byte(oldSig))
+	sealed, err := s.retry.Seal(body, []byte(oldSig))
 	if err == nil {
 		err = s.store.PutSuccessor(ctx, oldSig, fositestore.Successor{ClientID: ar.GetClient().GetID(), Sealed: sealed})
 	}

@@ -239,22 +239,6 @@ func VerifyClientSecret(hash []byte, secret string) error {
 	}
 }
 
-// SecretHasher hashes and compares client secrets with HashClientSecret and
-// VerifyClientSecret. Its method set matches fosite.Hasher, so it can be
-// plugged into fosite's config without this package importing fosite.
-type SecretHasher struct{}
-
-// Hash returns the at-rest form of the secret data.
-func (SecretHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
-	return HashClientSecret(string(data))
-}
-
-// Compare returns nil when data matches hash, ErrSecretMismatch when it does
-// not, and an error wrapping ErrMalformedHash when hash cannot be parsed.
-func (SecretHasher) Compare(_ context.Context, hash, data []byte) error {
-	return VerifyClientSecret(hash, string(data))
-}
-
 // VerifiedSecretCache remembers, for a short time, client secrets that
 // passed a slow (argon2id) verification, so an operator-chosen secret does
 // not cost ~35 ms of CPU on every token or introspection call. Fast

@@ -1,7 +1,6 @@
 package storage_test
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -146,27 +145,5 @@ func TestSHA256HashIsDeterministicAndUnsalted(t *testing.T) {
 	other, _ := storage.HashClientSecret(storage.GenerateClientSecret())
 	if err := storage.VerifyClientSecret(other, s); !errors.Is(err, storage.ErrSecretMismatch) {
 		t.Fatalf("verify against another secret's hash = %v; want ErrSecretMismatch", err)
-	}
-}
-
-func TestSecretHasher(t *testing.T) {
-	ctx := context.Background()
-	// Same method set as fosite.Hasher.
-	var h interface {
-		Compare(ctx context.Context, hash, data []byte) error
-		Hash(ctx context.Context, data []byte) ([]byte, error)
-	} = storage.SecretHasher{}
-
-	for _, secret := range []string{storage.GenerateClientSecret(), "operator-chosen"} {
-		hash, err := h.Hash(ctx, []byte(secret))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := h.Compare(ctx, hash, []byte(secret)); err != nil {
-			t.Errorf("Compare(right) = %v", err)
-		}
-		if err := h.Compare(ctx, hash, []byte("nope")); !errors.Is(err, storage.ErrSecretMismatch) {
-			t.Errorf("Compare(wrong) = %v; want ErrSecretMismatch", err)
-		}
 	}
 }

@@ -17,7 +17,6 @@ package fositestore_test
 
 import (
 	"context"
-	"os"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -282,11 +281,6 @@ func revoke(t testing.TB, e *env, rt string) {
 // TestBenchCounters keeps the counters honest: a birth is two Redis round
 // trips (scripts) and one Postgres insert, a lookup one GET.
 func TestBenchCounters(t *testing.T) {
-	if os.Getenv(onClusterEnv) == "1" {
-		// The counts are those of one server (what the benchmarks measure);
-		// a cluster client's hooks also see its slot and node plumbing.
-		t.Skip("round trips are counted against a single Redis server")
-	}
 	for _, c := range []struct {
 		name   string
 		fn     func(e *env, ctx context.Context)

@@ -135,9 +135,6 @@ func (c *ClientCache) Get(ctx context.Context, id string) (*Client, error) {
 	return cl, nil
 }
 
-// Forget drops id from this process's cache (after a local delete).
-func (c *ClientCache) Forget(id string) { c.cache.Remove(id) }
-
 // ClientName is the client's display name (the grants home's listings).
 func (c *ClientCache) ClientName(ctx context.Context, id string) (string, error) {
 	cl, err := c.Get(ctx, id)

@@ -12,12 +12,11 @@ import (
 	"github.com/authd/authd/storage/fositestore"
 )
 
-// TestRevocationFindsRotationInFlight: a refresh token whose rotation is in
+// testRevocationFindsRotationInFlight: a refresh token whose rotation is in
 // flight is "not found" for a concurrent refresh (it loses without revoking
 // anything) but found for a revocation, which then ends the grant before the
 // refresh can write its new tokens.
-func TestRevocationFindsRotationInFlight(t *testing.T) {
-	e := newEnv(t)
+func testRevocationFindsRotationInFlight(t *testing.T, e *env) {
 	ctx := context.Background()
 	_, rt := e.born(t, ctx, grantID)
 	sig := e.strategy.RefreshTokenSignature(ctx, rt)

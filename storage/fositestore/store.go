@@ -1,6 +1,3 @@
-// Package fositestore adapts authd's Redis and Postgres stores to the fosite
-// storage interfaces. It is the one place fosite requests are (de)serialised
-// and storage errors are mapped to fosite's sentinels.
 package fositestore
 
 import (

@@ -44,10 +44,15 @@ type env struct {
 // testSubject is the user of every request the fixture builds.
 const testSubject = "0b5c3f0e-5a43-4b38-9d3c-3a6f2d1c9e77"
 
-func newEnv(t testing.TB) *env {
+// newEnv is an env on the single test Redis (the benchmarks' backend).
+func newEnv(t testing.TB) *env { return newEnvOn(t, singleRedis) }
+
+// newEnvOn is an env whose Redis is backend's (conformance_test.go: the
+// single server or the cluster).
+func newEnvOn(t testing.TB, backend redisBackend) *env {
 	t.Helper()
 	db := storagetest.Postgres(t)
-	rdb, prefix := redisBackend(t) // cluster_test.go: the single server or the cluster
+	rdb, prefix := backend(t)
 	rt := &roundTrips{}
 	rdb.AddHook(rt)
 	pg := &countingRecords{DB: db, db: db}
@@ -180,8 +185,7 @@ func pttl(t *testing.T, rdb redis.UniversalClient, key string) time.Duration {
 	return d
 }
 
-func TestTokenKeysCarryBoundedTTL(t *testing.T) {
-	e := newEnv(t)
+func testTokenKeysCarryBoundedTTL(t *testing.T, e *env) {
 	ctx := context.Background()
 	r := e.request("authorization_code", grantID)
 	code, codeSig, _ := e.strategy.GenerateAuthorizeCode(ctx, r)
@@ -212,8 +216,7 @@ func TestTokenKeysCarryBoundedTTL(t *testing.T) {
 	}
 }
 
-func TestGrantRowWrittenOncePerFamily(t *testing.T) {
-	e := newEnv(t)
+func testGrantRowWrittenOncePerFamily(t *testing.T, e *env) {
 	ctx := context.Background()
 	_, rt := e.born(t, ctx, grantID)
 	var err error
@@ -231,8 +234,7 @@ func TestGrantRowWrittenOncePerFamily(t *testing.T) {
 	}
 }
 
-func TestRotationRetiresOldTokens(t *testing.T) {
-	e := newEnv(t)
+func testRotationRetiresOldTokens(t *testing.T, e *env) {
 	ctx := context.Background()
 	at1, rt1 := e.born(t, ctx, grantID)
 	at2, rt2, err := e.refresh(ctx, grantID, rt1)
@@ -250,8 +252,7 @@ func TestRotationRetiresOldTokens(t *testing.T) {
 	}
 }
 
-func TestReuseRevokesFamily(t *testing.T) {
-	e := newEnv(t)
+func testReuseRevokesFamily(t *testing.T, e *env) {
 	ctx := context.Background()
 	_, rt1 := e.born(t, ctx, grantID)
 	at2, rt2, err := e.refresh(ctx, grantID, rt1)
@@ -277,8 +278,7 @@ func TestReuseRevokesFamily(t *testing.T) {
 	}
 }
 
-func TestForgedTokenNeverReachesStorage(t *testing.T) {
-	e := newEnv(t)
+func testForgedTokenNeverReachesStorage(t *testing.T, e *env) {
 	ctx := context.Background()
 	_, rt1 := e.born(t, ctx, grantID)
 	if _, _, err := e.refresh(ctx, grantID, rt1); err != nil {
@@ -300,8 +300,7 @@ func TestForgedTokenNeverReachesStorage(t *testing.T) {
 	}
 }
 
-func TestConcurrentRotationHasOneWinner(t *testing.T) {
-	e := newEnv(t)
+func testConcurrentRotationHasOneWinner(t *testing.T, e *env) {
 	ctx := context.Background()
 	for round := 0; round < 20; round++ {
 		id := "7d1c2a64-0000-4000-8000-0000000001" + string(rune('a'+round/10)) + string(rune('0'+round%10))
@@ -335,8 +334,7 @@ func TestConcurrentRotationHasOneWinner(t *testing.T) {
 	}
 }
 
-func TestRevocationCascadesAndBlocksRacingWrites(t *testing.T) {
-	e := newEnv(t)
+func testRevocationCascadesAndBlocksRacingWrites(t *testing.T, e *env) {
 	ctx := context.Background()
 	at, rt := e.born(t, ctx, grantID)
 	if err := e.store.RevokeRefreshToken(ctx, grantID); err != nil {
@@ -364,8 +362,7 @@ func TestRevocationCascadesAndBlocksRacingWrites(t *testing.T) {
 	}
 }
 
-func TestAuthorizeCodeIsSingleUse(t *testing.T) {
-	e := newEnv(t)
+func testAuthorizeCodeIsSingleUse(t *testing.T, e *env) {
 	ctx := context.Background()
 	r := e.request("authorization_code", grantID)
 	_, sig, _ := e.strategy.GenerateAuthorizeCode(ctx, r)
@@ -396,10 +393,9 @@ func TestAuthorizeCodeIsSingleUse(t *testing.T) {
 	}
 }
 
-// TestStoredEnvelopeGolden: a request stored by an earlier version must
+// testStoredEnvelopeGolden: a request stored by an earlier version must
 // still decode (tokens outlive deployments).
-func TestStoredEnvelopeGolden(t *testing.T) {
-	e := newEnv(t)
+func testStoredEnvelopeGolden(t *testing.T, e *env) {
 	ctx := context.Background()
 	b, err := os.ReadFile("testdata/access_v1.txt")
 	if err != nil {
@@ -418,13 +414,12 @@ func TestStoredEnvelopeGolden(t *testing.T) {
 	}
 }
 
-// TestStuckRotationResumes: a refresh that died between retiring the old
+// testStuckRotationResumes: a refresh that died between retiring the old
 // token and storing the new one (Redis failed in between, or the process
 // crashed) does not end the grant: after the stuck-rotation time the old
 // token, still the client's only one, resumes the rotation; before that it
 // is refused as a concurrent duplicate.
-func TestStuckRotationResumes(t *testing.T) {
-	e := newEnv(t)
+func testStuckRotationResumes(t *testing.T, e *env) {
 	e.redis.SetStuckRotation(200 * time.Millisecond)
 	ctx := context.Background()
 	_, rt := e.born(t, ctx, grantID)
@@ -455,12 +450,11 @@ func TestStuckRotationResumes(t *testing.T) {
 	}
 }
 
-// TestLookupAccessToken: introspection's lookup answers what
+// testLookupAccessToken: introspection's lookup answers what
 // GetAccessTokenSession answers, reuses a decoded session only while Redis
 // holds the very bytes it was decoded from, and never outlives a
 // revocation, a rotation or the client.
-func TestLookupAccessToken(t *testing.T) {
-	e := newEnv(t)
+func testLookupAccessToken(t *testing.T, e *env) {
 	ctx := context.Background()
 	at, rt := e.born(t, ctx, grantID)
 	sig := e.strategy.AccessTokenSignature(ctx, at)

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -117,22 +116,6 @@ func (db *DB) RevokeGrant(ctx context.Context, id, reason string, at time.Time) 
 		return storage.Grant{}, wrap("revoke grant", err)
 	}
 	return g, nil
-}
-
-// RevokeSubjectGrants revokes every active grant (neither revoked nor
-// expired at the given time) of subject except exceptID (none when empty),
-// and returns the ids it revoked. Expired grants are left for the janitor.
-func (db *DB) RevokeSubjectGrants(ctx context.Context, subject, reason string, at time.Time, exceptID string) ([]string, error) {
-	at = orNow(at)
-	rows, _ := db.pool.Query(ctx, `UPDATE grants SET revoked_at = @at, revoke_reason = @reason
-		WHERE subject = @subject AND id <> @except AND `+activeCond+`
-		RETURNING id`,
-		pgx.NamedArgs{"subject": subject, "reason": reason, "at": at, "except": exceptID})
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, wrap(fmt.Sprintf("revoke grants of %q", subject), err)
-	}
-	return ids, nil
 }
 
 // TouchGrants records grant usage in one statement: for each usage it moves

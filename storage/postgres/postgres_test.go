@@ -25,7 +25,6 @@ func TestDB(t *testing.T) {
 		{"Users", testUsers},
 		{"GrantCreatedTwice", testGrantCreatedTwice},
 		{"RevokeKeepsFirstReason", testRevokeKeepsFirstReason},
-		{"RevokeSubjectGrants", testRevokeSubjectGrants},
 		{"TouchGrants", testTouchGrants},
 		{"ListGrants", testListGrants},
 		{"DeleteClientRevokesGrantsAndConsents", testDeleteClient},
@@ -225,38 +224,6 @@ func testRevokeKeepsFirstReason(t *testing.T, ctx context.Context, db *postgres.
 			t.Fatalf("concurrent revokes disagree: %v %q vs %v %q",
 				r.RevokedAt, r.RevokeReason, results[0].RevokedAt, results[0].RevokeReason)
 		}
-	}
-}
-
-func testRevokeSubjectGrants(t *testing.T, ctx context.Context, db *postgres.DB) {
-	for _, id := range []string{"a1", "a2", "a3"} {
-		must(t, db.CreateGrant(ctx, newGrant(id, "alice")))
-	}
-	must(t, db.CreateGrant(ctx, newGrant("b1", "bob")))
-	_, err := db.RevokeGrant(ctx, "a3", storage.RevokedByUser, t0)
-	must(t, err)
-	expired := newGrant("a4", "alice")
-	expired.ExpiresAt = t0.Add(time.Minute)
-	must(t, db.CreateGrant(ctx, expired))
-
-	at := t0.Add(time.Hour) // a4 has expired by then
-	ids, err := db.RevokeSubjectGrants(ctx, "alice", storage.RevokedLogoutAll, at, "a1")
-	must(t, err)
-	if !slices.Equal(ids, []string{"a2"}) {
-		t.Fatalf("RevokeSubjectGrants = %v; want [a2] (a1 excepted, a3 already revoked, a4 expired)", ids)
-	}
-	for id, want := range map[string]string{"a1": "", "a2": storage.RevokedLogoutAll, "a3": storage.RevokedByUser, "a4": "", "b1": ""} {
-		g, err := db.GetGrant(ctx, id)
-		must(t, err)
-		if g.RevokeReason != want {
-			t.Errorf("grant %s reason = %q; want %q", id, g.RevokeReason, want)
-		}
-	}
-
-	ids, err = db.RevokeSubjectGrants(ctx, "alice", storage.RevokedLogoutAll, at, "")
-	must(t, err)
-	if !slices.Equal(ids, []string{"a1"}) {
-		t.Fatalf("RevokeSubjectGrants without exception = %v; want [a1]", ids)
 	}
 }
 

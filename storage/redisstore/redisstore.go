@@ -1,24 +1,3 @@
-// Package redisstore keeps authd's short-lived token state in Redis: authorization
-// codes, PKCE and OpenID Connect request sessions, access-token sessions and the
-// refresh-token family of each grant. Every key carries a TTL equal to what is
-// left of its token's lifetime, so expired state disappears by itself.
-//
-// It knows nothing about fosite: values are opaque payloads, and tokens are
-// addressed by their grant id and a MAC. All keys of one grant share the Redis
-// hash tag {grant}, so the multi-key scripts below (rotation, revocation of a
-// family) are atomic on a single server and legal on a Redis Cluster.
-//
-// Key layout, for prefix P and grant id G:
-//
-//	P{G}:c   hash  authorization code: m (mac), p (payload, dropped once exchanged),
-//	               s (0 fresh, 2 being exchanged, 1 exchanged: kept to detect a replay)
-//	P{G}:pk  string PKCE request payload
-//	P{G}:oi  string OpenID Connect request payload
-//	P{G}:at  string the grant's live access token: mac "|" payload
-//	P{G}:f   hash  the grant's family: g (refresh generation), m (mac of the live
-//	               refresh token, "" while a rotation is in flight), p (refresh
-//	               payload), r ("1" once revoked: a tombstone that stops racing
-//	               writers from resurrecting the grant), u ("1": a user's grant)
 package redisstore
 
 import (

@@ -1,0 +1,53 @@
+// Package redisstore owns authd's short-lived state in Redis: authorization
+// codes, PKCE and OpenID Connect request sessions, access-token sessions,
+// the refresh-token family of each grant, device authorizations, browser
+// login sessions, client assertion ids, failure counters and the grant
+// usage waiting to be written to Postgres. Token state carries a TTL equal
+// to what is left of its token's lifetime, so expired state disappears by
+// itself.
+//
+// It knows nothing about fosite: values are opaque payloads, and tokens are
+// addressed by their grant id and a MAC. All keys of one grant share the Redis
+// hash tag {grant}, so the multi-key scripts below (rotation, revocation of a
+// family) are atomic on a single server and legal on a Redis Cluster. It
+// turns go-redis failures into storage sentinels (errors.go): a lost race is
+// storage.ErrStale, a write to a revoked grant storage.ErrRevoked, a Redis
+// that cannot answer now storage.ErrUnavailable.
+//
+// Every key the package writes, for prefix P (production "authd:") and
+// grant id G:
+//
+//	P{G}:c    hash    authorization code: m (mac), p (payload, dropped once exchanged),
+//	                  s (0 fresh, 2 being exchanged, 1 exchanged: kept to detect a replay).
+//	                  TTL: the code's lifetime.
+//	P{G}:pk   string  PKCE request payload. TTL: the code's lifetime.
+//	P{G}:oi   string  OpenID Connect request payload. TTL: the code's lifetime.
+//	P{G}:at   string  the grant's live access token: mac "|" payload. TTL: the
+//	                  access token's lifetime; dropped by a rotation or revocation.
+//	P{G}:f    hash    the grant's family: g (refresh generation), m (mac of the live
+//	                  refresh token, "" while a rotation is in flight), p (refresh
+//	                  payload), pm (mac of the token a rotation in flight retires),
+//	                  ra (when the last rotation began, Unix ms), r ("1" once revoked:
+//	                  a tombstone that stops racing writers from resurrecting the
+//	                  grant), u ("1": a user's grant). TTL: the family's end (the
+//	                  refresh token's, sliding with each rotation; the access
+//	                  token's when no refresh token is issued); a tombstone for a
+//	                  grant without a family lives the tombstone TTL.
+//	P{G}:rs   hash    the refresh retry window's kept response: g, m (the rotated-away
+//	                  token), c (client id), b (sealed response). TTL: the retry
+//	                  window; dropped by the next rotation or a revocation.
+//	P{G}:dc   hash    device authorization (device.go): m, c, s, st, u, p, lp, iv.
+//	                  TTL: the device code's lifetime.
+//	Puc:<user code>      string  the grant id the user code belongs to (no hash tag).
+//	                             TTL: the device code's lifetime.
+//	Pls:<id>             string  a browser login session (payload from package web).
+//	                             TTL: the session's.
+//	Pls:<id>:g           set     ids of grants this login session authorized
+//	                             (browsergrants.go). TTL: from its latest addition.
+//	Pjti:<sha256 of jti> string  "1": a client assertion id already used (RFC 7523).
+//	                             TTL: until the assertion expires (at least 1 s).
+//	Prl:<key>            string  a failure counter (throttling guesses). TTL: its
+//	                             window, from the first failure.
+//	Ptouch:{N}           hash    grant id -> its latest use, N in 0..15 (usage.go).
+//	                             No TTL: the usage flusher takes and deletes whole shards.
+package redisstore
