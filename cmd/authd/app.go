@@ -75,7 +75,7 @@ func newGrantStores(c Config, db *postgres.DB, rdb redis.UniversalClient) (*redi
 			return nil, nil, nil, nil, err
 		}
 	}
-	clients := fositestore.NewClientCache(db, 10000, c.clientCacheTTL())
+	clients := fositestore.NewClientCache(db, 10000, c.ClientCacheTTL)
 	store := fositestore.New(fositestore.Config{
 		Redis: rs, Records: db, Clients: clients, NewSession: oauth.NewSession,
 		TombstoneTTL: c.AuthCodeTTL, RefreshScopes: oauth.RefreshScopes, RetryWindow: c.RefreshRetryWindow,

@@ -59,14 +59,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError{usage}
 	}
+	cmd, rest := args[0], args[1:]
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+		fmt.Fprintln(stdout, usage) // whatever the environment holds
+		return nil
+	}
 	cfg, err := envConfig()
 	if err != nil {
 		return err
-	}
-	cmd, rest := args[0], args[1:]
-	if cmd == "help" || cmd == "-h" || cmd == "--help" {
-		fmt.Fprintln(stdout, usage)
-		return nil
 	}
 	if cmd == "serve" {
 		return serve(ctx, cfg, stderr)

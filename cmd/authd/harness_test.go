@@ -55,14 +55,16 @@ func testListener(t testing.TB) net.Listener {
 }
 
 // testConfig is the configuration of a test authd serving on l, in schema
-// and under the Redis prefix.
+// and under the Redis prefix: the defaults (config.go's table) but for
+// these, a shorter refresh token lifetime, and no janitor loop.
 func testConfig(l net.Listener, schema, redisURL, prefix string) Config {
-	return Config{
-		Issuer: "http://" + l.Addr().String(), Addr: l.Addr().String(), RedisURL: redisURL, RedisPrefix: prefix,
-		DatabaseURL: storagetest.PostgresURL(), DatabaseSchema: schema,
-		Secret:         []byte("test-secret-test-secret-test-secret-0123456789"),
-		AccessTokenTTL: time.Hour, RefreshTokenTTL: 24 * time.Hour, AuthCodeTTL: 10 * time.Minute,
-	}
+	c := defaultConfig()
+	c.Issuer, c.Addr, c.RedisURL, c.RedisPrefix = "http://"+l.Addr().String(), l.Addr().String(), redisURL, prefix
+	c.DatabaseURL, c.DatabaseSchema = storagetest.PostgresURL(), schema
+	c.Secret = []byte("test-secret-test-secret-test-secret-0123456789")
+	c.AccessTokenTTL, c.RefreshTokenTTL, c.AuthCodeTTL = time.Hour, 24*time.Hour, 10*time.Minute
+	c.JanitorInterval = 0
+	return c
 }
 
 // migratedDB opens cfg's schema, migrates it and closes it after the test.
