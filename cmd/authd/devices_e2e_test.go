@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -200,7 +201,7 @@ func TestDevicesThreeDevicesRevokeAndLogoutOthers(t *testing.T) {
 			}
 		}
 		if g.ClientID != devClientID || g.ClientName != devClientName || g.Flow != "authorization_code" ||
-			g.FirstIP != "127.0.0.1" || g.RevokedAt != nil || g.ExpiresAt.Before(time.Now()) || !has(g.Scopes, "grants") {
+			g.FirstIP != "127.0.0.1" || g.RevokedAt != nil || g.ExpiresAt.Before(time.Now()) || !slices.Contains(g.Scopes, "grants") {
 			t.Errorf("grant fields: %+v", g)
 		}
 	}
