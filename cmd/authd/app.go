@@ -50,23 +50,20 @@ type App struct {
 	jobs   *jobs
 }
 
-// openStores connects to Postgres and Redis (used by every subcommand).
-func openStores(ctx context.Context, c Config, pgOpts ...postgres.Option) (*postgres.DB, redis.UniversalClient, error) {
-	opts := append([]postgres.Option(nil), pgOpts...)
+// openPostgres connects to AUTHD_DATABASE_URL (in AUTHD_DATABASE_SCHEMA).
+func openPostgres(ctx context.Context, c Config, opts ...postgres.Option) (*postgres.DB, error) {
 	if c.DatabaseSchema != "" {
-		opts = append(opts, postgres.WithSchema(c.DatabaseSchema))
+		opts = append(opts[:len(opts):len(opts)], postgres.WithSchema(c.DatabaseSchema))
 	}
 	db, err := postgres.Open(ctx, c.DatabaseURL, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("postgres: %w", err)
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	rdb, err := newRedisClient(c.RedisURL) // redisurl.go
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	return db, rdb, nil
+	return db, nil
 }
+
+// openRedis connects to AUTHD_REDIS_URL (redisurl.go); it does not dial yet.
+func openRedis(c Config) (redis.UniversalClient, error) { return newRedisClient(c.RedisURL) }
 
 // newGrantStores builds the token stores over open connections: the Redis
 // store, the client cache, the grants home and the fosite adapter (which
@@ -81,7 +78,7 @@ func newGrantStores(c Config, db *postgres.DB, rdb redis.UniversalClient, reg pr
 			return nil, nil, nil, nil, err
 		}
 	}
-	clients := fositestore.NewClientCache(db, 10000, c.clientCacheTTL())
+	clients := fositestore.NewClientCache(db, 10000, c.ClientCacheTTL)
 	m := grants.New(grants.Config{
 		Families: rs, Records: db, Pending: rs, Sweeper: db, Clients: clients, ClientRecords: db,
 		DeviceLabel: web.DeviceLabel, TombstoneTTL: c.AuthCodeTTL, Metrics: reg,
@@ -101,8 +98,13 @@ func NewApp(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	}
 	log = withRequestIDs(log) // requestid.go
 	sm := newStoreMetrics()   // storemetrics.go
-	db, rdb, err := openStores(ctx, c, postgres.WithTracer(sm))
+	db, err := openPostgres(ctx, c, postgres.WithTracer(sm))
 	if err != nil {
+		return nil, err
+	}
+	rdb, err := openRedis(c)
+	if err != nil {
+		db.Close()
 		return nil, err
 	}
 	a := &App{Config: c, Log: log, DB: db, RDB: rdb, done: make(chan struct{}), stores: sm}

@@ -56,7 +56,7 @@ func startJobs(ctx context.Context, a *App) *jobs {
 			}
 		}()
 	}
-	every("usage flush", c.usageFlushInterval(), func(ctx context.Context) error {
+	every("usage flush", c.UsageFlushInterval, func(ctx context.Context) error {
 		_, err := j.flush(ctx)
 		return err
 	})
@@ -87,14 +87,6 @@ func (j *jobs) stop() {
 // FlushUsage writes pending refresh metadata to Postgres now (tests, and
 // the janitor command).
 func (a *App) FlushUsage(ctx context.Context) (int, error) { return a.Grants.FlushUsage(ctx) }
-
-// usageFlushInterval is UsageFlushInterval, 5s by default.
-func (c Config) usageFlushInterval() time.Duration {
-	if c.UsageFlushInterval == 0 {
-		return 5 * time.Second
-	}
-	return c.UsageFlushInterval
-}
 
 // janitorCmd runs `authd janitor`: flush pending usage, then one pass.
 func janitorCmd(ctx context.Context, c Config, db *postgres.DB, rdb redis.UniversalClient, args []string, out io.Writer) error {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,8 +26,8 @@ func headlessChrome(t *testing.T) context.Context {
 		}
 		t.Fatalf("CI is set but there is no browser at %s: %v", chromiumPath, err)
 	}
-	profile := t.TempDir() // removed after the browser is gone (cleanups run last-in first-out)
-	out := &syncBuffer{}
+	profile := t.TempDir()                // removed after the browser is gone (cleanups run last-in first-out)
+	out := &lockedBuffer{limit: 64 << 10} // the first 64 KiB of the browser's output
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(chromiumPath),
@@ -62,26 +60,4 @@ func headlessChrome(t *testing.T) context.Context {
 		}
 	})
 	return bctx
-}
-
-// syncBuffer is a bytes.Buffer safe for the browser's output goroutine,
-// keeping the first 64 KiB.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 64<<10 {
-		return len(p), nil
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

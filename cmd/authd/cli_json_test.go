@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -10,20 +9,6 @@ import (
 
 	"github.com/authd/authd/storage"
 )
-
-// cli runs an authd command against s's stores and returns stdout.
-func cli(t *testing.T, s *testServer, args ...string) (string, error) {
-	t.Helper()
-	c := s.App.Config
-	t.Setenv("AUTHD_DATABASE_URL", c.DatabaseURL)
-	t.Setenv("AUTHD_DATABASE_SCHEMA", c.DatabaseSchema)
-	t.Setenv("AUTHD_REDIS_URL", c.RedisURL)
-	t.Setenv("AUTHD_REDIS_PREFIX", c.RedisPrefix)
-	t.Setenv("AUTHD_SECRET", string(c.Secret))
-	var out, errOut bytes.Buffer
-	err := run(context.Background(), args, &out, &errOut)
-	return out.String(), err
-}
 
 func TestListCommandsJSON(t *testing.T) {
 	s := startServer(t)

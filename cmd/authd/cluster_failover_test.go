@@ -41,7 +41,7 @@ func TestClusterMasterFailover(t *testing.T) {
 	procs := map[string]*exec.Cmd{}
 	var addrs []string
 	for i := range ports {
-		ports[i] = sentinelPort(t)
+		ports[i] = freePort(t)
 		p := fmt.Sprint(ports[i])
 		procs["127.0.0.1:"+p] = startRedisProc(t, dir, ports[i], "--port", p, "--bind", "127.0.0.1",
 			"--cluster-enabled", "yes", "--cluster-config-file", "nodes-"+p+".conf", "--cluster-node-timeout", "1000",

@@ -3,17 +3,23 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/authd/authd/ratelimit"
 )
 
-// Config is authd's configuration, read from AUTHD_* environment variables.
+// Config is authd's configuration, read from AUTHD_* environment variables
+// (settings below: one row per variable, with its default and meaning).
 type Config struct {
-	Issuer          string
+	Issuer string
+	// AllowHTTPIssuer: AUTHD_ALLOW_HTTP_ISSUER, an http issuer on a host
+	// other than loopback (behind a TLS-terminating proxy on a private net).
+	AllowHTTPIssuer bool
 	Addr            string
 	RedisURL        string
 	RedisPrefix     string
@@ -28,21 +34,21 @@ type Config struct {
 	LogLevel      string
 	// AdminToken enables the /admin API (bearer token); empty disables it.
 	AdminToken string
-	// RefreshRetryWindow: AUTHD_REFRESH_RETRY_WINDOW, 0 (default) is off.
+	// RefreshRetryWindow: AUTHD_REFRESH_RETRY_WINDOW, 0 (the default) is off.
 	RefreshRetryWindow time.Duration
 	// UsageFlushInterval: how often refresh metadata recorded in Redis is
-	// written to Postgres (0 means 5s).
+	// written to Postgres (positive).
 	UsageFlushInterval time.Duration
 	// JanitorInterval: how often serve runs the janitor (0 disables it).
 	JanitorInterval time.Duration
 	// GrantRetention: ended grants are deleted this long after they ended
-	// (0 means 30 days).
+	// (positive).
 	GrantRetention time.Duration
 	// ClientCacheTTL: how long a replica trusts its cached copy of a client
-	// (0 means 10s); a deleted client stops working everywhere within it.
+	// (positive); a deleted client stops working everywhere within it.
 	ClientCacheTTL time.Duration
 	// RateLimit bounds failed client authentications and sign-ins
-	// (AUTHD_RATE_LIMIT_*, ratelimit.go); the zero value means the defaults.
+	// (AUTHD_RATE_LIMIT_*); Failures < 0 disables the limiter.
 	RateLimit ratelimit.Config
 	// NoRedisAutoPipeline: AUTHD_REDIS_AUTOPIPELINE=off. On by default,
 	// concurrent requests' hot-path reads go to Redis in shared pipelines
@@ -53,60 +59,167 @@ type Config struct {
 	keyTimes    keyTiming // tests shorten the key intervals (keyrotation.go)
 }
 
-// envConfig reads the environment; Validate reports every problem at once.
+// setting is one AUTHD_* variable: its name, what an unset (or empty)
+// variable means, the parser that sets its Config field, and its meaning.
+// The README's Configuration table lists the same rows (TestConfigREADME).
+type setting struct {
+	name  string
+	def   string // "" : no default (the field stays empty)
+	parse func(string) error
+	doc   string
+}
+
+// settings is the configuration table, bound to the Config it fills.
+func settings(c *Config) []setting {
+	rl := &c.RateLimit
+	return []setting{
+		{"AUTHD_ISSUER", "http://127.0.0.1:8080", text(&c.Issuer), "issuer URL; must be https unless the host is loopback (or AUTHD_ALLOW_HTTP_ISSUER is on)"},
+		{"AUTHD_ALLOW_HTTP_ISSUER", "off", onOff(&c.AllowHTTPIssuer), "on (or 1): accept an http issuer on a host that is not loopback"},
+		{"AUTHD_ADDR", "127.0.0.1:8080", text(&c.Addr), "listen address"},
+		{"AUTHD_REDIS_URL", "redis://127.0.0.1:6390/0", text(&c.RedisURL), "Redis: redis://, redis+cluster:// or redis+sentinel:// (rediss for TLS)"},
+		{"AUTHD_REDIS_PREFIX", "authd:", text(&c.RedisPrefix), "prefix of every Redis key"},
+		{"AUTHD_REDIS_AUTOPIPELINE", "on", offSwitch(&c.NoRedisAutoPipeline), "off sends every Redis read on its own; on batches concurrent hot-path reads"},
+		{"AUTHD_DATABASE_URL", "postgres://postgres@127.0.0.1:5440/authd?sslmode=disable", text(&c.DatabaseURL), "Postgres"},
+		{"AUTHD_DATABASE_SCHEMA", "", text(&c.DatabaseSchema), "Postgres schema to use (search_path default when unset)"},
+		{"AUTHD_SECRET", "", secret(&c.Secret), "system secret, at least 32 bytes"},
+		{"AUTHD_ACCESS_TOKEN_TTL", "1h", positive(&c.AccessTokenTTL, "1h, 720h"), "access token lifetime"},
+		{"AUTHD_REFRESH_TOKEN_TTL", "720h", positive(&c.RefreshTokenTTL, "1h, 720h"), "refresh token lifetime"},
+		{"AUTHD_AUTH_CODE_TTL", "10m", positive(&c.AuthCodeTTL, "1h, 720h"), "authorization code lifetime"},
+		{"AUTHD_DEVICE_CODE_TTL", "10m", positive(&c.DeviceCodeTTL, "1h, 720h"), "device and user code lifetime (at most 1h)"},
+		{"AUTHD_LOG_LEVEL", "info", logLevel(&c.LogLevel), "debug, info, warn or error"},
+		{"AUTHD_CLIENT_CACHE_TTL", "10s", positive(&c.ClientCacheTTL, "1h, 720h"), "how long a replica caches a client record"},
+		{"AUTHD_KEY_ROTATION", "0", orOff(&c.KeyRotation), "rotate the signing key when the newest is this old; 0 is off"},
+		{"AUTHD_ADMIN_TOKEN", "", text(&c.AdminToken), "bearer token of the /admin API (at least 32 characters); unset, the API is off"},
+		{"AUTHD_REFRESH_RETRY_WINDOW", "0", orOff(&c.RefreshRetryWindow), "at most 1m: a retry with a just-rotated refresh token gets the same response; 0 is off"},
+		{"AUTHD_USAGE_FLUSH_INTERVAL", "5s", positive(&c.UsageFlushInterval, "1h, 720h"), "how often refresh metadata is written to the grants table"},
+		{"AUTHD_JANITOR_INTERVAL", "1h", orOff(&c.JanitorInterval), "how often serve runs the janitor; 0 is never (run authd janitor from cron)"},
+		{"AUTHD_GRANT_RETENTION", "720h", positive(&c.GrantRetention, "1h, 720h"), "ended grants are deleted this long after they ended"},
+		{"AUTHD_RATE_LIMIT_FAILURES", "10", failures(&rl.Failures), "failures per client id / username per window before a block; 0 disables the limiter"},
+		{"AUTHD_RATE_LIMIT_IP_FAILURES", "50", count(&rl.IPFailures), "failures per client IP address per window (positive)"},
+		{"AUTHD_RATE_LIMIT_WINDOW", "1m", positive(&rl.Window, "1m"), "failure counting window and first block"},
+		{"AUTHD_RATE_LIMIT_MAX_WINDOW", "1h", positive(&rl.MaxWindow, "1m"), "longest block (blocks double up to it)"},
+	}
+}
+
+// defaultConfig is the configuration of an empty environment.
+func defaultConfig() Config {
+	var c Config
+	for _, s := range settings(&c) {
+		if err := s.parse(s.def); err != nil {
+			panic(s.name + ": bad default: " + err.Error())
+		}
+	}
+	return c
+}
+
+// envConfig reads the environment, reporting every malformed variable at
+// once; ValidateServe then checks what serve needs.
 func envConfig() (Config, error) {
-	c := Config{
-		Issuer:         getenv("AUTHD_ISSUER", "http://127.0.0.1:8080"),
-		Addr:           getenv("AUTHD_ADDR", "127.0.0.1:8080"),
-		RedisURL:       getenv("AUTHD_REDIS_URL", "redis://127.0.0.1:6390/0"),
-		RedisPrefix:    getenv("AUTHD_REDIS_PREFIX", "authd:"),
-		DatabaseURL:    getenv("AUTHD_DATABASE_URL", "postgres://postgres@127.0.0.1:5440/authd?sslmode=disable"),
-		DatabaseSchema: os.Getenv("AUTHD_DATABASE_SCHEMA"),
-		Secret:         []byte(os.Getenv("AUTHD_SECRET")),
-		LogLevel:       getenv("AUTHD_LOG_LEVEL", "info"),
-		AdminToken:     os.Getenv("AUTHD_ADMIN_TOKEN"),
-	}
+	c := defaultConfig()
 	var errs []error
-	dur := func(name string, def time.Duration) time.Duration {
-		v := os.Getenv(name)
-		if v == "" {
-			return def
+	for _, s := range settings(&c) {
+		if v := os.Getenv(s.name); v != "" {
+			if err := s.parse(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q %w", s.name, v, err))
+			}
 		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration (e.g. 1h, 720h)", name, v))
-			return def
-		}
-		return d
-	}
-	c.AccessTokenTTL = dur("AUTHD_ACCESS_TOKEN_TTL", time.Hour)
-	c.RefreshTokenTTL = dur("AUTHD_REFRESH_TOKEN_TTL", 30*24*time.Hour)
-	c.AuthCodeTTL = dur("AUTHD_AUTH_CODE_TTL", 10*time.Minute)
-	c.UsageFlushInterval = dur("AUTHD_USAGE_FLUSH_INTERVAL", 5*time.Second)
-	c.JanitorInterval = dur("AUTHD_JANITOR_INTERVAL", time.Hour)
-	c.GrantRetention = dur("AUTHD_GRANT_RETENTION", 30*24*time.Hour)
-	c.ClientCacheTTL = dur("AUTHD_CLIENT_CACHE_TTL", 10*time.Second)
-	c.KeyRotation = dur("AUTHD_KEY_ROTATION", 0)
-	c.DeviceCodeTTL = dur("AUTHD_DEVICE_CODE_TTL", 10*time.Minute)
-	c.RateLimit = rateLimitFromEnv(&errs)
-	switch v := os.Getenv("AUTHD_REDIS_AUTOPIPELINE"); strings.ToLower(v) {
-	case "", "on", "true", "1":
-	case "off", "false", "0":
-		c.NoRedisAutoPipeline = true
-	default:
-		errs = append(errs, fmt.Errorf("AUTHD_REDIS_AUTOPIPELINE: %q is neither on nor off", v))
-	}
-	if v := os.Getenv("AUTHD_REFRESH_RETRY_WINDOW"); v != "" && v != "0" {
-		c.RefreshRetryWindow = dur("AUTHD_REFRESH_RETRY_WINDOW", 0)
 	}
 	return c, errors.Join(errs...)
 }
 
-func getenv(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
+// The parsers: each sets its field from the variable's text.
+
+func text(p *string) func(string) error {
+	return func(v string) error { *p = v; return nil }
+}
+
+func secret(p *[]byte) func(string) error {
+	return func(v string) error { *p = []byte(v); return nil }
+}
+
+func positive(p *time.Duration, example string) func(string) error {
+	return func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("is not a positive duration (e.g. %s)", example)
+		}
+		*p = d
+		return nil
 	}
-	return def
+}
+
+// orOff is a positive duration, or 0 for off.
+func orOff(p *time.Duration) func(string) error {
+	return zeroIsOff(positive(p, "10s, 720h"), func() { *p = 0 })
+}
+
+func count(p *int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return errors.New("is not a positive integer")
+		}
+		*p = n
+		return nil
+	}
+}
+
+// failures is a positive count, or 0 to disable the rate limiter
+// (oauth.RateLimitConfig.Failures < 0).
+func failures(p *int) func(string) error {
+	return zeroIsOff(count(p), func() { *p = -1 })
+}
+
+// zeroIsOff accepts "0" as off (and calls off), anything else as parse does.
+func zeroIsOff(parse func(string) error, off func()) func(string) error {
+	return func(v string) error {
+		if v == "0" {
+			off()
+			return nil
+		}
+		if err := parse(v); err != nil {
+			return fmt.Errorf("is not 0 (off) and %w", err)
+		}
+		return nil
+	}
+}
+
+func onOff(p *bool) func(string) error {
+	return func(v string) error {
+		switch strings.ToLower(v) {
+		case "on", "true", "1":
+			*p = true
+		case "off", "false", "0":
+			*p = false
+		default:
+			return errors.New("is neither on nor off")
+		}
+		return nil
+	}
+}
+
+// offSwitch sets *p when the variable is off.
+func offSwitch(p *bool) func(string) error {
+	var on bool
+	parse := onOff(&on)
+	return func(v string) error {
+		if err := parse(v); err != nil {
+			return err
+		}
+		*p = !on
+		return nil
+	}
+}
+
+func logLevel(p *string) func(string) error {
+	return func(v string) error {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(v)); err != nil {
+			return errors.New("is not a log level (debug, info, warn, error)")
+		}
+		*p = v
+		return nil
+	}
 }
 
 // ValidateServe checks what `serve` needs, reporting every problem at once.
@@ -117,7 +230,7 @@ func (c Config) ValidateServe() error {
 		msg string
 	}{
 		{len(c.Secret) < 32, "AUTHD_SECRET must be set to at least 32 bytes (make run generates one for development)"},
-		{!validIssuer(c.Issuer), "AUTHD_ISSUER must be an absolute http(s) URL without query or fragment, and https unless the host is loopback"},
+		{!c.validIssuer(), "AUTHD_ISSUER must be an absolute http(s) URL without query or fragment, and https unless the host is loopback"},
 		{c.Addr == "", "AUTHD_ADDR must not be empty"},
 		{c.AuthCodeTTL > time.Hour, "AUTHD_AUTH_CODE_TTL should be short (at most 1h)"},
 		{c.DeviceCodeTTL > time.Hour, "AUTHD_DEVICE_CODE_TTL should be short (at most 1h)"},
@@ -134,14 +247,14 @@ func (c Config) ValidateServe() error {
 	return errors.Join(errs...)
 }
 
-func validIssuer(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "/") {
+func (c Config) validIssuer() bool {
+	u, err := url.Parse(c.Issuer)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.Issuer, "/") {
 		return false
 	}
 	if u.Scheme == "https" {
 		return true
 	}
 	h := u.Hostname()
-	return u.Scheme == "http" && (h == "localhost" || h == "127.0.0.1" || h == "::1" || os.Getenv("AUTHD_ALLOW_HTTP_ISSUER") == "1")
+	return u.Scheme == "http" && (h == "localhost" || h == "127.0.0.1" || h == "::1" || c.AllowHTTPIssuer)
 }

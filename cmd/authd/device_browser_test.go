@@ -76,7 +76,7 @@ func TestDeviceFlowInBrowser(t *testing.T) {
 	if tok.Status != 200 || tok.str("access_token") == "" || tok.str("refresh_token") == "" || tok.str("id_token") == "" {
 		t.Fatalf("poll after approval in the browser: %d %s", tok.Status, tok.Raw)
 	}
-	if in := f.introspect(t, tok.str("access_token")); in.Body["active"] != true || in.str("sub") != f.subject {
+	if in := f.introspect(t, tok.str("access_token")); in.JSON["active"] != true || in.str("sub") != f.subject {
 		t.Fatalf("introspection: %s", in.Raw)
 	}
 }

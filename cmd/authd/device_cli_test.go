@@ -32,7 +32,9 @@ func TestValidateDeviceClient(t *testing.T) {
 			storage.Client{ID: "x", Public: true, GrantTypes: []string{"device_code"}}, "", `unknown grant type "device_code"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := validateClient(&tc.c, tc.secret)
+			c := tc.c
+			c.AccessTokenFormat, c.IDTokenAlg = "opaque", "RS256" // the defaults of clients create's flags
+			err := checkClient(c, tc.secret)
 			switch {
 			case tc.errHas == "" && err != nil:
 				t.Fatalf("rejected: %v", err)

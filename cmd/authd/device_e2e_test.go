@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -64,39 +63,25 @@ func newDevFixture(t *testing.T, cfgFn ...func(*Config)) *devFixture {
 	return f
 }
 
-// devResp is a JSON response.
-type devResp struct {
-	Status int
-	Body   map[string]any
-	Raw    string
-}
-
-func (r devResp) str(k string) string { s, _ := r.Body[k].(string); return s }
-
-func devPost(t testing.TB, u string, form url.Values, basic ...string) devResp {
+// devPost posts form to u; basic is the client id and secret, or nothing.
+// The answer must be JSON.
+func devPost(t testing.TB, u string, form url.Values, basic ...string) apiResp {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req, err := formRequest(context.Background(), u, form, strings.Join(basic, ":"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if len(basic) == 2 {
-		req.SetBasicAuth(url.QueryEscape(basic[0]), url.QueryEscape(basic[1]))
-	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	out, err := fetch(&http.Client{Timeout: 10 * time.Second}, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	out := devResp{Status: resp.StatusCode, Raw: string(b)}
-	if err := json.Unmarshal(b, &out.Body); err != nil {
-		t.Fatalf("POST %s: %d, not JSON: %q", u, resp.StatusCode, b)
+	if err := json.Unmarshal([]byte(out.Raw), new(map[string]any)); err != nil {
+		t.Fatalf("POST %s: %d, not JSON: %q", u, out.Status, out.Raw)
 	}
 	return out
 }
 
-func wantDevError(t testing.TB, r devResp, status int, code string) {
+func wantDevError(t testing.TB, r apiResp, status int, code string) {
 	t.Helper()
 	if r.Status != status || r.str("error") != code {
 		t.Fatalf("got %d %s, want %d with error %q", r.Status, r.Raw, status, code)
@@ -141,7 +126,7 @@ func (f *devFixture) startDevice(t testing.TB, client, secret, scope string) dev
 	return d
 }
 
-func (f *devFixture) poll(t testing.TB, client, secret, deviceCode string) devResp {
+func (f *devFixture) poll(t testing.TB, client, secret, deviceCode string) apiResp {
 	t.Helper()
 	form := url.Values{"grant_type": {storage.DeviceCodeGrantType}, "device_code": {deviceCode}}
 	if secret == "" {
@@ -151,7 +136,7 @@ func (f *devFixture) poll(t testing.TB, client, secret, deviceCode string) devRe
 	return devPost(t, f.srv.URL+"/oauth2/token", form, client, secret)
 }
 
-func (f *devFixture) introspect(t testing.TB, token string) devResp {
+func (f *devFixture) introspect(t testing.TB, token string) apiResp {
 	t.Helper()
 	r := devPost(t, f.srv.URL+"/oauth2/introspect", url.Values{"token": {token}}, "rs", "rs-secret-0123456789")
 	if r.Status != http.StatusOK {
@@ -210,21 +195,15 @@ func (b *devBrowser) do(method, u string, form url.Values) devPage {
 
 func (b *devBrowser) get(u string) devPage { b.t.Helper(); return b.do(http.MethodGet, u, nil) }
 
-var (
-	csrfField   = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-	hiddenField = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
-)
-
-// formFields returns the CSRF token and hidden fields of the page's form.
+// formFields returns the CSRF token and hidden fields of the page's forms.
 func formFields(t testing.TB, p devPage) url.Values {
 	t.Helper()
 	v := url.Values{}
-	for _, m := range hiddenField.FindAllStringSubmatch(p.Body, -1) {
-		v.Set(m[1], html.UnescapeString(m[2]))
-	}
-	if v.Get("csrf_token") == "" {
-		if m := csrfField.FindStringSubmatch(p.Body); m != nil {
-			v.Set("csrf_token", html.UnescapeString(m[1]))
+	for _, f := range parseForms(t, p.Body) {
+		for _, in := range f.Fields {
+			if in.Input && in.Type == "hidden" || in.Name == "csrf_token" && v.Get("csrf_token") == "" {
+				v.Set(in.Name, in.Value)
+			}
 		}
 	}
 	if v.Get("csrf_token") == "" {
@@ -319,7 +298,7 @@ func TestDeviceFlowE2E(t *testing.T) {
 	}
 
 	in := f.introspect(t, tok.str("access_token"))
-	if in.Body["active"] != true || in.str("sub") != f.subject || in.str("client_id") != "tv" {
+	if in.JSON["active"] != true || in.str("sub") != f.subject || in.str("client_id") != "tv" {
 		t.Fatalf("introspection: %s", in.Raw)
 	}
 
@@ -330,10 +309,10 @@ func TestDeviceFlowE2E(t *testing.T) {
 	if rt.Status != 200 || rt.str("access_token") == "" || rt.str("refresh_token") == "" || rt.str("refresh_token") == tok.str("refresh_token") {
 		t.Fatalf("refresh: %d %s", rt.Status, rt.Raw)
 	}
-	if in := f.introspect(t, rt.str("access_token")); in.Body["active"] != true || in.str("sub") != f.subject {
+	if in := f.introspect(t, rt.str("access_token")); in.JSON["active"] != true || in.str("sub") != f.subject {
 		t.Fatalf("introspect refreshed token: %s", in.Raw)
 	}
-	if in := f.introspect(t, tok.str("access_token")); in.Body["active"] != false {
+	if in := f.introspect(t, tok.str("access_token")); in.JSON["active"] != false {
 		t.Fatalf("the rotated-away access token is still active: %s", in.Raw)
 	}
 
@@ -368,7 +347,7 @@ func TestDeviceFlowE2E(t *testing.T) {
 	if tok2.str("refresh_token") != "" {
 		t.Errorf("a client without the refresh_token grant got a refresh token")
 	}
-	if in := f.introspect(t, tok2.str("access_token")); in.Body["active"] != true || in.str("client_id") != "console" {
+	if in := f.introspect(t, tok2.str("access_token")); in.JSON["active"] != true || in.str("client_id") != "console" {
 		t.Fatalf("introspect console token: %s", in.Raw)
 	}
 	// The console must authenticate: polling without its secret fails.
@@ -430,7 +409,7 @@ func TestDeviceFlowConcurrentRedeem(t *testing.T) {
 	b.decide(b.signIn(b.get(d.VerificationURIComplete)), "approve")
 
 	const n = 10
-	results := make([]devResp, n)
+	results := make([]apiResp, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := 0; i < n; i++ {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,11 +38,11 @@ func (t uaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// newDevicesE2E starts authd with the admin API on and a public client that
-// may ask for the grants scope.
-func newDevicesE2E(t *testing.T) *e2e {
+// newDevicesE2E starts authd with the admin API on (cfgFn may adjust more)
+// and a public client that may ask for the grants scope.
+func newDevicesE2E(t *testing.T, cfgFn ...func(*Config)) *e2e {
 	t.Helper()
-	e := newE2E(t, func(c *Config) { c.AdminToken = devAdminToken })
+	e := newE2E(t, append([]func(*Config){func(c *Config) { c.AdminToken = devAdminToken }}, cfgFn...)...)
 	e.srv.addClient(t, storage.Client{
 		ID: devClientID, Name: devClientName, RedirectURIs: []string{e2eRedirect},
 		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
@@ -163,16 +164,11 @@ func (e *e2e) adminCount(t *testing.T, sub string) int {
 // Redis prefix and returns its output.
 func cliGrants(t *testing.T, e *e2e, args ...string) string {
 	t.Helper()
-	c := e.srv.App.Config
-	t.Setenv("AUTHD_DATABASE_URL", c.DatabaseURL)
-	t.Setenv("AUTHD_DATABASE_SCHEMA", c.DatabaseSchema)
-	t.Setenv("AUTHD_REDIS_URL", c.RedisURL)
-	t.Setenv("AUTHD_REDIS_PREFIX", c.RedisPrefix)
-	var out, errOut bytes.Buffer
-	if err := run(context.Background(), append([]string{"grants"}, args...), &out, &errOut); err != nil {
-		t.Fatalf("authd grants %v: %v\n%s%s", args, err, out.String(), errOut.String())
+	out, err := cli(t, e.srv, append([]string{"grants"}, args...)...)
+	if err != nil {
+		t.Fatalf("authd grants %v: %v\n%s", args, err, out)
 	}
-	return out.String()
+	return out
 }
 
 func TestDevicesThreeDevicesRevokeAndLogoutOthers(t *testing.T) {
@@ -200,7 +196,7 @@ func TestDevicesThreeDevicesRevokeAndLogoutOthers(t *testing.T) {
 			}
 		}
 		if g.ClientID != devClientID || g.ClientName != devClientName || g.Flow != "authorization_code" ||
-			g.FirstIP != "127.0.0.1" || g.RevokedAt != nil || g.ExpiresAt.Before(time.Now()) || !has(g.Scopes, "grants") {
+			g.FirstIP != "127.0.0.1" || g.RevokedAt != nil || g.ExpiresAt.Before(time.Now()) || !slices.Contains(g.Scopes, "grants") {
 			t.Errorf("grant fields: %+v", g)
 		}
 	}

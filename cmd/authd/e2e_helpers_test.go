@@ -181,10 +181,18 @@ func (b *browser) post(u string, form url.Values) page {
 	return b.do(req)
 }
 
-// htmlForm is a parsed <form>: its action and every named input's value.
+// htmlForm is a parsed <form>: its action, every named input's (or
+// button's) first value, and all of its named fields in document order.
 type htmlForm struct {
 	Action string
 	Inputs map[string]string
+	Fields []formField
+}
+
+// formField is a named <input> or <button> of a form.
+type formField struct {
+	Name, Value, Type string
+	Input, HasValue   bool // an <input> (not a button); with a value attribute
 }
 
 // parseForms returns every form in an HTML document.
@@ -219,10 +227,12 @@ func parseForms(t testing.TB, body string) []htmlForm {
 				return
 			case "input", "button":
 				if name, ok := attr("name"); ok && cur != nil {
-					v, _ := attr("value")
+					v, hasValue := attr("value")
 					if _, dup := cur.Inputs[name]; !dup {
 						cur.Inputs[name] = v
 					}
+					typ, _ := attr("type")
+					cur.Fields = append(cur.Fields, formField{Name: name, Value: v, Type: typ, Input: n.Data == "input", HasValue: hasValue})
 				}
 			}
 		}
@@ -391,21 +401,70 @@ func (e *e2e) call(method, path, contentType, body string, basic ...string) apiR
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	if len(basic) > 0 && basic[0] != "" {
-		id, secret, _ := strings.Cut(basic[0], ":")
-		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	}
-	resp, err := e.hc.Do(req)
+	setBasic(req, first(basic))
+	out, err := fetch(e.hc, req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return out
+}
+
+// first is the optional argument's value, "" when absent.
+func first(opt []string) string {
+	if len(opt) > 0 {
+		return opt[0]
+	}
+	return ""
+}
+
+// setBasic sets HTTP Basic client authentication from "id:secret" (each
+// part form-encoded, RFC 6749 section 2.3.1); "" sets nothing.
+func setBasic(req *http.Request, basic string) {
+	if basic != "" {
+		id, secret, _ := strings.Cut(basic, ":")
+		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	}
+}
+
+// formRequest is a form POST to u; basic is "id:secret" or "".
+func formRequest(ctx context.Context, u string, form url.Values, basic string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	setBasic(req, basic)
+	return req, nil
+}
+
+// fetch sends req with hc and reads the response (at most 1 MiB), decoding
+// a JSON object body into JSON.
+func fetch(hc *http.Client, req *http.Request) (apiResp, error) {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return apiResp{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		e.t.Fatalf("%s %s: read: %v", method, path, err)
+		return apiResp{}, fmt.Errorf("read: %w", err)
 	}
 	out := apiResp{Status: resp.StatusCode, Header: resp.Header, Raw: string(b)}
 	_ = json.Unmarshal(b, &out.JSON)
+	return out, nil
+}
+
+// postForm posts form to u with hc from any goroutine: a failure is a
+// response with Status 0 and the error in Raw (reported by the caller).
+func postForm(ctx context.Context, hc *http.Client, u string, form url.Values, basic string) apiResp {
+	req, err := formRequest(ctx, u, form, basic)
+	if err != nil {
+		return apiResp{Raw: err.Error()}
+	}
+	out, err := fetch(hc, req)
+	if err != nil {
+		return apiResp{Raw: err.Error()}
+	}
 	return out
 }
 
@@ -484,22 +543,5 @@ func wantOAuthError(t testing.TB, r apiResp, status int, codes ...string) {
 // postNoFatal is post for other goroutines: a transport failure becomes a
 // response with Status 0 (reported by the caller) instead of t.Fatal.
 func (e *e2e) postNoFatal(path string, form url.Values, basic ...string) apiResp {
-	req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, e.srv.URL+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		return apiResp{Raw: err.Error()}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if len(basic) > 0 && basic[0] != "" {
-		id, secret, _ := strings.Cut(basic[0], ":")
-		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	}
-	resp, err := e.hc.Do(req)
-	if err != nil {
-		return apiResp{Raw: err.Error()}
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	out := apiResp{Status: resp.StatusCode, Header: resp.Header, Raw: string(b)}
-	_ = json.Unmarshal(b, &out.JSON)
-	return out
+	return postForm(e.ctx, e.hc, e.srv.URL+path, form, first(basic))
 }

@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -192,23 +191,4 @@ func (p *ownPostgres) Stop() {
 	if out, err := exec.Command("runuser", argv...).CombinedOutput(); err != nil {
 		p.t.Logf("pg_ctl stop: %v\n%s", err, out)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writers (a child's
-// output, a logger used by many requests).
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

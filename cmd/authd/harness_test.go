@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,14 +57,16 @@ func testListener(t testing.TB) net.Listener {
 }
 
 // testConfig is the configuration of a test authd serving on l, in schema
-// and under the Redis prefix.
+// and under the Redis prefix: the defaults (config.go's table) but for
+// these, a shorter refresh token lifetime, and no janitor loop.
 func testConfig(l net.Listener, schema, redisURL, prefix string) Config {
-	return Config{
-		Issuer: "http://" + l.Addr().String(), Addr: l.Addr().String(), RedisURL: redisURL, RedisPrefix: prefix,
-		DatabaseURL: storagetest.PostgresURL(), DatabaseSchema: schema,
-		Secret:         []byte("test-secret-test-secret-test-secret-0123456789"),
-		AccessTokenTTL: time.Hour, RefreshTokenTTL: 24 * time.Hour, AuthCodeTTL: 10 * time.Minute,
-	}
+	c := defaultConfig()
+	c.Issuer, c.Addr, c.RedisURL, c.RedisPrefix = "http://"+l.Addr().String(), l.Addr().String(), redisURL, prefix
+	c.DatabaseURL, c.DatabaseSchema = storagetest.PostgresURL(), schema
+	c.Secret = []byte("test-secret-test-secret-test-secret-0123456789")
+	c.AccessTokenTTL, c.RefreshTokenTTL, c.AuthCodeTTL = time.Hour, 24*time.Hour, 10*time.Minute
+	c.JanitorInterval = 0
+	return c
 }
 
 // migratedDB opens cfg's schema, migrates it and closes it after the test.
@@ -146,4 +150,42 @@ func noRedirectClient(jar http.CookieJar) *http.Client {
 	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers (a child's
+// output, a logger used by many requests); with a limit, what is written
+// once it holds more than limit bytes is dropped.
+type lockedBuffer struct {
+	mu    sync.Mutex
+	b     bytes.Buffer
+	limit int
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.limit > 0 && l.b.Len() > l.limit {
+		return len(p), nil
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// cli runs an authd command against s's stores and returns stdout.
+func cli(t testing.TB, s *testServer, args ...string) (string, error) {
+	t.Helper()
+	c := s.App.Config
+	t.Setenv("AUTHD_DATABASE_URL", c.DatabaseURL)
+	t.Setenv("AUTHD_DATABASE_SCHEMA", c.DatabaseSchema)
+	t.Setenv("AUTHD_REDIS_URL", c.RedisURL)
+	t.Setenv("AUTHD_REDIS_PREFIX", c.RedisPrefix)
+	t.Setenv("AUTHD_SECRET", string(c.Secret))
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, &out, &errOut)
+	return out.String(), err
 }

@@ -41,12 +41,7 @@ func (e *e2e) refreshAs(t *testing.T, rt, ua string) apiResp {
 }
 
 func TestRefreshUsageFlushedInBatches(t *testing.T) {
-	e := newE2E(t, func(c *Config) { c.AdminToken = devAdminToken; c.UsageFlushInterval = time.Hour })
-	e.srv.addClient(t, storage.Client{
-		ID: devClientID, Name: devClientName, RedirectURIs: []string{e2eRedirect},
-		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
-		Scopes: []string{"openid", "offline_access", "grants"},
-	}, "")
+	e := newDevicesE2E(t, func(c *Config) { c.UsageFlushInterval = time.Hour })
 	tok := e.deviceLogin(devUAs[0].UA)
 	grant := e.grantOfToken(t, tok.AccessToken)
 	before, err := e.srv.DB.GetGrant(e.ctx, grant)
@@ -147,17 +142,12 @@ func TestJanitorPass(t *testing.T) {
 	}
 
 	// The command runs a pass too (nothing left to do).
-	c := e.srv.App.Config
-	t.Setenv("AUTHD_DATABASE_URL", c.DatabaseURL)
-	t.Setenv("AUTHD_DATABASE_SCHEMA", c.DatabaseSchema)
-	t.Setenv("AUTHD_REDIS_URL", c.RedisURL)
-	t.Setenv("AUTHD_REDIS_PREFIX", c.RedisPrefix)
-	var out bytes.Buffer
-	if err := run(ctx, []string{"janitor"}, &out, &out); err != nil {
-		t.Fatalf("authd janitor: %v\n%s", err, out.String())
+	out, err := cli(t, e.srv, "janitor")
+	if err != nil {
+		t.Fatalf("authd janitor: %v\n%s", err, out)
 	}
-	if !strings.Contains(out.String(), "deleted: 0") {
-		t.Errorf("authd janitor: %s", out.String())
+	if !strings.Contains(out, "deleted: 0") {
+		t.Errorf("authd janitor: %s", out)
 	}
 }
 
@@ -166,16 +156,10 @@ func TestJanitorPass(t *testing.T) {
 // stay active for the APIs, be untouched by the janitor, and be revoked by
 // "revoke all".
 func TestSlidingExpiryBeforeFlush(t *testing.T) {
-	e := newE2E(t, func(c *Config) {
-		c.AdminToken = devAdminToken
+	e := newDevicesE2E(t, func(c *Config) {
 		c.UsageFlushInterval = time.Hour
 		c.AccessTokenTTL, c.RefreshTokenTTL = time.Second, 3*time.Second
 	})
-	e.srv.addClient(t, storage.Client{
-		ID: devClientID, Name: devClientName, RedirectURIs: []string{e2eRedirect},
-		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
-		Scopes: []string{"openid", "offline_access", "grants"},
-	}, "")
 	tok := e.deviceLogin(devUAs[0].UA)
 	time.Sleep(2 * time.Second)
 	r := e.refreshAs(t, tok.RefreshToken, devUAs[0].UA)

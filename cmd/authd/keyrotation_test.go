@@ -19,10 +19,10 @@ import (
 // jwksOf fetches a replica's JWKS.
 func jwksOf(t *testing.T, r *replica) jose.JSONWebKeySet {
 	t.Helper()
-	resp := r.get(t, repClient(nil), "/.well-known/jwks.json")
+	resp := r.get(t, noRedirectClient(nil), "/.well-known/jwks.json")
 	var set jose.JSONWebKeySet
-	if resp.Status != http.StatusOK || json.Unmarshal([]byte(resp.Body), &set) != nil {
-		t.Fatalf("JWKS on %s: %d %s", r.URL, resp.Status, resp.Body)
+	if resp.Status != http.StatusOK || json.Unmarshal([]byte(resp.Raw), &set) != nil {
+		t.Fatalf("JWKS on %s: %d %s", r.URL, resp.Status, resp.Raw)
 	}
 	return set
 }
@@ -78,22 +78,22 @@ func TestKeyRotationAcrossReplicas(t *testing.T) {
 	ctx := context.Background()
 	web := repWebID + ":" + repWebSecret
 	jar, _ := cookiejar.New(nil)
-	b := repClient(jar)
+	b := noRedirectClient(jar)
 	// idToken signs in once (the session and consent are then remembered)
 	// and returns a fresh ID token issued by replica r.
 	idToken := func(r *replica) string {
 		t.Helper()
-		state := randomState(t)
+		state := randString(t)
 		p := r.get(t, b, repAuthURL(state))
 		if isLoginPage(p) {
 			p = r.get(t, b, signIn(t, r, b, p))
 		}
 		code := allow(t, r, b, p, state)
-		tok := r.post(t, repClient(nil), "/oauth2/token", url.Values{
+		tok := r.post(t, noRedirectClient(nil), "/oauth2/token", url.Values{
 			"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {repRedirect},
 		}, web)
 		if tok.str("id_token") == "" {
-			t.Fatalf("no ID token from %s: %d %s", r.URL, tok.Status, tok.Body)
+			t.Fatalf("no ID token from %s: %d %s", r.URL, tok.Status, tok.Raw)
 		}
 		return tok.str("id_token")
 	}

@@ -210,7 +210,7 @@ func BenchmarkStoreMetricsOverhead(b *testing.B) {
 // TestPageLogsCarryRequestID: what the sign-in pages log carries the
 // request's id, as the protocol endpoints' logs do.
 func TestPageLogsCarryRequestID(t *testing.T) {
-	var logs syncBuffer
+	logs := lockedBuffer{limit: 64 << 10}
 	s := startServerLog(t, &logs)
 	req, err := http.NewRequest(http.MethodPost, s.URL+"/login", strings.NewReader("username=a&password=b"))
 	if err != nil {

@@ -7,11 +7,9 @@ package main
 // promise: one winner at most, the others invalid_grant, never a 5xx.
 
 import (
-	"encoding/json"
-	"io"
+	"context"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,24 +31,7 @@ func raceClient() *http.Client {
 // racePost posts form to path; a transport failure is a response with
 // Status 0 and the error in Raw (safe to call from any goroutine).
 func racePost(hc *http.Client, base, path string, form url.Values, basic string) apiResp {
-	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		return apiResp{Raw: err.Error()}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if basic != "" {
-		id, secret, _ := strings.Cut(basic, ":")
-		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return apiResp{Raw: err.Error()}
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	out := apiResp{Status: resp.StatusCode, Header: resp.Header, Raw: string(b)}
-	_ = json.Unmarshal(b, &out.JSON)
-	return out
+	return postForm(context.Background(), hc, base+path, form, basic)
 }
 
 // burst sends n copies of the same request at once (released together) and

@@ -72,7 +72,7 @@ func TestRedissVerifiesTheServer(t *testing.T) {
 	}
 	dir := t.TempDir()
 	pool, ca, cert, key := writeTestCA(t, dir)
-	port := sentinelPort(t)
+	port := freePort(t)
 	cmd := exec.Command("redis-server", "--port", "0", "--tls-port", fmt.Sprint(port), "--bind", "127.0.0.1",
 		"--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no",
 		"--save", "", "--appendonly", "no")

@@ -7,16 +7,10 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
-	"html"
-	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -105,56 +99,28 @@ func repFixtures(t *testing.T, db *postgres.DB) {
 	add(storage.Client{ID: repRSID, GrantTypes: []string{"client_credentials"}, Introspect: true}, repRSSecret)
 }
 
-// repResp is a response with its body.
-type repResp struct {
-	Status int
-	Header http.Header
-	Body   string
-	JSON   map[string]any
-}
-
-func (r repResp) str(k string) string { s, _ := r.JSON[k].(string); return s }
-
 // repDo sends req with hc (which does not follow redirects).
-func repDo(t *testing.T, hc *http.Client, req *http.Request) repResp {
+func repDo(t *testing.T, hc *http.Client, req *http.Request) apiResp {
 	t.Helper()
-	resp, err := hc.Do(req)
+	out, err := fetch(hc, req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := repResp{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
-	_ = json.Unmarshal(b, &out.JSON)
 	return out
 }
 
-func repClient(jar http.CookieJar) *http.Client {
-	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}
-}
-
 // post sends a form to the replica; basic is "id:secret" or "".
-func (r *replica) post(t *testing.T, hc *http.Client, path string, form url.Values, basic string) repResp {
+func (r *replica) post(t *testing.T, hc *http.Client, path string, form url.Values, basic string) apiResp {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, r.URL+path, strings.NewReader(form.Encode()))
+	req, err := formRequest(context.Background(), r.URL+path, form, basic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", r.URL) // what a browser sends on a form post
-	if basic != "" {
-		id, secret, _ := strings.Cut(basic, ":")
-		req.SetBasicAuth(id, secret)
-	}
 	return repDo(t, hc, req)
 }
 
-func (r *replica) get(t *testing.T, hc *http.Client, pathAndQuery string) repResp {
+func (r *replica) get(t *testing.T, hc *http.Client, pathAndQuery string) apiResp {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, r.URL+pathAndQuery, nil)
 	if err != nil {
@@ -166,39 +132,39 @@ func (r *replica) get(t *testing.T, hc *http.Client, pathAndQuery string) repRes
 // introspect asks the replica, as the resource server, whether tok is active.
 func (r *replica) active(t *testing.T, tok string) bool {
 	t.Helper()
-	resp := r.post(t, repClient(nil), "/oauth2/introspect", url.Values{"token": {tok}}, repRSID+":"+repRSSecret)
+	resp := r.post(t, noRedirectClient(nil), "/oauth2/introspect", url.Values{"token": {tok}}, repRSID+":"+repRSSecret)
 	a, ok := resp.JSON["active"].(bool)
 	if resp.Status != http.StatusOK || !ok {
-		t.Fatalf("introspect on %s: %d %s", r.URL, resp.Status, resp.Body)
+		t.Fatalf("introspect on %s: %d %s", r.URL, resp.Status, resp.Raw)
 	}
 	return a
 }
 
-var (
-	inputRE  = regexp.MustCompile(`<input[^>]*\bname="([^"]+)"[^>]*\bvalue="([^"]*)"`)
-	actionRE = regexp.MustCompile(`<form[^>]*\baction="([^"]*)"`)
-)
-
-// formOf returns a page's form action and its named inputs with values.
-func formOf(t *testing.T, p repResp) (action string, inputs url.Values) {
+// formOf returns a page's (first) form action and the named inputs with a
+// value of all its forms.
+func formOf(t *testing.T, p apiResp) (action string, inputs url.Values) {
 	t.Helper()
-	m := actionRE.FindStringSubmatch(p.Body)
-	if m == nil {
-		t.Fatalf("no form in page (status %d): %.500s", p.Status, p.Body)
+	forms := parseForms(t, p.Raw)
+	if len(forms) == 0 {
+		t.Fatalf("no form in page (status %d): %.500s", p.Status, p.Raw)
 	}
 	inputs = url.Values{}
-	for _, in := range inputRE.FindAllStringSubmatch(p.Body, -1) {
-		inputs.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
+	for _, f := range forms {
+		for _, in := range f.Fields {
+			if in.Input && in.HasValue {
+				inputs.Set(in.Name, in.Value)
+			}
+		}
 	}
-	return html.UnescapeString(m[1]), inputs
+	return forms[0].Action, inputs
 }
 
-func isLoginPage(p repResp) bool {
-	return p.Status == http.StatusOK && strings.Contains(p.Body, `name="password"`)
+func isLoginPage(p apiResp) bool {
+	return p.Status == http.StatusOK && strings.Contains(p.Raw, `name="password"`)
 }
 
-func isConsentPage(p repResp) bool {
-	return p.Status == http.StatusOK && strings.Contains(p.Body, `name="consent"`)
+func isConsentPage(p apiResp) bool {
+	return p.Status == http.StatusOK && strings.Contains(p.Raw, `name="consent"`)
 }
 
 // repAuthURL is an authorization request of the confidential web client.
@@ -211,17 +177,17 @@ func repAuthURL(state string) string {
 
 // signIn posts the login form of page p to replica r; it returns where the
 // 303 points.
-func signIn(t *testing.T, r *replica, hc *http.Client, p repResp) string {
+func signIn(t *testing.T, r *replica, hc *http.Client, p apiResp) string {
 	t.Helper()
 	if !isLoginPage(p) {
-		t.Fatalf("want the sign-in page, got %d: %.500s", p.Status, p.Body)
+		t.Fatalf("want the sign-in page, got %d: %.500s", p.Status, p.Raw)
 	}
 	_, in := formOf(t, p)
 	resp := r.post(t, hc, "/login", url.Values{
 		"username": {repUser}, "password": {repPassword}, "next": {in.Get("next")}, "csrf_token": {in.Get("csrf_token")},
 	}, "")
 	if resp.Status != http.StatusSeeOther {
-		t.Fatalf("POST /login on %s: %d %.500s", r.URL, resp.Status, resp.Body)
+		t.Fatalf("POST /login on %s: %d %.500s", r.URL, resp.Status, resp.Raw)
 	}
 	return resp.Header.Get("Location")
 }
@@ -229,12 +195,12 @@ func signIn(t *testing.T, r *replica, hc *http.Client, p repResp) string {
 // allow posts the consent form of page p to replica r and returns the code;
 // if p already is the redirect to the client (consent remembered), it
 // returns that code.
-func allow(t *testing.T, r *replica, hc *http.Client, p repResp, state string) string {
+func allow(t *testing.T, r *replica, hc *http.Client, p apiResp, state string) string {
 	t.Helper()
 	resp := p
 	if p.Status == http.StatusOK {
 		if !isConsentPage(p) {
-			t.Fatalf("want the consent page, got %d: %.500s", p.Status, p.Body)
+			t.Fatalf("want the consent page, got %d: %.500s", p.Status, p.Raw)
 		}
 		action, in := formOf(t, p)
 		u, err := url.Parse(action)
@@ -244,7 +210,7 @@ func allow(t *testing.T, r *replica, hc *http.Client, p repResp, state string) s
 		resp = r.post(t, hc, u.RequestURI(), url.Values{"consent": {"allow"}, "csrf_token": {in.Get("csrf_token")}}, "")
 	}
 	if resp.Status != http.StatusSeeOther && resp.Status != http.StatusFound {
-		t.Fatalf("consent on %s: %d %.500s", r.URL, resp.Status, resp.Body)
+		t.Fatalf("consent on %s: %d %.500s", r.URL, resp.Status, resp.Raw)
 	}
 	cb, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil || !strings.HasPrefix(cb.String(), repRedirect) || cb.Query().Get("state") != state || cb.Query().Get("code") == "" {
@@ -263,33 +229,33 @@ func testReplicas(t *testing.T, onCluster bool) {
 	rs, db := startReplicas(t, repReplicaNum, onCluster)
 	repFixtures(t, db)
 	r1, r2, r3 := rs[0], rs[1], rs[2]
-	api := repClient(nil)
+	api := noRedirectClient(nil)
 	web := repWebID + ":" + repWebSecret
 
 	t.Run("a login on replica 1 is valid on replica 2", func(t *testing.T) {
 		jar, _ := cookiejar.New(nil)
-		b := repClient(jar) // one cookie jar: the same browser, whichever replica answers
-		state := "state-" + randomState(t)
+		b := noRedirectClient(jar) // one cookie jar: the same browser, whichever replica answers
+		state := "state-" + randString(t)
 		p := r1.get(t, b, repAuthURL(state))
 		signIn(t, r1, b, p)
-		state2 := "state-" + randomState(t)
+		state2 := "state-" + randString(t)
 		p2 := r2.get(t, b, repAuthURL(state2))
 		if isLoginPage(p2) || !isConsentPage(p2) {
-			t.Fatalf("replica 2 shows a user signed in on replica 1 %d, want the consent page: %.300s", p2.Status, p2.Body)
+			t.Fatalf("replica 2 shows a user signed in on replica 1 %d, want the consent page: %.300s", p2.Status, p2.Raw)
 		}
 		code := allow(t, r2, b, p2, state2)
 		tok := r3.post(t, api, "/oauth2/token", url.Values{
 			"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {repRedirect},
 		}, web)
 		if tok.Status != http.StatusOK || tok.str("refresh_token") == "" {
-			t.Fatalf("exchange on replica 3 of a code from replica 2: %d %s", tok.Status, tok.Body)
+			t.Fatalf("exchange on replica 3 of a code from replica 2: %d %s", tok.Status, tok.Raw)
 		}
 	})
 
 	t.Run("authorization code: issued on 1, refreshed on 2, revoked on 3", func(t *testing.T) {
 		jar, _ := cookiejar.New(nil)
-		b := repClient(jar)
-		state := "state-" + randomState(t)
+		b := noRedirectClient(jar)
+		state := "state-" + randString(t)
 		p := r1.get(t, b, repAuthURL(state))
 		next := signIn(t, r1, b, p)
 		code := allow(t, r1, b, r1.get(t, b, next), state)
@@ -298,7 +264,7 @@ func testReplicas(t *testing.T, onCluster bool) {
 		}, web)
 		at1, rt1 := tok.str("access_token"), tok.str("refresh_token")
 		if tok.Status != http.StatusOK || at1 == "" || rt1 == "" || tok.str("id_token") == "" {
-			t.Fatalf("code exchange on replica 1: %d %s", tok.Status, tok.Body)
+			t.Fatalf("code exchange on replica 1: %d %s", tok.Status, tok.Raw)
 		}
 		for i, r := range rs {
 			if !r.active(t, at1) {
@@ -308,7 +274,7 @@ func testReplicas(t *testing.T, onCluster bool) {
 		ref := r2.post(t, api, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt1}}, web)
 		at2, rt2 := ref.str("access_token"), ref.str("refresh_token")
 		if ref.Status != http.StatusOK || at2 == "" || rt2 == "" || rt2 == rt1 {
-			t.Fatalf("refresh on replica 2: %d %s", ref.Status, ref.Body)
+			t.Fatalf("refresh on replica 2: %d %s", ref.Status, ref.Raw)
 		}
 		for i, r := range rs {
 			if r.active(t, at1) {
@@ -319,7 +285,7 @@ func testReplicas(t *testing.T, onCluster bool) {
 			}
 		}
 		if rev := r3.post(t, api, "/oauth2/revoke", url.Values{"token": {rt2}}, web); rev.Status != http.StatusOK {
-			t.Fatalf("revoke on replica 3: %d %s", rev.Status, rev.Body)
+			t.Fatalf("revoke on replica 3: %d %s", rev.Status, rev.Raw)
 		}
 		for i, r := range rs {
 			for _, tk := range []string{at1, rt1, at2, rt2} {
@@ -330,7 +296,7 @@ func testReplicas(t *testing.T, onCluster bool) {
 		}
 		again := r1.post(t, api, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt2}}, web)
 		if again.Status != http.StatusBadRequest || again.str("error") != "invalid_grant" {
-			t.Errorf("refresh of the revoked grant on replica 1: %d %s", again.Status, again.Body)
+			t.Errorf("refresh of the revoked grant on replica 1: %d %s", again.Status, again.Raw)
 		}
 	})
 
@@ -338,7 +304,7 @@ func testReplicas(t *testing.T, onCluster bool) {
 		tok := r1.post(t, api, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}, repSvcID+":"+repSvcSecret)
 		at := tok.str("access_token")
 		if tok.Status != http.StatusOK || at == "" {
-			t.Fatalf("client_credentials on replica 1: %d %s", tok.Status, tok.Body)
+			t.Fatalf("client_credentials on replica 1: %d %s", tok.Status, tok.Raw)
 		}
 		for i, r := range rs {
 			if !r.active(t, at) {
@@ -346,7 +312,7 @@ func testReplicas(t *testing.T, onCluster bool) {
 			}
 		}
 		if rev := r3.post(t, api, "/oauth2/revoke", url.Values{"token": {at}}, repSvcID+":"+repSvcSecret); rev.Status != http.StatusOK {
-			t.Fatalf("revoke on replica 3: %d %s", rev.Status, rev.Body)
+			t.Fatalf("revoke on replica 3: %d %s", rev.Status, rev.Raw)
 		}
 		for i, r := range rs {
 			if r.active(t, at) {
@@ -360,7 +326,7 @@ func testReplicas(t *testing.T, onCluster bool) {
 		cc := url.Values{"grant_type": {"client_credentials"}}
 		for i, r := range rs { // every replica caches the client
 			if resp := r.post(t, api, "/oauth2/token", cc, svc); resp.Status != http.StatusOK {
-				t.Fatalf("replica %d: client_credentials before delete: %d %s", i+1, resp.Status, resp.Body)
+				t.Fatalf("replica %d: client_credentials before delete: %d %s", i+1, resp.Status, resp.Raw)
 			}
 		}
 		if err := r1.App.DB.DeleteClient(context.Background(), repSvcID); err != nil {
@@ -375,7 +341,7 @@ func testReplicas(t *testing.T, onCluster bool) {
 					break
 				}
 				if resp.Status != http.StatusOK {
-					t.Fatalf("replica %d: %d %s", i+1, resp.Status, resp.Body)
+					t.Fatalf("replica %d: %d %s", i+1, resp.Status, resp.Raw)
 				}
 				if time.Since(deleted) > repClientTTL+time.Second {
 					t.Fatalf("replica %d still issues tokens to a client deleted %v ago (cache TTL %v)", i+1, time.Since(deleted), repClientTTL)
@@ -384,13 +350,4 @@ func testReplicas(t *testing.T, onCluster bool) {
 			}
 		}
 	})
-}
-
-func randomState(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }

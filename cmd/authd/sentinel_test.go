@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,17 +18,6 @@ import (
 
 	"github.com/authd/authd/storage"
 )
-
-// sentinelPort returns a loopback port that was free a moment ago.
-func sentinelPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // startRedisProc runs redis-server with args in the foreground until the
 // test ends, and waits for it to answer on port.
@@ -80,7 +68,7 @@ func TestSentinelFailover(t *testing.T) {
 		t.Skip("redis-server not installed")
 	}
 	dir := t.TempDir()
-	mp, rp, sp := sentinelPort(t), sentinelPort(t), sentinelPort(t)
+	mp, rp, sp := freePort(t), freePort(t), freePort(t)
 	// The servers need a password, the Sentinel none: the usual setup, and
 	// what ?sentinel_password= is for.
 	const pw = "sentinel-test-pw"

@@ -1,0 +1,123 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/go-jose/go-jose/v3"
+)
+
+// knownGrantTypes are the grant types authd serves.
+var knownGrantTypes = []string{AuthorizationCodeGrantType, RefreshTokenGrantType, ClientCredentialsGrantType, DeviceCodeGrantType}
+
+// InvalidClientError lists every problem of a client registration, in a
+// fixed order. The problems name the flags of `authd clients create`, the
+// one way clients are registered today.
+type InvalidClientError struct{ Problems []string }
+
+func (e *InvalidClientError) Error() string { return strings.Join(e.Problems, "; ") }
+
+// Validate reports every problem with c as a client registration at once
+// (an *InvalidClientError), or nil. It only reads c: callers normalise
+// first (TokenEndpointAuthMethod may be "", client_secret_basic,
+// client_secret_post or private_key_jwt; a secret, when there is one, is
+// already hashed into SecretHash).
+func (c *Client) Validate() error {
+	problems := append(c.grantProblems(), c.authProblems()...)
+	if len(problems) > 0 {
+		return &InvalidClientError{Problems: problems}
+	}
+	return nil
+}
+
+// grantProblems checks the id, the grant types and the redirect URIs.
+func (c *Client) grantProblems() []string {
+	var errs []string
+	if c.ID == "" || len(c.ID) > 255 || strings.ContainsAny(c.ID, " \t\r\n:") {
+		errs = append(errs, "--id is required (no spaces or colons, at most 255 characters)")
+	}
+	if len(c.GrantTypes) == 0 {
+		errs = append(errs, "--grant-types is required (authorization_code, refresh_token, client_credentials, "+DeviceCodeGrantType+")")
+	}
+	for _, g := range c.GrantTypes {
+		if !slices.Contains(knownGrantTypes, g) {
+			errs = append(errs, fmt.Sprintf("unknown grant type %q", g))
+		}
+	}
+	code := slices.Contains(c.GrantTypes, "authorization_code")
+	if c.Public && len(c.SecretHash) > 0 {
+		errs = append(errs, "--public and --secret exclude each other")
+	}
+	if c.Public && slices.Contains(c.GrantTypes, "client_credentials") {
+		errs = append(errs, "a public client cannot use client_credentials")
+	}
+	if code && len(c.RedirectURIs) == 0 {
+		errs = append(errs, "the authorization_code grant needs at least one --redirect-uri")
+	}
+	if !code && len(c.RedirectURIs) > 0 {
+		errs = append(errs, "--redirect-uri is only meaningful with the authorization_code grant")
+	}
+	if slices.Contains(c.GrantTypes, "refresh_token") && !code && !slices.Contains(c.GrantTypes, DeviceCodeGrantType) {
+		errs = append(errs, "refresh_token needs a grant that issues refresh tokens (authorization_code or "+DeviceCodeGrantType+")")
+	}
+	for _, u := range c.RedirectURIs {
+		p, err := url.Parse(u)
+		if err != nil || p.Scheme == "" || p.Fragment != "" || (p.Scheme == "http" && !loopback(p.Hostname())) || (p.Scheme == "https" && p.Host == "") {
+			errs = append(errs, fmt.Sprintf("redirect URI %q must be absolute, without fragment, and https unless on loopback", u))
+		}
+	}
+	return errs
+}
+
+// authProblems checks the token formats and the authentication method with
+// its keys.
+func (c *Client) authProblems() []string {
+	var errs []string
+	if c.AccessTokenFormat != "opaque" && c.AccessTokenFormat != "jwt" {
+		errs = append(errs, "--access-token-format must be opaque or jwt")
+	}
+	if c.IDTokenAlg != "RS256" && c.IDTokenAlg != "ES256" {
+		errs = append(errs, "--id-token-alg must be RS256 or ES256")
+	}
+	switch c.TokenEndpointAuthMethod {
+	case "", "client_secret_basic", "client_secret_post":
+		if len(c.JWKS) > 0 || c.JWKSURI != "" {
+			errs = append(errs, "--jwks-file and --jwks-uri need --auth-method private_key_jwt")
+		}
+	case "private_key_jwt":
+		if c.Public || len(c.SecretHash) > 0 {
+			errs = append(errs, "a private_key_jwt client has neither --public nor --secret")
+		}
+		if (len(c.JWKS) > 0) == (c.JWKSURI != "") {
+			errs = append(errs, "private_key_jwt needs exactly one of --jwks-file or --jwks-uri")
+		}
+		if len(c.JWKS) > 0 {
+			var set jose.JSONWebKeySet
+			if err := json.Unmarshal(c.JWKS, &set); err != nil {
+				errs = append(errs, fmt.Sprintf("client %s has an unreadable JWKS: %v", c.ID, err))
+			} else if bytes.Contains(c.JWKS, []byte(`"d"`)) {
+				errs = append(errs, "the JWK Set must hold public keys only")
+			}
+		}
+		if u, err := url.Parse(c.JWKSURI); c.JWKSURI != "" && (err != nil || u.Scheme != "https" && !loopback(u.Hostname())) {
+			errs = append(errs, "--jwks-uri must be https (or loopback)")
+		}
+	default:
+		errs = append(errs, "--auth-method must be client_secret_basic, client_secret_post or private_key_jwt")
+	}
+	return errs
+}
+
+// loopback reports whether host is localhost or a loopback address.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
