@@ -98,18 +98,9 @@ func (a *API) revokeOthers(w http.ResponseWriter, r *http.Request, c caller) {
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"revoked": ids})
 }
 
-// fail answers a failed request: 404 for a grant that is not the caller's,
-// 503 when a store is unavailable, 500 otherwise (logged).
+// fail answers a failed request through the one error funnel: 404 for a
+// grant that does not exist (or is not the caller's), 503 when a store is
+// unavailable, 500 otherwise (logged).
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	p := httpx.Classify(err)
-	body := map[string]string{"error": p.Code}
-	switch p.Status {
-	case http.StatusNotFound:
-		body["error_description"] = "No such grant."
-	case http.StatusServiceUnavailable:
-		a.Logger.ErrorContext(r.Context(), "account api: backend unavailable", "err", err)
-	default:
-		a.Logger.ErrorContext(r.Context(), "account api", "err", err)
-	}
-	httpx.WriteJSON(w, p.Status, body)
+	httpx.WriteError(w, r, a.Logger, "account api", err)
 }

@@ -1,6 +1,8 @@
 package oauth
 
 import (
+	"github.com/authd/authd/internal/httpx"
+
 	"net/http"
 	"strconv"
 	"time"
@@ -41,21 +43,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.code = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
 func (s *Server) instrument(endpoint string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		rec := httpx.NewStatusWriter(w)
 		h(rec, r)
-		s.metrics.requests.WithLabelValues(endpoint, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
+		code := rec.Status()
+		if code == 0 { // nothing written: net/http answers 200
+			code = http.StatusOK
+		}
+		s.metrics.requests.WithLabelValues(endpoint, strconv.Itoa(code)).Observe(time.Since(start).Seconds())
 	}
 }

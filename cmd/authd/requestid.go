@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/authd/authd/internal/httpx"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -47,29 +49,6 @@ func newRequestID() string {
 	return hex.EncodeToString(b)
 }
 
-// idStatusWriter records the status code for the request log.
-type idStatusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *idStatusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *idStatusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *idStatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // requestIDs wraps h: it assigns the request id and logs each request (at
 // debug level, or error for a 5xx) with its id, method, path, status and
 // duration. The query string is never logged: it may carry codes or tokens.
@@ -81,10 +60,10 @@ func requestIDs(log *slog.Logger, h http.Handler) http.Handler {
 		}
 		w.Header().Set(requestIDHeader, id)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
-		sw := &idStatusWriter{ResponseWriter: w}
+		sw := httpx.NewStatusWriter(w)
 		start := time.Now()
 		h.ServeHTTP(sw, r.WithContext(ctx))
-		code := sw.code
+		code := sw.Status()
 		if code == 0 {
 			code = http.StatusOK
 		}

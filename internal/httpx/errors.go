@@ -22,7 +22,7 @@ type Problem struct {
 func Classify(err error) Problem {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		return Problem{http.StatusNotFound, "not_found", "No such record."}
+		return Problem{http.StatusNotFound, "not_found", "No such grant, client or user."}
 	case errors.Is(err, storage.ErrUnavailable):
 		return Problem{http.StatusServiceUnavailable, "temporarily_unavailable", "A storage backend is unavailable. Retry later."}
 	}
@@ -34,7 +34,7 @@ func Classify(err error) Problem {
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, msg string, err error) {
 	p := Classify(err)
 	if p.Status >= 500 {
-		log.ErrorContext(r.Context(), msg, "err", err)
+		log.ErrorContext(r.Context(), msg, "status", p.Status, "err", err)
 	}
 	if p.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
