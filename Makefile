@@ -55,6 +55,7 @@ FUZZ_TARGETS := \
 	cmd/authd:FuzzIntrospectionEndpoint:10000 \
 	cmd/authd:FuzzAuthorizationEndpoint:10000 \
 	storage/fositestore:FuzzDecodeStoredRequest:50000 \
+	token:FuzzTokenSignature:50000 \
 	oauth:FuzzSessionJSON:50000
 fuzz:
 	for spec in $(FUZZ_TARGETS); do \
