@@ -10,10 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// MetricsRegisterer is where the server registers its collectors (a
-// prometheus.Registry; no global default registry).
-type MetricsRegisterer = prometheus.Registerer
-
 type metrics struct {
 	requests       *prometheus.HistogramVec
 	tokensIssued   *prometheus.CounterVec

@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authd/authd/keys"
 	"github.com/authd/authd/storage"
@@ -96,7 +97,9 @@ type Deps struct {
 	Users    Users
 	Health   []HealthCheck
 	Logger   *slog.Logger
-	Metrics  MetricsRegisterer
+	// Metrics is where the server registers its collectors (a
+	// prometheus.Registry; no global default registry).
+	Metrics prometheus.Registerer
 	// Usage records each refresh's time, IP and User-Agent (optional).
 	Usage UsageRecorder
 	// DeviceStates keeps the device flow's state (RFC 8628).

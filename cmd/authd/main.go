@@ -1,14 +1,3 @@
-// Command authd is an OAuth 2.0 / OpenID Connect authorization server.
-//
-//	authd serve | migrate | demo | janitor | help
-//	authd clients create|list|delete ...
-//	authd users create|list ...
-//	authd keys list|rotate ...
-//	authd grants list|revoke ...
-//
-// The commands are a table (cli.go: commands, with `authd help`'s usage
-// beside it), one function each; the AUTHD_* configuration is another
-// (config.go: settings).
 package main
 
 import (
