@@ -127,7 +127,9 @@ func (a *App) build(ctx context.Context) error {
 	if a.Keys, err = keys.New(a.DB, c.Secret, keys.WithLogger(a.Log)); err != nil {
 		return err
 	}
-	// RS256 signs ID tokens, ES256 JWT access tokens (--access-token-format jwt).
+	// An active key of each algorithm: ID tokens are signed RS256 or ES256
+	// (the audience client's id_token_signed_response_alg), JWT access
+	// tokens (--access-token-format jwt) ES256.
 	for _, alg := range []string{keys.RS256, keys.ES256} {
 		if err := a.Keys.EnsureKey(ctx, alg); err != nil {
 			if errors.Is(err, keys.ErrSealed) {
@@ -159,20 +161,7 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r := mux.NewRouter()
-	a.OAuth.Mount(r)
-	a.OAuth.DeviceFlow().Mount(r)
-	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r)
-	(&admin.API{Token: c.AdminToken, Grants: a.Grants, Logger: a.Log}).Mount(r)
-	a.Pages.Routes(r)
-	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "not found", http.StatusNotFound)
-	})
-	a.Handler = requestIDs(a.Log, web.SecurityHeaders(recoverer(a.Log, r))) // requestid.go
-	if secure {
-		a.Handler = web.StrictTransport(a.Handler)
-	}
+	a.Handler = a.routes(reg, secure)
 
 	bg, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
@@ -182,6 +171,27 @@ func (a *App) build(ctx context.Context) error {
 	}()
 	a.jobs = startJobs(bg, a)
 	return nil
+}
+
+// routes mounts every area's routes: the whole HTTP surface of authd is
+// this block (each area's Mount lists its own routes). gorilla/mux tries
+// routes in order, so the protocol's hot endpoints come first.
+func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
+	r := mux.NewRouter()
+	a.OAuth.Mount(r)                                                                   // /oauth2/*, /userinfo, /.well-known/*, health
+	a.OAuth.DeviceFlow().Mount(r)                                                      // /oauth2/device/auth, /device
+	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r)          // /api/me/*
+	(&admin.API{Token: a.Config.AdminToken, Grants: a.Grants, Logger: a.Log}).Mount(r) // /admin/*
+	a.Pages.Routes(r)                                                                  // /login, /logout, /account/devices, /static/
+	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "not found", http.StatusNotFound)
+	})
+	h := requestIDs(a.Log, web.SecurityHeaders(recoverer(a.Log, r))) // requestid.go
+	if secure {
+		h = web.StrictTransport(h)
+	}
+	return h
 }
 
 // recoverer turns a panic into a logged 500 instead of a dropped connection.
