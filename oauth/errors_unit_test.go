@@ -103,6 +103,8 @@ func TestWriteError(t *testing.T) {
 	}{
 		{"invalid_client", errIntrospectBadClient, http.StatusUnauthorized, "invalid_client", "Client authentication failed.", true},
 		{"invalid_client, wrapped", fmt.Errorf("auth: %w", errIntrospectAuth), http.StatusUnauthorized, "invalid_client", "Authenticate as a client", true},
+		{"invalid_client that is no 401", &fosite.RFC6749Error{ErrorField: "invalid_client", DescriptionField: "Slow down.", CodeField: http.StatusBadRequest},
+			http.StatusBadRequest, "invalid_client", "Slow down.", false},
 		{"forbidden", errIntrospectForbidden, http.StatusForbidden, "unauthorized_client", "not allowed to introspect", false},
 		{"unavailable", errUnavailable, http.StatusServiceUnavailable, "temporarily_unavailable", "Retry later.", false},
 		{"invalid_request", fosite.ErrInvalidRequest.WithHint("The token parameter is missing."), http.StatusBadRequest, "invalid_request", "token parameter is missing", false},
