@@ -32,9 +32,9 @@ func TestProtocolError(t *testing.T) {
 		code   string // "": returned as it is
 		status int
 	}{
-		{"lost race", fmt.Errorf("rotate: %w", errStaleForTest), "invalid_grant", http.StatusBadRequest},
-		{"lost race inside server_error", fosite.ErrServerError.WithWrap(errStaleForTest), "invalid_grant", http.StatusBadRequest},
-		{"revoked mid-flight", fmt.Errorf("create access: %w", errRevokedForTest), "invalid_grant", http.StatusBadRequest},
+		{"lost race", fmt.Errorf("rotate: %w", storage.ErrStale), "invalid_grant", http.StatusBadRequest},
+		{"lost race inside server_error", fosite.ErrServerError.WithWrap(storage.ErrStale), "invalid_grant", http.StatusBadRequest},
+		{"revoked mid-flight", fmt.Errorf("create access: %w", storage.ErrRevoked), "invalid_grant", http.StatusBadRequest},
 		{"serialization failure", fosite.ErrSerializationFailure, "invalid_grant", http.StatusBadRequest},
 		{"dial refused", outage(refused()), "temporarily_unavailable", http.StatusServiceUnavailable},
 		{"ECONNREFUSED in fosite's WithWrap", fosite.ErrServerError.WithWrap(outage(syscall.ECONNREFUSED)), "temporarily_unavailable", http.StatusServiceUnavailable},
@@ -74,6 +74,11 @@ func TestIsUnavailable(t *testing.T) {
 		{"invalid_grant", fosite.ErrInvalidGrant, false},
 		{"invalid_client wrapping not found", fosite.ErrInvalidClient.WithWrap(storage.ErrNotFound), false},
 		{"server_error wrapping a plain error", fosite.ErrServerError.WithWrap(errors.New("x")), false},
+		// Drivers' errors are the stores' to classify (storage.ErrUnavailable);
+		// oauth judges no error by its text or its driver type.
+		{"unmarked dial error", refused(), false},
+		{"text alone", errors.New("dial tcp 127.0.0.1:6379: connect: connection refused"), false},
+		{"bare storage.ErrUnavailable", storage.ErrUnavailable, true},
 		{"temporarily_unavailable", fosite.ErrTemporarilyUnavailable.WithHint("later"), true},
 		{"errUnavailable", errUnavailable, true},
 		{"dial refused", outage(refused()), true},

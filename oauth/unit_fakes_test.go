@@ -21,14 +21,6 @@ import (
 	"github.com/authd/authd/storage/fositestore"
 )
 
-// The stores' sentinels for a lost compare-and-set race and a grant revoked
-// mid-flight, as protocolError knows them. Kept here, in one place, because
-// their home is moving (issue 12, point 5).
-var (
-	errStaleForTest   = fositestore.ErrConcurrent
-	errRevokedForTest = fositestore.ErrRevoked
-)
-
 // outage is an error as the stores return it when a backend is down: marked
 // with storage.ErrUnavailable, the driver's cause kept in the chain.
 func outage(cause error) error {
