@@ -184,7 +184,7 @@ func unavailable(err error) bool {
 var supportedGrantTypes = map[string]bool{"authorization_code": true, "refresh_token": true, "client_credentials": true, DeviceCodeGrantType: true}
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	ctx := fositestore.WithRequestMeta(r.Context(), requestMeta(r))
+	ctx := fositestore.WithTokenRequest(fositestore.WithRequestMeta(r.Context(), requestMeta(r)))
 	session := NewSession()
 	if err := s.prepareForm(w, r); err != nil {
 		s.provider.WriteAccessError(ctx, w, fosite.NewAccessRequest(session), err)

@@ -15,6 +15,9 @@ import (
 // of this package's tests.
 const onClusterEnv = "AUTHD_TEST_ON_REDIS_CLUSTER"
 
+// testingOnCluster reports whether this run is the one on the cluster.
+func testingOnCluster() bool { return os.Getenv(onClusterEnv) == "1" }
+
 // redisBackend is the Redis every conformance test runs on.
 func redisBackend(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()

@@ -18,7 +18,9 @@
 //	P{G}:f   hash  the grant's family: g (refresh generation), m (mac of the live
 //	               refresh token, "" while a rotation is in flight), p (refresh
 //	               payload), r ("1" once revoked: a tombstone that stops racing
-//	               writers from resurrecting the grant), u ("1": a user's grant)
+//	               writers from resurrecting the grant), u ("1": a user's grant),
+//	               ra / ru (when the last rotation ran, Unix ms / µs), pm (the
+//	               rotated-away mac while a Rotate is incomplete)
 package redisstore
 
 import (
@@ -322,9 +324,13 @@ func (s *Store) CreateRefresh(ctx context.Context, grant string, gen uint64, mac
 // for an older generation of a live family (reuse), RefreshRetry for the
 // generation rotated away less than retryWindow ago (a client retrying a
 // refresh whose response it lost; 0 disables this), and ErrNotFound for
-// anything else (unknown, expired, revoked, or a rotation in flight).
-func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac string, retryWindow time.Duration) ([]byte, RefreshState, error) {
-	v, err := s.reads.HMGet(ctx, s.Key(grant, "f"), "g", "m", "p", "r", "ra", "pm").Result()
+// anything else (unknown, expired, revoked, or a rotation in flight). begun,
+// when not zero, is when the asking request began: a generation that
+// RotateRefresh rotated away after that moment was rotated by a request
+// running concurrently with this one, which then loses without being taken
+// for reuse (ErrNotFound), as it would while the rotation is in flight.
+func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac string, retryWindow time.Duration, begun time.Time) ([]byte, RefreshState, error) {
+	v, err := s.reads.HMGet(ctx, s.Key(grant, "f"), "g", "m", "p", "r", "ra", "pm", "ru").Result()
 	if err != nil {
 		return nil, 0, wrap("get refresh", err)
 	}
@@ -334,6 +340,7 @@ func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac st
 	r, _ := v[3].(string)
 	ra, _ := v[4].(string)
 	pm, _ := v[5].(string)
+	ru, _ := v[6].(string)
 	if gs == "" || r == "1" {
 		return nil, 0, ErrNotFound
 	}
@@ -356,6 +363,8 @@ func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac st
 			}
 		}
 		return nil, 0, ErrNotFound
+	case gen+1 == cur && !begun.IsZero() && ru != "" && begun.UnixMicro() < rotatedAtMicro(ru):
+		return nil, 0, ErrNotFound
 	case gen+1 == cur && retryWindow > 0 && ra != "":
 		at, _ := strconv.ParseInt(ra, 10, 64)
 		if time.Since(time.UnixMilli(at)) < retryWindow {
@@ -366,6 +375,12 @@ func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac st
 		return nil, RefreshRotated, nil
 	}
 	return nil, 0, ErrNotFound
+}
+
+// rotatedAtMicro parses a family's ru field (Unix µs; 0 when unreadable).
+func rotatedAtMicro(ru string) int64 {
+	at, _ := strconv.ParseInt(ru, 10, 64)
+	return at
 }
 
 var rotate = redis.NewScript(`
