@@ -421,7 +421,7 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 	now := s.now()
 	ttl := ttlUntil(now, r.GetSession().GetExpiresAt(fosite.AccessToken), time.Hour)
 	if tx := rotationOf(ctx, sg.Grant); tx != nil && tx.access == nil && !isBirth(r) {
-		tx.access = &pendingWrite{sig: sg, payload: b, ttl: ttl} // tx.go
+		tx.access = &pendingWrite{sig: sg, payload: b, ttl: ttl, req: r} // tx.go
 		return nil
 	}
 	var birth *redisstore.Birth
@@ -529,13 +529,14 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, _ stri
 	if !ok {
 		return fmt.Errorf("fositestore: bad refresh token signature")
 	}
-	b, err := encode(r)
+	tx := rotationOf(ctx, sg.Grant)
+	b, err := tx.encode(r) // tx.go: fosite stores one request twice in a refresh
 	if err != nil {
 		return err
 	}
 	ttl := ttlUntil(s.now(), r.GetSession().GetExpiresAt(fosite.RefreshToken), 30*24*time.Hour)
-	if tx := rotationOf(ctx, sg.Grant); tx != nil && tx.refresh == nil {
-		tx.refresh = &pendingWrite{sig: sg, payload: b, ttl: ttl} // tx.go
+	if tx != nil && tx.refresh == nil {
+		tx.refresh = &pendingWrite{sig: sg, payload: b, ttl: ttl}
 		return nil
 	}
 	return mapRevoked(s.redis.CreateRefresh(ctx, sg.Grant, sg.Gen, sg.MAC, b, ttl, sg.Gen == 0))

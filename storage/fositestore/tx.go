@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/ory/fosite"
 	fositestorage "github.com/ory/fosite/storage"
 
 	"github.com/authd/authd/storage/redisstore"
@@ -38,6 +39,21 @@ type pendingWrite struct {
 	sig     token.Signature
 	payload []byte
 	ttl     time.Duration
+	req     fosite.Requester // what payload encodes
+}
+
+// encode encodes r, or reuses the buffered access token's payload when r is
+// the very request it encodes (fosite hands the access and the refresh token
+// the same sanitised request). tx may be nil.
+func (tx *refreshTx) encode(r fosite.Requester) ([]byte, error) {
+	if tx != nil && tx.access != nil {
+		if a, ok := tx.access.req.(*fosite.Request); ok {
+			if b, ok := r.(*fosite.Request); ok && a == b {
+				return tx.access.payload, nil
+			}
+		}
+	}
+	return encode(r)
 }
 
 // BeginTX starts a transaction (see above).
