@@ -29,7 +29,7 @@ func checkGrantType(form interface{ Get(string) string }) error {
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	ctx := storage.WithRequestMeta(r.Context(), requestMeta(r))
+	ctx := fositestore.WithTokenRequest(storage.WithRequestMeta(r.Context(), requestMeta(r)))
 	if err := checkGrantType(r.PostForm); err != nil {
 		s.writeAccessError(ctx, w, nil, err)
 		return

@@ -30,6 +30,7 @@ import (
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/storage/postgres"
+	"github.com/authd/authd/token"
 )
 
 // roundTrips counts what go-redis sends: one per command, one per pipeline
@@ -278,8 +279,18 @@ func revoke(t testing.TB, e *env, rt string) {
 	}
 }
 
+// grantOf is the grant id in a token.
+func grantOf(t testing.TB, tok string) string {
+	t.Helper()
+	sg, ok := token.ParseSignature(tok)
+	if !ok {
+		t.Fatalf("token %q does not parse", tok)
+	}
+	return sg.Grant
+}
+
 // TestBenchCounters keeps the counters honest: a birth is two Redis round
-// trips (scripts) and one Postgres insert, a lookup one GET.
+// trips (scripts) and one Postgres insert, a lookup one GET, a refresh two.
 func TestBenchCounters(t *testing.T) {
 	for _, c := range []struct {
 		name   string
@@ -293,6 +304,14 @@ func TestBenchCounters(t *testing.T) {
 		// The family's HMGET and one revocation script, although fosite
 		// revokes as refresh and as access token; the grants row once.
 		{"revoke", func(e *env, ctx context.Context) { revoke(t, e, e.bornForCounters) }, 2, 1},
+		// The family's HMGET and one script that rotates and stores the new
+		// access and refresh tokens (fosite's transaction, tx.go); was 4:
+		// the HMGET, then rotate, create access, create refresh.
+		{"refresh", func(e *env, ctx context.Context) {
+			if _, _, err := e.refresh(ctx, grantOf(t, e.bornForCounters), e.bornForCounters); err != nil {
+				t.Fatal(err)
+			}
+		}, 2, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
@@ -300,6 +319,11 @@ func TestBenchCounters(t *testing.T) {
 			e.born(t, ctx, uuid.NewString()) // loads the scripts: EVALSHA never falls back to EVAL below
 			_, e.bornForCounters = e.born(t, ctx, uuid.NewString())
 			revoke(t, e, e.bornForCounters) // loads the revocation script
+			id := uuid.NewString()
+			_, rt := e.born(t, ctx, id)
+			if _, _, err := e.refresh(ctx, id, rt); err != nil { // loads the refresh script
+				t.Fatal(err)
+			}
 			_, e.bornForCounters = e.born(t, ctx, uuid.NewString())
 			// Dials the autopipeliner's connection (its handshake commands
 			// pass the hook too), as any first read after start does.

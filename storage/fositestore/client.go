@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
@@ -102,6 +103,8 @@ type ClientLoader interface {
 type ClientCache struct {
 	load  ClientLoader
 	cache *expirable.LRU[string, *Client] // nil value: known not to exist
+	// lookups counts what reached the cache (Lookups).
+	lookups atomic.Int64
 }
 
 // NewClientCache returns a cache of at most size clients, each kept ttl.
@@ -109,8 +112,28 @@ func NewClientCache(load ClientLoader, size int, ttl time.Duration) *ClientCache
 	return &ClientCache{load: load, cache: expirable.NewLRU[string, *Client](size, nil, ttl)}
 }
 
-// Get returns the client or an error wrapping storage.ErrNotFound.
+// Get returns the client or an error wrapping storage.ErrNotFound. Within a
+// request marked by WithTokenRequest the client found first is returned again
+// without asking the cache (fosite looks the authenticated client up, and
+// the stored request names it again).
 func (c *ClientCache) Get(ctx context.Context, id string) (*Client, error) {
+	m := tokenRequestOf(ctx)
+	if m != nil && m.client != nil && m.client.ID == id {
+		return m.client, nil
+	}
+	cl, err := c.get(ctx, id)
+	if m != nil && err == nil {
+		m.client = cl
+	}
+	return cl, err
+}
+
+// Lookups is how many lookups reached the cache (tests prove with it that
+// a request looks its client up once).
+func (c *ClientCache) Lookups() int64 { return c.lookups.Load() }
+
+func (c *ClientCache) get(ctx context.Context, id string) (*Client, error) {
+	c.lookups.Add(1)
 	if v, ok := c.cache.Get(id); ok {
 		if v == nil {
 			return nil, storage.ErrNotFound

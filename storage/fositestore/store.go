@@ -396,6 +396,10 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 	}
 	now := s.now()
 	ttl := ttlUntil(now, r.GetSession().GetExpiresAt(fosite.AccessToken), time.Hour)
+	if tx := rotationOf(ctx, sg.Grant); tx != nil && tx.access == nil && !isBirth(r) {
+		tx.access = &pendingWrite{sig: sg, payload: b, ttl: ttl, req: r} // tx.go
+		return nil
+	}
 	var birth *redisstore.Birth
 	if isBirth(r) {
 		refresh := s.issuesRefresh(r)
@@ -501,11 +505,16 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, _ stri
 	if !ok {
 		return fmt.Errorf("fositestore: bad refresh token signature")
 	}
-	b, err := encode(r)
+	tx := rotationOf(ctx, sg.Grant)
+	b, err := tx.encode(r) // tx.go: fosite stores one request twice in a refresh
 	if err != nil {
 		return err
 	}
 	ttl := ttlUntil(s.now(), r.GetSession().GetExpiresAt(fosite.RefreshToken), 30*24*time.Hour)
+	if tx != nil && tx.refresh == nil {
+		tx.refresh = &pendingWrite{sig: sg, payload: b, ttl: ttl}
+		return nil
+	}
 	return mapRevoked(s.redis.CreateRefresh(ctx, sg.Grant, sg.Gen, sg.MAC, b, ttl, sg.Gen == 0))
 }
 
@@ -525,7 +534,7 @@ func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, se
 	if !ok {
 		return nil, fosite.ErrNotFound
 	}
-	b, state, err := s.redis.GetRefresh(ctx, sg.Grant, sg.Gen, sg.MAC, s.retryWindow)
+	b, state, err := s.redis.GetRefresh(ctx, sg.Grant, sg.Gen, sg.MAC, s.retryWindow, tokenRequestBegun(ctx))
 	if isRevocation(ctx) && (errors.Is(err, redisstore.ErrNotFound) || err == nil && state == redisstore.RefreshRetry) {
 		if r, ok := s.rotatingRequest(ctx, sg, session); ok { // revocation.go
 			return r, nil
@@ -561,11 +570,16 @@ func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string)
 
 // RotateRefreshToken retires the presented refresh token and the grant's
 // access token atomically. Exactly one of several concurrent refreshes with
-// the same token gets past it.
+// the same token gets past it. Inside a transaction (fosite's refresh
+// handler) the rotation waits for Commit, which writes it together with the
+// new tokens in one script (tx.go).
 func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
 	sg, ok := token.ParseSignature(signature)
 	if !ok || sg.Grant != requestID {
 		return fosite.ErrNotFound
+	}
+	if bufferRotation(ctx, sg) {
+		return nil
 	}
 	return mapRevoked(s.redis.Rotate(ctx, sg.Grant, sg.Gen, sg.MAC))
 }

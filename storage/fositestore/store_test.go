@@ -35,6 +35,7 @@ type env struct {
 	db       *postgres.DB
 	client   *fositestore.Client
 	clients  *fositestore.ClientCache
+	grants   *grants.Manager
 	rt       *roundTrips
 	// bornForCounters: a refresh token TestBenchCounters revokes.
 	bornForCounters string
@@ -72,9 +73,9 @@ func newEnvOn(t testing.TB, backend redisBackend) *env {
 	}
 	// The server's cache settings (cmd/authd: 10000 clients, 10 s).
 	cache := fositestore.NewClientCache(pg, 10000, 10*time.Second)
+	gm := grants.New(grants.Config{Families: rs, Records: pg, TombstoneTTL: time.Minute})
 	st := fositestore.New(fositestore.Config{
-		Redis: rs, Records: pg, Clients: cache, NewSession: oauth.NewSession,
-		Revoker:      grants.New(grants.Config{Families: rs, Records: pg, TombstoneTTL: time.Minute}),
+		Redis: rs, Records: pg, Clients: cache, NewSession: oauth.NewSession, Revoker: gm,
 		TombstoneTTL: time.Minute, RefreshScopes: oauth.RefreshScopes,
 	})
 	strat, err := token.New([]byte(strings.Repeat("s", 32)))
@@ -85,7 +86,7 @@ func newEnvOn(t testing.TB, backend redisBackend) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{store: st, strategy: strat, rdb: rdb, redis: rs, db: db, client: cl, clients: cache, rt: rt, pg: pg}
+	return &env{store: st, strategy: strat, rdb: rdb, redis: rs, db: db, client: cl, clients: cache, grants: gm, rt: rt, pg: pg}
 }
 
 // request is what fosite hands storage for a user's request of grantType,
@@ -117,7 +118,26 @@ const grantID = "7d1c2a64-0000-4000-8000-000000000001"
 // exchange does (fosite stores sanitised requests), and returns the tokens.
 func (e *env) born(t testing.TB, ctx context.Context, id string) (access, refresh string) {
 	t.Helper()
+	return e.bornWith(t, ctx, e.request("authorization_code", id))
+}
+
+// bornFor is born for another registered client; it returns the refresh
+// token.
+func (e *env) bornFor(t testing.TB, ctx context.Context, clientID, id string) string {
+	t.Helper()
+	c, err := e.clients.Get(ctx, clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := e.request("authorization_code", id)
+	r.Client = c
+	r.Form.Set("client_id", clientID)
+	_, rt := e.bornWith(t, ctx, r)
+	return rt
+}
+
+func (e *env) bornWith(t testing.TB, ctx context.Context, r *fosite.Request) (access, refresh string) {
+	t.Helper()
 	at, atSig, err := e.strategy.GenerateAccessToken(ctx, r)
 	if err != nil {
 		t.Fatal(err)
@@ -137,8 +157,8 @@ func (e *env) born(t testing.TB, ctx context.Context, id string) (access, refres
 
 // refresh is the storage side of one refresh_token grant, as fosite's
 // RefreshTokenGrantHandler does it: look the token up and validate it,
-// rotate it, store the new access and refresh tokens. It returns the new
-// tokens (or the first storage error).
+// then, in a transaction, rotate it and store the new access and refresh
+// tokens. It returns the new tokens (or the first storage error).
 func (e *env) refresh(ctx context.Context, id, oldRefresh string) (string, string, error) {
 	oldSig := e.strategy.RefreshTokenSignature(ctx, oldRefresh)
 	orig, err := e.store.GetRefreshTokenSession(ctx, oldSig, oauth.NewSession())
@@ -159,14 +179,21 @@ func (e *env) refresh(ctx context.Context, id, oldRefresh string) (string, strin
 		return "", "", err
 	}
 	stored := r.Sanitize(nil)
-	if err := e.store.RotateRefreshToken(ctx, id, oldSig); err != nil {
+	tx, err := e.store.BeginTX(ctx)
+	if err != nil {
 		return "", "", err
 	}
-	if err := e.store.CreateAccessTokenSession(ctx, atSig, stored); err != nil {
-		return "", "", err
+	if err := e.store.RotateRefreshToken(tx, id, oldSig); err != nil {
+		return "", "", errors.Join(err, e.store.Rollback(tx))
 	}
-	if err := e.store.CreateRefreshTokenSession(ctx, rtSig, atSig, stored); err != nil {
-		return "", "", err
+	if err := e.store.CreateAccessTokenSession(tx, atSig, stored); err != nil {
+		return "", "", errors.Join(err, e.store.Rollback(tx))
+	}
+	if err := e.store.CreateRefreshTokenSession(tx, rtSig, atSig, stored); err != nil {
+		return "", "", errors.Join(err, e.store.Rollback(tx))
+	}
+	if err := e.store.Commit(tx); err != nil {
+		return "", "", errors.Join(err, e.store.Rollback(tx))
 	}
 	return at, rt, nil
 }

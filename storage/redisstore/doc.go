@@ -27,7 +27,9 @@
 //	P{G}:f    hash    the grant's family: g (refresh generation), m (mac of the live
 //	                  refresh token, "" while a rotation is in flight), p (refresh
 //	                  payload), pm (mac of the token a rotation in flight retires),
-//	                  ra (when the last rotation began, Unix ms), r ("1" once revoked:
+//	                  ra (when the last rotation began, Unix ms), ru (when the last
+//	                  rotation ran, Unix µs: a request that began before it is a
+//	                  duplicate, not reuse), r ("1" once revoked:
 //	                  a tombstone that stops racing writers from resurrecting the
 //	                  grant), u ("1": a user's grant). TTL: the family's end (the
 //	                  refresh token's, sliding with each rotation; the access

@@ -298,9 +298,13 @@ func (s *Store) CreateRefresh(ctx context.Context, grant string, gen uint64, mac
 // for an older generation of a live family (reuse), RefreshRetry for the
 // generation rotated away less than retryWindow ago (a client retrying a
 // refresh whose response it lost; 0 disables this), and ErrNotFound for
-// anything else (unknown, expired, revoked, or a rotation in flight).
-func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac string, retryWindow time.Duration) ([]byte, RefreshState, error) {
-	v, err := s.reads.HMGet(ctx, s.Key(grant, "f"), "g", "m", "p", "r", "ra", "pm").Result()
+// anything else (unknown, expired, revoked, or a rotation in flight). begun,
+// when not zero, is when the asking request began: a generation that
+// RotateRefresh rotated away after that moment was rotated by a request
+// running concurrently with this one, which then loses without being taken
+// for reuse (ErrNotFound), as it would while the rotation is in flight.
+func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac string, retryWindow time.Duration, begun time.Time) ([]byte, RefreshState, error) {
+	v, err := s.reads.HMGet(ctx, s.Key(grant, "f"), "g", "m", "p", "r", "ra", "pm", "ru").Result()
 	if err != nil {
 		return nil, 0, wrap("get refresh", err)
 	}
@@ -310,6 +314,7 @@ func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac st
 	r, _ := v[3].(string)
 	ra, _ := v[4].(string)
 	pm, _ := v[5].(string)
+	ru, _ := v[6].(string)
 	if gs == "" || r == "1" {
 		return nil, 0, ErrNotFound
 	}
@@ -332,6 +337,8 @@ func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac st
 			}
 		}
 		return nil, 0, ErrNotFound
+	case gen+1 == cur && !begun.IsZero() && ru != "" && begun.UnixMicro() < rotatedAtMicro(ru):
+		return nil, 0, ErrNotFound
 	case gen+1 == cur && retryWindow > 0 && ra != "":
 		at, _ := strconv.ParseInt(ra, 10, 64)
 		if time.Since(time.UnixMilli(at)) < retryWindow {
@@ -342,6 +349,12 @@ func (s *Store) GetRefresh(ctx context.Context, grant string, gen uint64, mac st
 		return nil, RefreshRotated, nil
 	}
 	return nil, 0, ErrNotFound
+}
+
+// rotatedAtMicro parses a family's ru field (Unix µs; 0 when unreadable).
+func rotatedAtMicro(ru string) int64 {
+	at, _ := strconv.ParseInt(ru, 10, 64)
+	return at
 }
 
 var rotate = redis.NewScript(`

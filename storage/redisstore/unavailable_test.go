@@ -45,7 +45,7 @@ func TestUnavailable(t *testing.T) {
 	})
 	t.Run("cluster refused", func(t *testing.T) {
 		s, _ := storeAt(t, fmt.Sprintf("redis+cluster://127.0.0.1:%d,127.0.0.1:%d", storagetest.FreePort(t), storagetest.FreePort(t)))
-		_, _, err := s.GetRefresh(ctx, "g", 1, "m", 0)
+		_, _, err := s.GetRefresh(ctx, "g", 1, "m", 0, time.Time{})
 		storagetest.WantUnavailable(t, "GetRefresh", err, syscall.ECONNREFUSED)
 		storagetest.WantUnavailable(t, "Rotate", s.Rotate(ctx, "g", 1, "m"), syscall.ECONNREFUSED)
 	})
