@@ -3,7 +3,7 @@ package main
 // End-to-end tests of the device authorization grant (RFC 8628) against a
 // real authd: the device starts the flow and polls the token endpoint, a
 // person approves on the verification page over HTTP with a cookie jar (or
-// in headless Chromium, see device_browser_test.go).
+// in headless Chromium, see deviceflow_browser_test.go).
 
 import (
 	"context"
