@@ -487,6 +487,17 @@ func postForm(ctx context.Context, hc *http.Client, u string, form url.Values, b
 	return out
 }
 
+// mustPostForm is postForm for the test's own goroutine: a transport
+// failure ends the test.
+func mustPostForm(t testing.TB, hc *http.Client, u string, form url.Values, basic string) apiResp {
+	t.Helper()
+	req, err := formRequest(context.Background(), u, form, basic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mustFetch(t, hc, req)
+}
+
 // post sends a form to a protocol endpoint.
 func (e *e2e) post(path string, form url.Values, basic ...string) apiResp {
 	e.t.Helper()
