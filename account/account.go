@@ -88,14 +88,7 @@ func (a *API) revoke(w http.ResponseWriter, r *http.Request, c caller) {
 
 func (a *API) revokeOthers(w http.ResponseWriter, r *http.Request, c caller) {
 	ids, err := a.Grants.RevokeAll(r.Context(), c.subject, storage.RevokedLogoutAll, c.grant)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if ids == nil {
-		ids = []string{}
-	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"revoked": ids})
+	httpx.WriteRevoked(w, r, a.Logger, "account api", ids, err)
 }
 
 // fail answers a failed request through the one error funnel: 404 for a

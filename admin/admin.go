@@ -90,14 +90,7 @@ func (a *API) revokeGrant(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) revokeSubject(w http.ResponseWriter, r *http.Request) {
 	ids, err := a.Grants.RevokeAll(r.Context(), mux.Vars(r)["sub"], storage.RevokedByAdmin)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if ids == nil {
-		ids = []string{}
-	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"revoked": ids})
+	httpx.WriteRevoked(w, r, a.Logger, "admin api", ids, err)
 }
 
 // fail answers a failed request through the one error funnel: 404 for a

@@ -31,9 +31,7 @@ func signWith(t *testing.T, m *Manager, alg string) (kid, raw string) {
 
 func TestAutoRotateLifecycle(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock()
-	store := &fakeStore{}
-	m := newTestManager(t, store, WithClock(clock.Now))
+	m, _, clock := clockedManager(t)
 	mustEnsure(t, m, ES256)
 	p := RotationPolicy{Alg: ES256, Period: 30 * 24 * time.Hour, Lead: 6 * time.Minute, RetireAfter: time.Hour + 5*time.Minute}
 	run := func() RotationResult {
@@ -103,8 +101,7 @@ func TestAutoRotateLifecycle(t *testing.T) {
 // current signer until the new key takes over.
 func TestAutoRotateAfterLongPauseNeverRetiresTheSigner(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock()
-	m := newTestManager(t, &fakeStore{}, WithClock(clock.Now))
+	m, _, clock := clockedManager(t)
 	mustEnsure(t, m, RS256)
 	kid := mustSigner(t, m, RS256)
 	p := RotationPolicy{Alg: RS256, Period: time.Hour, Lead: 10 * time.Minute, RetireAfter: time.Hour}
@@ -127,8 +124,7 @@ func TestAutoRotateAfterLongPauseNeverRetiresTheSigner(t *testing.T) {
 
 func TestAutoRotateOnlyTouchesItsAlgorithm(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock()
-	m := newTestManager(t, &fakeStore{}, WithClock(clock.Now))
+	m, _, clock := clockedManager(t)
 	mustEnsure(t, m, RS256, ES256)
 	es := mustSigner(t, m, ES256)
 	p := RotationPolicy{Alg: RS256, Period: time.Hour, Lead: time.Minute, RetireAfter: time.Minute}

@@ -144,6 +144,15 @@ func newTestManager(t testing.TB, store Store, opts ...Option) *Manager {
 	return m
 }
 
+// clockedManager is a manager on an empty fake store whose clock the test
+// moves.
+func clockedManager(t testing.TB) (*Manager, *fakeStore, *testClock) {
+	t.Helper()
+	clock := newTestClock()
+	store := &fakeStore{}
+	return newTestManager(t, store, WithClock(clock.Now)), store, clock
+}
+
 func mustEnsure(t testing.TB, m *Manager, algs ...string) {
 	t.Helper()
 	for _, alg := range algs {
@@ -502,9 +511,7 @@ func TestFositeSignerAcceptsKey(t *testing.T) {
 
 func TestRotateKeepsOldKeyAndSwitchesAtActiveAt(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock()
-	store := &fakeStore{}
-	m := newTestManager(t, store, WithClock(clock.Now))
+	m, _, clock := clockedManager(t)
 	mustEnsure(t, m, ES256)
 	oldKID := mustSigner(t, m, ES256)
 
@@ -603,8 +610,7 @@ func TestRotateRejectsBadInput(t *testing.T) {
 }
 
 func TestSignerWithoutActiveKey(t *testing.T) {
-	clock := newTestClock()
-	m := newTestManager(t, &fakeStore{}, WithClock(clock.Now))
+	m, _, _ := clockedManager(t)
 	if _, _, err := m.Signer(ES256); !errors.Is(err, ErrNoKey) {
 		t.Fatalf("before Load: %v, want ErrNoKey", err)
 	}
@@ -621,9 +627,7 @@ func TestSignerWithoutActiveKey(t *testing.T) {
 
 func TestEnsureKeyIsIdempotent(t *testing.T) {
 	ctx := context.Background()
-	clock := newTestClock()
-	store := &fakeStore{}
-	m := newTestManager(t, store, WithClock(clock.Now))
+	m, store, clock := clockedManager(t)
 
 	mustEnsure(t, m, ES256, ES256)
 	if n := len(store.records()); n != 1 {

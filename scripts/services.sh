@@ -112,6 +112,18 @@ pid_alive() {
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$name"
 }
 
+# pidfile_pid FILE NAME: prints the pid the first line of FILE names when
+# that process is alive and is NAME (pid_alive); fails otherwise.
+pidfile_pid() {
+  local pid=""
+  [ -f "$1" ] && pid="$(head -n1 "$1" 2>/dev/null | tr -d '[:space:]' || true)"
+  if pid_alive "$pid" "$2"; then
+    echo "$pid"
+  else
+    return 1
+  fi
+}
+
 # ---------------------------------------------------------------- redis
 
 redis_ping() {
@@ -130,13 +142,7 @@ redis_ping() {
 }
 
 redis_pid() {
-  local pid=""
-  [ -f "$REDIS_PID" ] && pid="$(tr -d '[:space:]' <"$REDIS_PID" 2>/dev/null || true)"
-  if pid_alive "$pid" redis-server; then
-    echo "$pid"
-  else
-    return 1
-  fi
+  pidfile_pid "$REDIS_PID" redis-server
 }
 
 ensure_redis_installed() {
@@ -307,15 +313,7 @@ ensure_traversable() {
 }
 
 pg_postmaster_pid() {
-  local pid=""
-  if [ -f "$PG_DATA/postmaster.pid" ]; then
-    pid="$(head -n1 "$PG_DATA/postmaster.pid" 2>/dev/null | tr -d '[:space:]')"
-  fi
-  if pid_alive "$pid" postgres; then
-    echo "$pid"
-  else
-    return 1
-  fi
+  pidfile_pid "$PG_DATA/postmaster.pid" postgres
 }
 
 pg_initdb() {
@@ -464,13 +462,7 @@ cluster_node_ping() {
 }
 
 cluster_node_pid() {
-  local pid="" f="$DATA/cluster/$1/redis.pid"
-  [ -f "$f" ] && pid="$(tr -d '[:space:]' <"$f" 2>/dev/null || true)"
-  if pid_alive "$pid" redis-server; then
-    echo "$pid"
-  else
-    return 1
-  fi
+  pidfile_pid "$DATA/cluster/$1/redis.pid" redis-server
 }
 
 cluster_ok() {

@@ -57,9 +57,9 @@ const devicesPath = "/account/devices"
 // deviceRoutes mounts the devices page and its forms.
 func (p *Pages) deviceRoutes(r *mux.Router) {
 	r.Handle(devicesPath, p.CSRF(http.HandlerFunc(p.devicesPage))).Methods(http.MethodGet)
-	r.Handle(devicesPath+"/revoke-others", p.CSRF(http.HandlerFunc(p.revokeOthers))).Methods(http.MethodPost)
-	r.Handle(devicesPath+"/revoke-all", p.CSRF(http.HandlerFunc(p.revokeEverywhere))).Methods(http.MethodPost)
-	r.Handle(devicesPath+"/{id}/revoke", p.CSRF(http.HandlerFunc(p.revokeDevice))).Methods(http.MethodPost)
+	r.Handle(devicesPath+"/revoke-others", p.revokeForm(p.revokeOthers, backToDevices("others"))).Methods(http.MethodPost)
+	r.Handle(devicesPath+"/revoke-all", p.revokeForm(p.revokeEverywhere, p.logout)).Methods(http.MethodPost)
+	r.Handle(devicesPath+"/{id}/revoke", p.revokeForm(p.revokeDevice, backToDevices("revoked"))).Methods(http.MethodPost)
 }
 
 // signedIn returns the login session or sends the browser to sign in and
@@ -149,49 +149,61 @@ func (p *Pages) RememberGrant(ctx context.Context, s *LoginSession, grant string
 	}
 }
 
-func (p *Pages) revokeDevice(w http.ResponseWriter, r *http.Request) {
-	s, ok := p.signedIn(w, r)
-	if !ok {
-		return
+// errNoSuchDevice: the grant a form names is not the signed-in user's (or
+// does not exist).
+var errNoSuchDevice = errors.New("no such device")
+
+// revokeForm answers one of the page's revoke forms: for the signed-in
+// user, revoke ends grants, then done answers; errNoSuchDevice is a 404,
+// any other failure the page's 503.
+func (p *Pages) revokeForm(revoke func(*http.Request, *LoginSession) error, done http.HandlerFunc) http.Handler {
+	return p.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, ok := p.signedIn(w, r)
+		if !ok {
+			return
+		}
+		err := revoke(r, s)
+		switch {
+		case errors.Is(err, errNoSuchDevice):
+			p.RenderError(w, r, http.StatusNotFound, "No such device", "This device is not signed in to your account.")
+		case err != nil:
+			p.devicesUnavailable(w, r, err)
+		default:
+			done(w, r)
+		}
+	}))
+}
+
+// backToDevices sends the browser back to the page, saying what was done.
+func backToDevices(done string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, devicesPath+"?done="+done, http.StatusSeeOther)
 	}
+}
+
+// revokeDevice signs out the one device the form names.
+func (p *Pages) revokeDevice(r *http.Request, s *LoginSession) error {
 	err := p.cfg.Devices.RevokeDevice(r.Context(), s.UserID, mux.Vars(r)["id"])
 	if errors.Is(err, storage.ErrNotFound) {
-		p.RenderError(w, r, http.StatusNotFound, "No such device", "This device is not signed in to your account.")
-		return
-	} else if err != nil {
-		p.devicesUnavailable(w, r, err)
-		return
+		return errNoSuchDevice
 	}
-	http.Redirect(w, r, devicesPath+"?done=revoked", http.StatusSeeOther)
+	return err
 }
 
 // revokeOthers signs out every device but the grants authorized in this
 // browser; this browser stays signed in.
-func (p *Pages) revokeOthers(w http.ResponseWriter, r *http.Request) {
-	s, ok := p.signedIn(w, r)
-	if !ok {
-		return
-	}
+func (p *Pages) revokeOthers(r *http.Request, s *LoginSession) error {
 	var keep []string
 	for id := range p.browserGrants(r.Context(), s) {
 		keep = append(keep, id)
 	}
-	if _, err := p.cfg.Devices.RevokeOtherDevices(r.Context(), s.UserID, keep...); err != nil {
-		p.devicesUnavailable(w, r, err)
-		return
-	}
-	http.Redirect(w, r, devicesPath+"?done=others", http.StatusSeeOther)
+	_, err := p.cfg.Devices.RevokeOtherDevices(r.Context(), s.UserID, keep...)
+	return err
 }
 
-// revokeEverywhere signs out every device and ends this browser's session.
-func (p *Pages) revokeEverywhere(w http.ResponseWriter, r *http.Request) {
-	s, ok := p.signedIn(w, r)
-	if !ok {
-		return
-	}
-	if _, err := p.cfg.Devices.RevokeOtherDevices(r.Context(), s.UserID); err != nil {
-		p.devicesUnavailable(w, r, err)
-		return
-	}
-	p.logout(w, r)
+// revokeEverywhere signs out every device; its form then ends this
+// browser's session.
+func (p *Pages) revokeEverywhere(r *http.Request, s *LoginSession) error {
+	_, err := p.cfg.Devices.RevokeOtherDevices(r.Context(), s.UserID)
+	return err
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/storagetest"
 )
 
 // TestClusterMasterFailover runs authd on a Redis Cluster of three masters
@@ -28,20 +27,14 @@ func TestClusterMasterFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts six redis-server processes")
 	}
-	for _, bin := range []string{"redis-server", "redis-cli"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s not installed", bin)
-			}
-			t.Skipf("%s not installed", bin)
-		}
-	}
+	needCommand(t, "redis-server")
+	needCommand(t, "redis-cli")
 	dir := t.TempDir()
 	ports := make([]int, 6)
 	procs := map[string]*exec.Cmd{}
 	var addrs []string
 	for i := range ports {
-		ports[i] = freePort(t)
+		ports[i] = storagetest.FreePort(t)
 		p := fmt.Sprint(ports[i])
 		procs["127.0.0.1:"+p] = startRedisProc(t, dir, ports[i], "--port", p, "--bind", "127.0.0.1",
 			"--cluster-enabled", "yes", "--cluster-config-file", "nodes-"+p+".conf", "--cluster-node-timeout", "1000",
@@ -81,17 +74,9 @@ func TestClusterMasterFailover(t *testing.T) {
 	s.addClient(t, storage.Client{ID: "svc", GrantTypes: []string{"client_credentials"}, Introspect: true}, "svc-secret-0123456789abcdef")
 	hc := &http.Client{Timeout: 10 * time.Second}
 	post := func(path string, form url.Values) (int, string, time.Duration) {
-		req, _ := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth("svc", "svc-secret-0123456789abcdef")
 		start := time.Now()
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatalf("POST %s: %v", path, err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		return resp.StatusCode, string(b), time.Since(start)
+		r := mustPostForm(t, hc, s.URL+path, form, "svc:svc-secret-0123456789abcdef")
+		return r.Status, r.Raw, time.Since(start)
 	}
 	const n = 30
 	tokens := make([]string, n)

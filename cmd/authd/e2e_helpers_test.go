@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 
@@ -97,6 +98,17 @@ func (e *e2e) confConfig(scopes ...string) *oauth2.Config {
 // oauthCtx makes x/oauth2 use a client with a timeout.
 func (e *e2e) oauthCtx() context.Context {
 	return context.WithValue(e.ctx, oauth2.HTTPClient, &http.Client{Timeout: 10 * time.Second})
+}
+
+// provider discovers authd as an OpenID Provider (go-oidc), over the
+// oauthCtx client.
+func (e *e2e) provider() *oidc.Provider {
+	e.t.Helper()
+	p, err := oidc.NewProvider(e.oauthCtx(), e.srv.URL)
+	if err != nil {
+		e.t.Fatalf("oidc.NewProvider: %v", err)
+	}
+	return p
 }
 
 func randString(t testing.TB) string {
@@ -402,9 +414,16 @@ func (e *e2e) call(method, path, contentType, body string, basic ...string) apiR
 		req.Header.Set("Content-Type", contentType)
 	}
 	setBasic(req, first(basic))
-	out, err := fetch(e.hc, req)
+	return mustFetch(e.t, e.hc, req)
+}
+
+// mustFetch is fetch for the test's own goroutine: a transport failure
+// ends the test.
+func mustFetch(t testing.TB, hc *http.Client, req *http.Request) apiResp {
+	t.Helper()
+	out, err := fetch(hc, req)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	return out
 }
@@ -466,6 +485,17 @@ func postForm(ctx context.Context, hc *http.Client, u string, form url.Values, b
 		return apiResp{Raw: err.Error()}
 	}
 	return out
+}
+
+// mustPostForm is postForm for the test's own goroutine: a transport
+// failure ends the test.
+func mustPostForm(t testing.TB, hc *http.Client, u string, form url.Values, basic string) apiResp {
+	t.Helper()
+	req, err := formRequest(context.Background(), u, form, basic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mustFetch(t, hc, req)
 }
 
 // post sends a form to a protocol endpoint.

@@ -34,10 +34,7 @@ func TestE2EDiscovery(t *testing.T) {
 	e := newE2E(t)
 	base := e.srv.URL
 
-	provider, err := oidc.NewProvider(e.oauthCtx(), base)
-	if err != nil {
-		t.Fatalf("oidc.NewProvider: %v", err)
-	}
+	provider := e.provider()
 	if ep := provider.Endpoint(); ep.AuthURL != base+"/oauth2/auth" || ep.TokenURL != base+"/oauth2/token" {
 		t.Errorf("provider endpoint = %+v", ep)
 	}
@@ -125,10 +122,7 @@ func (e *e2e) jwks() map[string]map[string]any {
 func TestE2EAuthorizationCodePKCE(t *testing.T) {
 	e := newE2E(t)
 	ctx := e.oauthCtx()
-	provider, err := oidc.NewProvider(ctx, e.srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	provider := e.provider()
 	cfg := e.pubConfig(oidc.ScopeOpenID, "profile", oidc.ScopeOfflineAccess)
 	cfg.Endpoint = provider.Endpoint()
 	cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
@@ -335,10 +329,7 @@ func grantOf(t testing.TB, token string) string {
 func TestE2EUserInfo(t *testing.T) {
 	e := newE2E(t)
 	ctx := e.oauthCtx()
-	provider, err := oidc.NewProvider(ctx, e.srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	provider := e.provider()
 	tok := e.pkceLogin()
 
 	ui, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
@@ -369,13 +360,9 @@ func TestE2EUserInfo(t *testing.T) {
 			if tc.auth != "" {
 				req.Header.Set("Authorization", tc.auth)
 			}
-			resp, err := e.hc.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnauthorized {
-				t.Errorf("status %d, want 401", resp.StatusCode)
+			resp := mustFetch(t, e.hc, req)
+			if resp.Status != http.StatusUnauthorized {
+				t.Errorf("status %d, want 401", resp.Status)
 			}
 			if wa := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(wa, "Bearer") {
 				t.Errorf("WWW-Authenticate %q, want a Bearer challenge", wa)
@@ -435,10 +422,7 @@ func TestE2ERefreshRotation(t *testing.T) {
 	}
 	// The refreshed ID token still names the user.
 	if id := r.str("id_token"); id != "" {
-		provider, err := oidc.NewProvider(e.oauthCtx(), e.srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
+		provider := e.provider()
 		idt, err := provider.Verifier(&oidc.Config{ClientID: e2ePubID}).Verify(e.oauthCtx(), id)
 		if err != nil {
 			t.Errorf("refreshed ID token: %v", err)
@@ -610,16 +594,10 @@ func TestE2EIntrospection(t *testing.T) {
 		noLeak(t, r)
 	})
 	t.Run("bearer token", func(t *testing.T) {
-		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/oauth2/introspect", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req, _ := formRequest(e.ctx, e.srv.URL+"/oauth2/introspect", form, "")
 		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-		resp, err := e.hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("status %d, want 401", resp.StatusCode)
+		if resp := mustFetch(t, e.hc, req); resp.Status != http.StatusUnauthorized {
+			t.Errorf("status %d, want 401", resp.Status)
 		}
 	})
 	t.Run("wrong secret", func(t *testing.T) {

@@ -282,7 +282,7 @@ func TestFaultSIGTERM(t *testing.T) {
 	}
 	db.Close()
 
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", storagetest.FreePort(t))
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(),
 		"AUTHD_ADDR="+addr, "AUTHD_ISSUER=http://"+addr,

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,18 +20,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
-)
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+	"github.com/authd/authd/storage/storagetest"
+)
 
 // needCommand fails in CI and skips elsewhere when a program is missing.
 func needCommand(t testing.TB, path string) {
@@ -58,7 +48,7 @@ type ownRedis struct {
 func startOwnRedis(t testing.TB) *ownRedis {
 	t.Helper()
 	needCommand(t, "redis-server")
-	r := &ownRedis{t: t, Port: freePort(t), Dir: t.TempDir()}
+	r := &ownRedis{t: t, Port: storagetest.FreePort(t), Dir: t.TempDir()}
 	r.Start()
 	t.Cleanup(func() { r.Kill() })
 	return r
@@ -80,18 +70,51 @@ func (r *ownRedis) Start() {
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.Port), MaxRetries: -1})
+	waitRedis(r.t, r.Port, r.log.String)
+}
+
+// startRedisProc runs redis-server with args in dir until the test ends,
+// logging to redis-<port>.log there, and waits for it to answer on port.
+func startRedisProc(t testing.TB, dir string, port int, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("redis-server", args...)
+	cmd.Dir = dir
+	logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("redis-%d.log", port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logf.Close()
+	})
+	waitRedis(t, port, func() string {
+		b, _ := os.ReadFile(logf.Name())
+		return string(b)
+	})
+	return cmd
+}
+
+// waitRedis waits up to 10s for the redis-server on port to answer PING
+// (with or without a password); log is its output, shown if it never does.
+func waitRedis(t testing.TB, port int, log func() string) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		err := c.Ping(ctx).Err()
 		cancel()
-		if err == nil {
+		if err == nil || strings.HasPrefix(err.Error(), "NOAUTH") {
 			return
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("own redis-server on %d not ready: %v; log:\n%s", r.Port, err, r.log)
+			t.Fatalf("redis-server on %d not ready: %v; log:\n%s", port, err, log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -137,7 +160,7 @@ func pgBin(t testing.TB) string {
 func startOwnPostgres(t testing.TB) *ownPostgres {
 	t.Helper()
 	needCommand(t, "runuser")
-	p := &ownPostgres{t: t, Port: freePort(t), bin: pgBin(t)}
+	p := &ownPostgres{t: t, Port: storagetest.FreePort(t), bin: pgBin(t)}
 	dir, err := os.MkdirTemp("", "authd-pg-")
 	if err != nil {
 		t.Fatal(err)

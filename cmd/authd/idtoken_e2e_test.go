@@ -24,10 +24,7 @@ func TestE2EIDTokenAlgPerClient(t *testing.T) {
 		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
 		Scopes: []string{"openid", "profile", "offline_access"}, IDTokenAlg: "ES256",
 	}, "")
-	provider, err := oidc.NewProvider(e.ctx, e.srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	provider := e.provider()
 	var disc struct {
 		Algs []string `json:"id_token_signing_alg_values_supported"`
 	}

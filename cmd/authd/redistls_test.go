@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/authd/authd/storage/storagetest"
 )
 
 // writeTestCA writes a CA and a server certificate for 127.0.0.1 (PEM) into
@@ -64,15 +66,10 @@ func writeTestCA(t *testing.T, dir string) (pool *x509.CertPool, caFile, certFil
 // redis-server: with the CA trusted the connection works (the server name
 // comes from the dialled address), without it the handshake fails.
 func TestRedissVerifiesTheServer(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server not installed")
-		}
-		t.Skip("redis-server not installed")
-	}
+	needCommand(t, "redis-server")
 	dir := t.TempDir()
 	pool, ca, cert, key := writeTestCA(t, dir)
-	port := freePort(t)
+	port := storagetest.FreePort(t)
 	cmd := exec.Command("redis-server", "--port", "0", "--tls-port", fmt.Sprint(port), "--bind", "127.0.0.1",
 		"--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no",
 		"--save", "", "--appendonly", "no")

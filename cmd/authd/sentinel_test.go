@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,41 +15,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/storagetest"
 )
-
-// startRedisProc runs redis-server with args in the foreground until the
-// test ends, and waits for it to answer on port.
-func startRedisProc(t *testing.T, dir string, port int, args ...string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command("redis-server", args...)
-	cmd.Dir = dir
-	logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("redis-%d.log", port)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-	})
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1})
-	defer c.Close()
-	up := func() bool { // answering, with or without a password
-		err := c.Ping(context.Background()).Err()
-		return err == nil || strings.HasPrefix(err.Error(), "NOAUTH")
-	}
-	for deadline := time.Now().Add(10 * time.Second); !up(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("redis-server on %d did not start:\n%s", port, b)
-		}
-	}
-	return cmd
-}
 
 // TestSentinelFailover runs authd on redis+sentinel:// against a master, a
 // replica and one Sentinel started for the test, kills the master (SIGKILL),
@@ -61,14 +26,9 @@ func TestSentinelFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three redis-server processes")
 	}
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server not installed")
-		}
-		t.Skip("redis-server not installed")
-	}
+	needCommand(t, "redis-server")
 	dir := t.TempDir()
-	mp, rp, sp := freePort(t), freePort(t), freePort(t)
+	mp, rp, sp := storagetest.FreePort(t), storagetest.FreePort(t), storagetest.FreePort(t)
 	// The servers need a password, the Sentinel none: the usual setup, and
 	// what ?sentinel_password= is for.
 	const pw = "sentinel-test-pw"
@@ -107,17 +67,10 @@ sentinel failover-timeout authdtest 5000
 		c.RedisURL = fmt.Sprintf("redis+sentinel://:%s@127.0.0.1:%d/authdtest?sentinel_password=", pw, sp)
 	})
 	s.addClient(t, storage.Client{ID: "svc", GrantTypes: []string{"client_credentials"}, Introspect: true}, "svc-secret-0123456789abcdef")
+	hc := &http.Client{Timeout: 10 * time.Second}
 	post := func(path string, form url.Values) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth("svc", "svc-secret-0123456789abcdef")
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatalf("POST %s: %v", path, err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		return resp.StatusCode, string(b)
+		r := mustPostForm(t, hc, s.URL+path, form, "svc:svc-secret-0123456789abcdef")
+		return r.Status, r.Raw
 	}
 	code, body := post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}})
 	if code != http.StatusOK {

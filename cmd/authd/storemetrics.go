@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
@@ -60,7 +61,7 @@ func newStoreMetrics() *storeMetrics {
 
 // register adds the collectors to reg and hooks rdb.
 func (m *storeMetrics) register(reg prometheus.Registerer, rdb redis.UniversalClient, db *postgres.DB) {
-	reg.MustRegister(m.redisDur, m.redisErrs, m.pgDur, m.pgErrs, redisPoolCollector{rdb}, pgPoolCollector{db},
+	reg.MustRegister(m.redisDur, m.redisErrs, m.pgDur, m.pgErrs, redisPoolCollector(rdb), pgPoolCollector(db),
 		m.keyRotations, m.keyRetirements, m.keyRotationErrs)
 	rdb.AddHook(redisHook{m})
 }
@@ -167,73 +168,80 @@ func sqlOp(sql string) string {
 	}
 }
 
-// pgPoolCollector exports pgxpool statistics at scrape time.
-type pgPoolCollector struct{ db *postgres.DB }
+// poolStat is one statistic of a connection pool: its desc, gauge or
+// counter, and how to read it from one snapshot of the pool's statistics.
+type poolStat[S any] struct {
+	desc  *prometheus.Desc
+	kind  prometheus.ValueType
+	value func(S) float64
+}
 
-var (
-	pgPoolDescs = map[string]*prometheus.Desc{
-		"acquired": prometheus.NewDesc("authd_postgres_pool_acquired_conns", "Connections in use.", nil, nil),
-		"idle":     prometheus.NewDesc("authd_postgres_pool_idle_conns", "Idle connections.", nil, nil),
-		"total":    prometheus.NewDesc("authd_postgres_pool_total_conns", "Open connections.", nil, nil),
-		"max":      prometheus.NewDesc("authd_postgres_pool_max_conns", "Pool size limit.", nil, nil),
-		"acquires": prometheus.NewDesc("authd_postgres_pool_acquires_total", "Connections acquired from the pool.", nil, nil),
-		"empty":    prometheus.NewDesc("authd_postgres_pool_empty_acquires_total", "Acquires that had to wait or dial because no connection was idle.", nil, nil),
-		"canceled": prometheus.NewDesc("authd_postgres_pool_canceled_acquires_total", "Acquires cancelled by their context.", nil, nil),
-		"wait":     prometheus.NewDesc("authd_postgres_pool_acquire_wait_seconds_total", "Time spent acquiring connections.", nil, nil),
-	}
-	redisPoolDescs = map[string]*prometheus.Desc{
-		"total":    prometheus.NewDesc("authd_redis_pool_total_conns", "Open Redis connections (all nodes).", nil, nil),
-		"idle":     prometheus.NewDesc("authd_redis_pool_idle_conns", "Idle Redis connections.", nil, nil),
-		"hits":     prometheus.NewDesc("authd_redis_pool_hits_total", "Times a free connection was found in the pool.", nil, nil),
-		"misses":   prometheus.NewDesc("authd_redis_pool_misses_total", "Times a connection had to be dialled.", nil, nil),
-		"timeouts": prometheus.NewDesc("authd_redis_pool_timeouts_total", "Times waiting for a connection timed out.", nil, nil),
-	}
-)
+// poolCollector exports a pool's statistics at scrape time: stats takes one
+// snapshot per scrape, and each entry of the table reads one value from it.
+type poolCollector[S any] struct {
+	stats func() S
+	table []poolStat[S]
+}
 
-func (pgPoolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range pgPoolDescs {
-		ch <- d
+func (c poolCollector[S]) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range c.table {
+		ch <- m.desc
 	}
 }
 
-func (c pgPoolCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.db.PoolStat()
-	g := func(k string, v float64) {
-		ch <- prometheus.MustNewConstMetric(pgPoolDescs[k], prometheus.GaugeValue, v)
+func (c poolCollector[S]) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	for _, m := range c.table {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value(s))
 	}
-	n := func(k string, v float64) {
-		ch <- prometheus.MustNewConstMetric(pgPoolDescs[k], prometheus.CounterValue, v)
-	}
-	g("acquired", float64(s.AcquiredConns()))
-	g("idle", float64(s.IdleConns()))
-	g("total", float64(s.TotalConns()))
-	g("max", float64(s.MaxConns()))
-	n("acquires", float64(s.AcquireCount()))
-	n("empty", float64(s.EmptyAcquireCount()))
-	n("canceled", float64(s.CanceledAcquireCount()))
-	n("wait", s.AcquireDuration().Seconds())
+}
+
+// pgPoolCollector exports pgxpool statistics at scrape time.
+func pgPoolCollector(db *postgres.DB) prometheus.Collector {
+	return poolCollector[*pgxpool.Stat]{stats: db.PoolStat, table: pgPoolStats}
 }
 
 // redisPoolCollector exports go-redis pool statistics at scrape time.
-type redisPoolCollector struct{ rdb redis.UniversalClient }
-
-func (redisPoolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range redisPoolDescs {
-		ch <- d
-	}
+func redisPoolCollector(rdb redis.UniversalClient) prometheus.Collector {
+	return poolCollector[*redis.PoolStats]{stats: rdb.PoolStats, table: redisPoolStats}
 }
 
-func (c redisPoolCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.rdb.PoolStats()
-	g := func(k string, v float64) {
-		ch <- prometheus.MustNewConstMetric(redisPoolDescs[k], prometheus.GaugeValue, v)
-	}
-	n := func(k string, v float64) {
-		ch <- prometheus.MustNewConstMetric(redisPoolDescs[k], prometheus.CounterValue, v)
-	}
-	g("total", float64(s.TotalConns))
-	g("idle", float64(s.IdleConns))
-	n("hits", float64(s.Hits))
-	n("misses", float64(s.Misses))
-	n("timeouts", float64(s.Timeouts))
+func poolGauge[S any](name, help string, value func(S) float64) poolStat[S] {
+	return poolStat[S]{prometheus.NewDesc(name, help, nil, nil), prometheus.GaugeValue, value}
+}
+
+func poolCounter[S any](name, help string, value func(S) float64) poolStat[S] {
+	return poolStat[S]{prometheus.NewDesc(name, help, nil, nil), prometheus.CounterValue, value}
+}
+
+var pgPoolStats = []poolStat[*pgxpool.Stat]{
+	poolGauge("authd_postgres_pool_acquired_conns", "Connections in use.",
+		func(s *pgxpool.Stat) float64 { return float64(s.AcquiredConns()) }),
+	poolGauge("authd_postgres_pool_idle_conns", "Idle connections.",
+		func(s *pgxpool.Stat) float64 { return float64(s.IdleConns()) }),
+	poolGauge("authd_postgres_pool_total_conns", "Open connections.",
+		func(s *pgxpool.Stat) float64 { return float64(s.TotalConns()) }),
+	poolGauge("authd_postgres_pool_max_conns", "Pool size limit.",
+		func(s *pgxpool.Stat) float64 { return float64(s.MaxConns()) }),
+	poolCounter("authd_postgres_pool_acquires_total", "Connections acquired from the pool.",
+		func(s *pgxpool.Stat) float64 { return float64(s.AcquireCount()) }),
+	poolCounter("authd_postgres_pool_empty_acquires_total", "Acquires that had to wait or dial because no connection was idle.",
+		func(s *pgxpool.Stat) float64 { return float64(s.EmptyAcquireCount()) }),
+	poolCounter("authd_postgres_pool_canceled_acquires_total", "Acquires cancelled by their context.",
+		func(s *pgxpool.Stat) float64 { return float64(s.CanceledAcquireCount()) }),
+	poolCounter("authd_postgres_pool_acquire_wait_seconds_total", "Time spent acquiring connections.",
+		func(s *pgxpool.Stat) float64 { return s.AcquireDuration().Seconds() }),
+}
+
+var redisPoolStats = []poolStat[*redis.PoolStats]{
+	poolGauge("authd_redis_pool_total_conns", "Open Redis connections (all nodes).",
+		func(s *redis.PoolStats) float64 { return float64(s.TotalConns) }),
+	poolGauge("authd_redis_pool_idle_conns", "Idle Redis connections.",
+		func(s *redis.PoolStats) float64 { return float64(s.IdleConns) }),
+	poolCounter("authd_redis_pool_hits_total", "Times a free connection was found in the pool.",
+		func(s *redis.PoolStats) float64 { return float64(s.Hits) }),
+	poolCounter("authd_redis_pool_misses_total", "Times a connection had to be dialled.",
+		func(s *redis.PoolStats) float64 { return float64(s.Misses) }),
+	poolCounter("authd_redis_pool_timeouts_total", "Times waiting for a connection timed out.",
+		func(s *redis.PoolStats) float64 { return float64(s.Timeouts) }),
 }

@@ -41,3 +41,16 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, msg st
 	}
 	WriteJSON(w, p.Status, map[string]string{"error": p.Code, "error_description": p.Description})
 }
+
+// WriteRevoked answers a JSON API request that ended grants: {"revoked":
+// [ids]} (an empty list, never null), or err through WriteError.
+func WriteRevoked(w http.ResponseWriter, r *http.Request, log *slog.Logger, msg string, ids []string, err error) {
+	if err != nil {
+		WriteError(w, r, log, msg, err)
+		return
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"revoked": ids})
+}
