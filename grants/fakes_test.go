@@ -78,7 +78,7 @@ func (f *fakeRecords) GetGrant(_ context.Context, id string) (storage.Grant, err
 	return storage.Grant{}, storage.ErrNotFound
 }
 
-func (f *fakeRecords) ListGrants(_ context.Context, subject string, _ bool) ([]storage.Grant, error) {
+func (f *fakeRecords) ListGrants(_ context.Context, subject string) ([]storage.Grant, error) {
 	var out []storage.Grant
 	for _, g := range f.rows {
 		if g.Subject == subject {
@@ -88,8 +88,8 @@ func (f *fakeRecords) ListGrants(_ context.Context, subject string, _ bool) ([]s
 	return out, nil
 }
 
-func (f *fakeRecords) CountGrants(ctx context.Context, subject string, _ bool) (int, error) {
-	gs, err := f.ListGrants(ctx, subject, false)
+func (f *fakeRecords) CountGrants(ctx context.Context, subject string) (int, error) {
+	gs, err := f.ListGrants(ctx, subject)
 	return len(gs), err
 }
 

@@ -25,8 +25,8 @@ type Families interface {
 // Records is the Postgres side of grants: their rows.
 type Records interface {
 	GetGrant(ctx context.Context, id string) (storage.Grant, error)
-	ListGrants(ctx context.Context, subject string, activeOnly bool) ([]storage.Grant, error)
-	CountGrants(ctx context.Context, subject string, activeOnly bool) (int, error)
+	ListGrants(ctx context.Context, subject string) ([]storage.Grant, error)
+	CountGrants(ctx context.Context, subject string) (int, error)
 	// RevokeGrant marks the row revoked unless it is already, and returns
 	// the row as stored (storage.ErrNotFound when there is none).
 	RevokeGrant(ctx context.Context, id, reason string, at time.Time) (storage.Grant, error)
@@ -152,7 +152,7 @@ func (m *Manager) RevokeFor(ctx context.Context, subject, id, reason string) err
 // recorded expiry are included (their family may have slid past it). Grants
 // born after the listing are not affected.
 func (m *Manager) RevokeAll(ctx context.Context, subject, reason string, keep ...string) ([]string, error) {
-	rows, err := m.records.ListGrants(ctx, subject, false)
+	rows, err := m.records.ListGrants(ctx, subject)
 	if err != nil {
 		return nil, err
 	}

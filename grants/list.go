@@ -45,7 +45,7 @@ type View struct {
 // is not trusted for this: refresh tokens slide, so a family may outlive the
 // expiry recorded at its birth until the next usage flush moves it.
 func (m *Manager) List(ctx context.Context, subject string, activeOnly bool) ([]View, error) {
-	rows, err := m.records.ListGrants(ctx, subject, false)
+	rows, err := m.records.ListGrants(ctx, subject)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func ended(v View, now time.Time) (time.Time, string) {
 // the same rule as List.
 func (m *Manager) Count(ctx context.Context, subject string, activeOnly bool) (int, error) {
 	if !activeOnly {
-		return m.records.CountGrants(ctx, subject, false)
+		return m.records.CountGrants(ctx, subject)
 	}
 	gs, err := m.List(ctx, subject, true)
 	return len(gs), err

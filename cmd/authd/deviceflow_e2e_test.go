@@ -629,7 +629,7 @@ func TestDeviceRedisUnavailable(t *testing.T) {
 // liveGrantRows is the subject's grant rows that are neither revoked nor
 // expired.
 func (f *devFixture) liveGrantRows(ctx context.Context) ([]storage.Grant, error) {
-	gs, err := f.srv.DB.ListGrants(ctx, f.subject, false)
+	gs, err := f.srv.DB.ListGrants(ctx, f.subject)
 	return slices.DeleteFunc(gs, func(g storage.Grant) bool {
 		return g.RevokedAt != nil || !g.ExpiresAt.After(time.Now())
 	}), err

@@ -954,7 +954,7 @@ func TestE2ERedisState(t *testing.T) {
 				t.Errorf("%s: key %s has PTTL %v (%v): every key must expire", stage, k, ttl, err)
 			}
 		}
-		gs, err := e.srv.DB.ListGrants(ctx, e.sub, false)
+		gs, err := e.srv.DB.ListGrants(ctx, e.sub)
 		if err != nil {
 			t.Fatal(err)
 		}

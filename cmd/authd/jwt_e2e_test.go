@@ -130,7 +130,7 @@ func TestJWTAccessTokenTrackedByGrant(t *testing.T) {
 	if claims["sub"] != e.sub || claims["client_id"] != "jwt-app" {
 		t.Errorf("claims %v", claims)
 	}
-	grants, err := e.srv.DB.ListGrants(context.Background(), e.sub, false)
+	grants, err := e.srv.DB.ListGrants(context.Background(), e.sub)
 	if err != nil || len(grants) != 1 || claims["sid"] != grants[0].ID {
 		t.Fatalf("sid %v does not name the grant %+v (%v)", claims["sid"], grants, err)
 	}

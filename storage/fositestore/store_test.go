@@ -252,7 +252,7 @@ func testGrantRowWrittenOncePerFamily(t *testing.T, e *env) {
 			t.Fatalf("refresh %d: %v", i, err)
 		}
 	}
-	gs, err := e.db.ListGrants(ctx, testSubject, false)
+	gs, err := e.db.ListGrants(ctx, testSubject)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,9 +24,6 @@ func collectGrants(rows pgx.Rows) ([]storage.Grant, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Grant, error) { return scanGrant(r) })
 }
 
-// active is the SQL condition for a grant that can still be used at $at.
-const activeCond = `revoked_at IS NULL AND expires_at > @at`
-
 // CreateGrant stores g unless a grant with g.ID exists, in which case it does
 // nothing and still returns nil: a token family has one row however many
 // times its creation is retried. g.ID and g.ExpiresAt are required. Defaults
@@ -68,15 +65,11 @@ func (db *DB) GetGrant(ctx context.Context, id string) (storage.Grant, error) {
 	return g, nil
 }
 
-// ListGrants returns the subject's grants, most recently used first. With
-// activeOnly it leaves out revoked and expired grants.
-func (db *DB) ListGrants(ctx context.Context, subject string, activeOnly bool) ([]storage.Grant, error) {
-	q := `SELECT ` + grantCols + ` FROM grants WHERE subject = @subject`
-	if activeOnly {
-		q += ` AND ` + activeCond
-	}
-	q += ` ORDER BY last_used_at DESC, id`
-	rows, _ := db.pool.Query(ctx, q, pgx.NamedArgs{"subject": subject, "at": time.Now()})
+// ListGrants returns all the subject's grants (revoked and expired ones
+// too), most recently used first.
+func (db *DB) ListGrants(ctx context.Context, subject string) ([]storage.Grant, error) {
+	q := `SELECT ` + grantCols + ` FROM grants WHERE subject = @subject ORDER BY last_used_at DESC, id`
+	rows, _ := db.pool.Query(ctx, q, pgx.NamedArgs{"subject": subject})
 	gs, err := collectGrants(rows)
 	if err != nil {
 		return nil, wrap("list grants", err)
@@ -84,15 +77,12 @@ func (db *DB) ListGrants(ctx context.Context, subject string, activeOnly bool) (
 	return gs, nil
 }
 
-// CountGrants counts the subject's grants; with activeOnly only those neither
-// revoked nor expired.
-func (db *DB) CountGrants(ctx context.Context, subject string, activeOnly bool) (int, error) {
+// CountGrants counts all the subject's grants (revoked and expired ones
+// too).
+func (db *DB) CountGrants(ctx context.Context, subject string) (int, error) {
 	q := `SELECT count(*) FROM grants WHERE subject = @subject`
-	if activeOnly {
-		q += ` AND ` + activeCond
-	}
 	var n int
-	if err := db.pool.QueryRow(ctx, q, pgx.NamedArgs{"subject": subject, "at": time.Now()}).Scan(&n); err != nil {
+	if err := db.pool.QueryRow(ctx, q, pgx.NamedArgs{"subject": subject}).Scan(&n); err != nil {
 		return 0, wrap("count grants", err)
 	}
 	return n, nil

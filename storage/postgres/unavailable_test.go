@@ -70,7 +70,7 @@ func TestUnavailable(t *testing.T) {
 }
 
 func listGrantsErr(ctx context.Context, db *postgres.DB) error {
-	_, err := db.ListGrants(ctx, "alice", false)
+	_, err := db.ListGrants(ctx, "alice")
 	return err
 }
 
