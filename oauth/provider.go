@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/ory/fosite"
@@ -191,6 +192,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, errors.New("oauth: compose returned an unexpected provider type")
 	}
 	s.fosite = f
+	// Client assertion ids are remembered per client (fositestore).
+	fc.ClientAuthenticationStrategy = func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+		return f.DefaultClientAuthenticationStrategy(fositestore.WithClientAuthentication(ctx), r, form)
+	}
 	if cfg.RefreshRetryWindow > 0 {
 		if s.retry, err = keys.NewSealer(cfg.Secret, "authd refresh retry v1"); err != nil {
 			return nil, err

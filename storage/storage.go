@@ -30,9 +30,20 @@ type Client struct {
 	Name string
 	// SecretHash is the client secret as produced by HashClientSecret; empty
 	// for public clients.
-	SecretHash    []byte
-	Public        bool
-	RedirectURIs  []string
+	SecretHash []byte
+	// PreviousSecretHash is the secret rotated away by `authd clients
+	// rotate-secret`, still accepted until PreviousSecretExpiresAt (both
+	// empty when there is none).
+	PreviousSecretHash      []byte
+	PreviousSecretExpiresAt time.Time
+	Public                  bool
+	RedirectURIs            []string
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// user back to (stored for the logout endpoint).
+	PostLogoutRedirectURIs []string
+	// CORSOrigins are the browser origins allowed to call authd's
+	// endpoints for this client (stored for the CORS policy).
+	CORSOrigins   []string
 	GrantTypes    []string
 	ResponseTypes []string
 	Scopes        []string
@@ -51,7 +62,10 @@ type Client struct {
 	JWKSURI string
 	// Introspect allows the client (a resource server) to call introspection.
 	Introspect bool
-	CreatedAt  time.Time
+	// CreatedAt is also the registration's identity: a client deleted and
+	// registered again under the same id has a new CreatedAt, and tokens
+	// carry the CreatedAt of the registration that issued them.
+	CreatedAt time.Time
 }
 
 // User is an end user who signs in with a username and password.

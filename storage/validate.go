@@ -29,6 +29,7 @@ func (e *InvalidClientError) Error() string { return strings.Join(e.Problems, ";
 // already hashed into SecretHash).
 func (c *Client) Validate() error {
 	problems := append(c.grantProblems(), c.authProblems()...)
+	problems = append(problems, c.browserProblems()...)
 	if len(problems) > 0 {
 		return &InvalidClientError{Problems: problems}
 	}
@@ -66,9 +67,38 @@ func (c *Client) grantProblems() []string {
 		errs = append(errs, "refresh_token needs a grant that issues refresh tokens (authorization_code or "+DeviceCodeGrantType+")")
 	}
 	for _, u := range c.RedirectURIs {
-		p, err := url.Parse(u)
-		if err != nil || p.Scheme == "" || p.Fragment != "" || (p.Scheme == "http" && !loopback(p.Hostname())) || (p.Scheme == "https" && p.Host == "") {
+		if !goodRedirect(u) {
 			errs = append(errs, fmt.Sprintf("redirect URI %q must be absolute, without fragment, and https unless on loopback", u))
+		}
+	}
+	return errs
+}
+
+// goodRedirect: an absolute URI without fragment, https unless on loopback
+// (or a private-use scheme, RFC 8252 §7.1).
+func goodRedirect(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && p.Scheme != "" && p.Fragment == "" && (p.Scheme != "http" || loopback(p.Hostname())) && (p.Scheme != "https" || p.Host != "")
+}
+
+// browserProblems checks the post-logout redirect URIs (the rules of
+// redirect URIs) and the CORS origins (scheme://host[:port], https unless
+// on loopback).
+func (c *Client) browserProblems() []string {
+	var errs []string
+	if len(c.PostLogoutRedirectURIs) > 0 && !slices.Contains(c.GrantTypes, "authorization_code") {
+		errs = append(errs, "--post-logout-redirect-uri is only meaningful with the authorization_code grant")
+	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		if !goodRedirect(u) {
+			errs = append(errs, fmt.Sprintf("post-logout redirect URI %q must be absolute, without fragment, and https unless on loopback", u))
+		}
+	}
+	for _, o := range c.CORSOrigins {
+		p, err := url.Parse(o)
+		if err != nil || p.Host == "" || p.Path != "" || p.RawQuery != "" || p.Fragment != "" || p.User != nil ||
+			!(p.Scheme == "https" || p.Scheme == "http" && loopback(p.Hostname())) {
+			errs = append(errs, fmt.Sprintf("CORS origin %q must be scheme://host[:port] (no path), https unless on loopback", o))
 		}
 	}
 	return errs

@@ -35,6 +35,11 @@ const usage = `usage: authd <command>
   clients create --id ID [--secret S | --public] [--redirect-uri URI]... --grant-types list
                  [--scopes "a b"] [--name NAME] [--introspect] [--access-token-format opaque|jwt]
                  [--auth-method private_key_jwt (--jwks-file F | --jwks-uri URL)]
+                 [--post-logout-redirect-uri URI]... [--cors-origin ORIGIN]...
+  clients update --id ID [--json] [the settings of create: --redirect-uri, --post-logout-redirect-uri,
+                 --cors-origin, --grant-types, --scopes, --name, --introspect[=false],
+                 --access-token-format, --id-token-alg; a list flag replaces the list, "" clears it]
+  clients rotate-secret --id ID [--overlap 24h]
   clients list [--json] | clients delete --id ID
   users create --username U --password P | users list [--json]
   keys list [--json] | keys rotate [--alg RS256|ES256]
@@ -80,6 +85,8 @@ var commands = []command{
 	{"clients create", pgOnly, clientsCreate},
 	{"clients list", pgOnly, clientsList},
 	{"clients delete", pgAndRedis, clientsDelete},
+	{"clients update", pgOnly, clientsUpdate},
+	{"clients rotate-secret", pgOnly, clientsRotateSecret},
 	{"users create", pgOnly, usersCreate},
 	{"users list", pgOnly, usersList},
 	{"keys list", pgOnly, keysList},

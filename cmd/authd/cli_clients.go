@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/authd/authd/storage"
 )
@@ -47,6 +49,65 @@ func clientsCreate(ctx context.Context, e *cmdEnv, args []string) error {
 	return nil
 }
 
+// registration is the flags `clients create` and `clients update` share: what
+// a registration says about the client, apart from its credentials. Both
+// commands turn the flags given into one storage.ClientUpdate, and both
+// check the result with storage.Client.Validate.
+type registration struct {
+	fs                                           *flag.FlagSet
+	name, grantTypes, scopes, format, idTokenAlg *string
+	introspect                                   *bool
+	redirects, postLogout, cors                  listFlag
+}
+
+func registrationFlags(fs *flag.FlagSet) *registration {
+	s := &registration{fs: fs}
+	fs.Var(&s.redirects, "redirect-uri", "redirect URI (repeatable)")
+	fs.Var(&s.postLogout, "post-logout-redirect-uri", "where logout may return the user (repeatable)")
+	fs.Var(&s.cors, "cors-origin", "browser origin allowed to call authd for this client (repeatable)")
+	s.grantTypes = fs.String("grant-types", "", "comma-separated grant types")
+	s.scopes = fs.String("scopes", "", "space-separated scopes the client may request")
+	s.name = fs.String("name", "", "display name")
+	s.introspect = fs.Bool("introspect", false, "allow this client to call introspection")
+	s.format = fs.String("access-token-format", "opaque", "opaque or jwt (RFC 9068)")
+	s.idTokenAlg = fs.String("id-token-alg", "RS256", "ID token signing algorithm (id_token_signed_response_alg): RS256 or ES256")
+	return s
+}
+
+// update is what the command line gave (after parsing): a flag not given
+// stays as it is; a list flag given replaces the list, its empty values
+// dropped, so `--redirect-uri ""` clears it.
+func (s *registration) update() storage.ClientUpdate {
+	var u storage.ClientUpdate
+	list := func(l listFlag) *[]string {
+		out := slices.DeleteFunc(slices.Clone([]string(l)), func(v string) bool { return strings.TrimSpace(v) == "" })
+		return &out
+	}
+	s.fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "name":
+			u.Name = s.name
+		case "redirect-uri":
+			u.RedirectURIs = list(s.redirects)
+		case "post-logout-redirect-uri":
+			u.PostLogoutRedirectURIs = list(s.postLogout)
+		case "cors-origin":
+			u.CORSOrigins = list(s.cors)
+		case "grant-types":
+			u.GrantTypes = list(splitList(*s.grantTypes))
+		case "scopes":
+			u.Scopes = list(splitList(*s.scopes))
+		case "access-token-format":
+			u.AccessTokenFormat = s.format
+		case "id-token-alg":
+			u.IDTokenAlg = s.idTokenAlg
+		case "introspect":
+			u.Introspect = s.introspect
+		}
+	})
+	return u
+}
+
 // clientFromFlags reads `clients create`'s flags into a checked client, a
 // --secret hashed into it.
 func clientFromFlags(args []string) (storage.Client, error) {
@@ -54,26 +115,17 @@ func clientFromFlags(args []string) (storage.Client, error) {
 	id := fs.String("id", "", "client id")
 	secret := fs.String("secret", "", "client secret (generated when omitted)")
 	public := fs.Bool("public", false, "public client (no secret; PKCE required)")
-	var redirects listFlag
-	fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
-	grantTypes := fs.String("grant-types", "", "comma-separated grant types")
-	scopes := fs.String("scopes", "", "space-separated scopes the client may request")
-	name := fs.String("name", "", "display name")
-	introspect := fs.Bool("introspect", false, "allow this client to call introspection")
-	format := fs.String("access-token-format", "opaque", "opaque or jwt (RFC 9068)")
-	idTokenAlg := fs.String("id-token-alg", "RS256", "ID token signing algorithm (id_token_signed_response_alg): RS256 or ES256")
+	set := registrationFlags(fs)
 	authMethod := fs.String("auth-method", "", "client_secret_basic (default; client_secret_post works too) or private_key_jwt")
 	jwksFile := fs.String("jwks-file", "", "private_key_jwt: file with the client's public JWK Set")
 	jwksURI := fs.String("jwks-uri", "", "private_key_jwt: URL of the client's public JWK Set")
 	if err := parseFlags(fs, args); err != nil {
 		return storage.Client{}, err
 	}
-	c := storage.Client{
-		ID: *id, Name: *name, Public: *public, RedirectURIs: redirects,
-		GrantTypes: splitList(*grantTypes), Scopes: splitList(*scopes), Introspect: *introspect,
-		AccessTokenFormat: *format, TokenEndpointAuthMethod: *authMethod, JWKSURI: *jwksURI,
-		IDTokenAlg: *idTokenAlg,
-	}
+	c := set.update().Apply(storage.Client{
+		ID: *id, Public: *public, AccessTokenFormat: *set.format, IDTokenAlg: *set.idTokenAlg,
+		TokenEndpointAuthMethod: *authMethod, JWKSURI: *jwksURI,
+	})
 	if *jwksFile != "" {
 		b, err := os.ReadFile(*jwksFile)
 		if err != nil {
@@ -83,9 +135,6 @@ func clientFromFlags(args []string) (storage.Client, error) {
 	}
 	if c.TokenEndpointAuthMethod == "client_secret_basic" || c.TokenEndpointAuthMethod == "client_secret_post" {
 		c.TokenEndpointAuthMethod = "" // the default, stored as such
-	}
-	if slices.Contains(c.GrantTypes, "authorization_code") {
-		c.ResponseTypes = []string{"code"}
 	}
 	if *secret != "" {
 		h, err := storage.HashClientSecret(*secret)
@@ -151,5 +200,81 @@ func clientsDelete(ctx context.Context, e *cmdEnv, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "client %s deleted (its grants are revoked; its client_credentials tokens stop working within %s, when every replica's client cache expires)\n",
 		*id, e.cfg.ClientCacheTTL)
+	return nil
+}
+
+// clientsUpdate changes a client's registration (what registrationFlags
+// covers) without touching its id, secret, keys or grants; the result is
+// validated like a new registration, in the transaction that writes it.
+func clientsUpdate(ctx context.Context, e *cmdEnv, args []string) error {
+	fs := flag.NewFlagSet("clients update", flag.ContinueOnError)
+	id := fs.String("id", "", "client id")
+	asJSON := fs.Bool("json", false, "print the client as JSON")
+	set := registrationFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	u := set.update()
+	if *id == "" {
+		return usageError{"clients update: --id is required"}
+	}
+	if u == (storage.ClientUpdate{}) {
+		return usageError{"clients update: nothing to change"}
+	}
+	c, err := e.db.UpdateClient(ctx, *id, u)
+	var invalid *storage.InvalidClientError
+	switch {
+	case errors.As(err, &invalid):
+		return usageError{"clients update: " + invalid.Error()}
+	case errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("client %q not found", *id)
+	case err != nil:
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(clientView(*c))
+	}
+	fmt.Fprintf(e.stdout, "client %s updated (every replica uses the new registration within %s)\n", c.ID, e.cfg.ClientCacheTTL)
+	return nil
+}
+
+// clientsRotateSecret gives a confidential client a new generated secret,
+// printed once; the replaced one keeps working for --overlap.
+func clientsRotateSecret(ctx context.Context, e *cmdEnv, args []string) error {
+	fs := flag.NewFlagSet("clients rotate-secret", flag.ContinueOnError)
+	id := fs.String("id", "", "client id")
+	overlap := fs.Duration("overlap", 0, "how long the replaced secret keeps working (0: it ends now)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *id == "" || *overlap < 0 {
+		return usageError{"clients rotate-secret: --id is required and --overlap may not be negative"}
+	}
+	secret := storage.GenerateClientSecret()
+	hash, err := storage.HashClientSecret(secret)
+	if err != nil {
+		return err
+	}
+	var until time.Time
+	if *overlap > 0 {
+		until = time.Now().Add(*overlap)
+	}
+	switch err := e.db.RotateClientSecret(ctx, *id, hash, until); {
+	case errors.Is(err, storage.ErrNoSecret):
+		return fmt.Errorf("client %q has no secret to rotate (a public or private_key_jwt client)", *id)
+	case errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("client %q not found", *id)
+	case err != nil:
+		return err
+	}
+	fmt.Fprintf(e.stdout, "client %s: secret rotated\nclient_secret: %s\n(shown once; only its hash is stored)\n", *id, secret)
+	if until.IsZero() {
+		fmt.Fprintf(e.stdout, "the previous secret no longer works (on every replica within %s)\n", e.cfg.ClientCacheTTL)
+	} else {
+		fmt.Fprintf(e.stdout, "the previous secret keeps working until %s; the new one works on every replica within %s\n",
+			until.UTC().Format(time.RFC3339), e.cfg.ClientCacheTTL)
+	}
 	return nil
 }

@@ -15,6 +15,8 @@ type clientJSON struct {
 	Name                    string    `json:"name"`
 	Public                  bool      `json:"public"`
 	RedirectURIs            []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs  []string  `json:"post_logout_redirect_uris"`
+	CORSOrigins             []string  `json:"cors_origins"`
 	GrantTypes              []string  `json:"grant_types"`
 	ResponseTypes           []string  `json:"response_types"`
 	Scopes                  []string  `json:"scopes"`
@@ -29,6 +31,7 @@ type clientJSON struct {
 func clientView(c storage.Client) any {
 	return clientJSON{
 		ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: nonNil(c.RedirectURIs),
+		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), CORSOrigins: nonNil(c.CORSOrigins),
 		GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes), Scopes: nonNil(c.Scopes),
 		Audience: nonNil(c.Audience), TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		Introspect: c.Introspect, AccessTokenFormat: c.AccessTokenFormat, IDTokenAlg: c.IDTokenAlg,

@@ -37,9 +37,31 @@ func NewClient(c storage.Client) (*Client, error) {
 }
 
 var (
-	_ fosite.Client              = (*Client)(nil)
-	_ fosite.OpenIDConnectClient = (*Client)(nil)
+	_ fosite.Client                   = (*Client)(nil)
+	_ fosite.OpenIDConnectClient      = (*Client)(nil)
+	_ fosite.ClientWithSecretRotation = (*Client)(nil)
 )
+
+// GetRotatedHashes is the secret `authd clients rotate-secret` replaced,
+// while its overlap lasts (fosite tries it when the current secret does
+// not match). The expiry is checked on every call, so a cached client stops
+// accepting the old secret on time.
+func (c *Client) GetRotatedHashes() [][]byte {
+	if len(c.PreviousSecretHash) > 0 && time.Now().Before(c.PreviousSecretExpiresAt) {
+		return [][]byte{c.PreviousSecretHash}
+	}
+	return nil
+}
+
+// Epoch identifies this registration of the client id: its creation time
+// in microseconds (Postgres' precision), 0 when unknown. A client deleted
+// and registered again under the same id has another epoch.
+func (c *Client) Epoch() int64 {
+	if c.CreatedAt.IsZero() {
+		return 0
+	}
+	return c.CreatedAt.UnixMicro()
+}
 
 func (c *Client) GetID() string             { return c.ID }
 func (c *Client) GetHashedSecret() []byte   { return c.SecretHash }
@@ -140,6 +162,12 @@ func (c *ClientCache) get(ctx context.Context, id string) (*Client, error) {
 		}
 		return v, nil
 	}
+	return c.Reload(ctx, id)
+}
+
+// Reload loads the client from storage whatever the cache holds, and
+// caches what it found (or that it found none).
+func (c *ClientCache) Reload(ctx context.Context, id string) (*Client, error) {
 	if id == "" || len(id) > 255 {
 		return nil, storage.ErrNotFound
 	}

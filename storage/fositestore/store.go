@@ -63,10 +63,12 @@ type Store struct {
 	decoded *lru.Cache[string, decodedAccess]
 }
 
-// decodedAccess is a decoded access-token session and the bytes it came from.
+// decodedAccess is a decoded access-token session, the bytes it came from
+// and its issuing client's epoch.
 type decodedAccess struct {
-	raw []byte
-	req *fosite.Request
+	raw   []byte
+	req   *fosite.Request
+	epoch int64
 }
 
 // decodedCacheSize bounds LookupAccessToken's cache (a few KiB per entry).
@@ -112,10 +114,13 @@ func New(c Config) *Store {
 // re-fetched (from the cache) on load, never serialised whole.
 
 type envelope struct {
-	V           int             `json:"v"`
-	ID          string          `json:"i"`
-	RequestedAt int64           `json:"t"`
-	Client      string          `json:"c"`
+	V           int    `json:"v"`
+	ID          string `json:"i"`
+	RequestedAt int64  `json:"t"`
+	Client      string `json:"c"`
+	// ClientEpoch is the issuing registration's Client.Epoch (0: unknown,
+	// requests stored before epochs were recorded).
+	ClientEpoch int64           `json:"ce,omitempty"`
 	Scopes      []string        `json:"s,omitempty"`
 	Granted     []string        `json:"gs,omitempty"`
 	Audience    []string        `json:"a,omitempty"`
@@ -129,6 +134,9 @@ func encode(r fosite.Requester) ([]byte, error) {
 		V: 1, ID: r.GetID(), RequestedAt: r.GetRequestedAt().Unix(), Client: r.GetClient().GetID(),
 		Scopes: r.GetRequestedScopes(), Granted: r.GetGrantedScopes(),
 		Audience: r.GetRequestedAudience(), GrantedAud: r.GetGrantedAudience(),
+	}
+	if c, ok := r.GetClient().(*Client); ok {
+		e.ClientEpoch = c.Epoch()
 	}
 	if f := r.GetRequestForm(); len(f) > 0 {
 		e.Form = f
@@ -165,10 +173,9 @@ func (s *Store) decode(ctx context.Context, b []byte, session fosite.Session) (*
 			return nil, fmt.Errorf("fositestore: corrupt stored session: %w", err)
 		}
 	}
-	client, err := s.GetClient(ctx, e.Client)
+	client, err := s.issuer(ctx, e.Client, e.ClientEpoch)
 	if err != nil {
-		// The client was deleted: its tokens are dead.
-		return nil, fosite.ErrNotFound.WithWrap(err)
+		return nil, err
 	}
 	r := &fosite.Request{
 		ID: e.ID, RequestedAt: time.Unix(e.RequestedAt, 0).UTC(), Client: client,
@@ -180,6 +187,26 @@ func (s *Store) decode(ctx context.Context, b []byte, session fosite.Session) (*
 		r.Form = url.Values{}
 	}
 	return r, nil
+}
+
+// issuer returns the client a stored request names when it is still the
+// registration that issued the request (epoch; 0 accepts any). The client
+// deleted, or deleted and registered again under the same id, makes the
+// request dead (fosite.ErrNotFound): re-creating a client never brings its
+// predecessor's tokens back. A request newer than the cached registration
+// (registered again after this replica cached the old one) reloads it.
+func (s *Store) issuer(ctx context.Context, id string, epoch int64) (*Client, error) {
+	c, err := s.clients.Get(ctx, id)
+	if err == nil && epoch > c.Epoch() {
+		c, err = s.clients.Reload(ctx, id)
+	}
+	if err != nil {
+		return nil, fosite.ErrNotFound.WithWrap(err)
+	}
+	if epoch != 0 && epoch != c.Epoch() {
+		return nil, fosite.ErrNotFound.WithDebug("The client was registered again since this token was issued.")
+	}
+	return c, nil
 }
 
 // mapErr turns storage errors into fosite's sentinels.
@@ -206,8 +233,12 @@ func ttlUntil(now time.Time, exp time.Time, fallback time.Duration) time.Duratio
 // fosite.ClientManager
 
 // GetClient returns the client from the in-memory cache, loading it from
-// Postgres on a miss.
+// Postgres on a miss. Within a client authentication (WithClientAuthentication)
+// it remembers the id, for the client assertion checks that follow.
 func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	if a, ok := ctx.Value(authenticationKey{}).(*authentication); ok {
+		a.clientID = id
+	}
 	c, err := s.clients.Get(ctx, id)
 	if err != nil {
 		return nil, mapErr(err)
@@ -215,11 +246,39 @@ func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error)
 	return c, nil
 }
 
-// ClientAssertionJWTValid returns fosite.ErrJTIKnown when a client
-// assertion with this jti was already used (RFC 7523 §3 replay protection;
-// the ids live in Redis until the assertion expires).
+type authenticationKey struct{}
+
+// authentication is one client authentication by fosite: the client it
+// loaded (fosite loads the client an assertion names, verifies that its
+// iss and sub are that client, then checks the jti).
+type authentication struct{ clientID string }
+
+// WithClientAuthentication returns ctx for one fosite client
+// authentication (fosite.Config.ClientAuthenticationStrategy): client
+// assertion ids (jti) are then remembered per client, so one client's ids
+// can neither collide with nor burn another's. Outside it, every client
+// assertion is refused.
+func WithClientAuthentication(ctx context.Context) context.Context {
+	return context.WithValue(ctx, authenticationKey{}, &authentication{})
+}
+
+// assertionClient is the client fosite loaded in this authentication.
+func assertionClient(ctx context.Context) (string, error) {
+	if a, ok := ctx.Value(authenticationKey{}).(*authentication); ok && a.clientID != "" {
+		return a.clientID, nil
+	}
+	return "", errors.New("fositestore: a client assertion outside a client authentication (WithClientAuthentication)")
+}
+
+// ClientAssertionJWTValid returns fosite.ErrJTIKnown when the client
+// already used a client assertion with this jti (RFC 7523 §3 replay
+// protection; the ids live in Redis until the assertion expires).
 func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
-	seen, err := s.redis.JTISeen(ctx, jti)
+	client, err := assertionClient(ctx)
+	if err != nil {
+		return err
+	}
+	seen, err := s.redis.JTISeen(ctx, client, jti)
 	if err != nil {
 		return err
 	}
@@ -229,10 +288,14 @@ func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
 	return nil
 }
 
-// SetClientAssertionJWT records jti until exp; a concurrent replay of the
-// same assertion loses here with fosite.ErrJTIKnown.
+// SetClientAssertionJWT records the client's jti until exp; a concurrent
+// replay of the same assertion loses here with fosite.ErrJTIKnown.
 func (s *Store) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
-	fresh, err := s.redis.MarkJTI(ctx, jti, exp)
+	client, err := assertionClient(ctx)
+	if err != nil {
+		return err
+	}
+	fresh, err := s.redis.MarkJTI(ctx, client, jti, exp)
 	if err != nil {
 		return err
 	}
@@ -473,9 +536,9 @@ func (s *Store) LookupAccessToken(ctx context.Context, signature string) (fosite
 		return nil, err
 	}
 	if d, ok := s.decoded.Get(signature); ok && bytes.Equal(d.raw, b) {
-		client, err := s.GetClient(ctx, d.req.Client.GetID())
+		client, err := s.issuer(ctx, d.req.Client.GetID(), d.epoch)
 		if err != nil {
-			return nil, fosite.ErrNotFound.WithWrap(err)
+			return nil, err
 		}
 		r := *d.req
 		r.Client = client
@@ -485,7 +548,7 @@ func (s *Store) LookupAccessToken(ctx context.Context, signature string) (fosite
 	if err != nil {
 		return nil, err
 	}
-	s.decoded.Add(signature, decodedAccess{raw: b, req: r})
+	s.decoded.Add(signature, decodedAccess{raw: b, req: r, epoch: r.Client.(*Client).Epoch()})
 	return r, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,13 +13,19 @@ import (
 
 const clientCols = `id, name, secret_hash, public, redirect_uris, grant_types, response_types,
 	scopes, audience, token_endpoint_auth_method, introspect, created_at,
-	access_token_format, jwks, jwks_uri, id_token_signed_response_alg`
+	access_token_format, jwks, jwks_uri, id_token_signed_response_alg,
+	post_logout_redirect_uris, cors_origins, previous_secret_hash, previous_secret_expires_at`
 
 func scanClient(row pgx.Row) (storage.Client, error) {
 	var c storage.Client
+	var prevExp *time.Time
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &c.RedirectURIs, &c.GrantTypes,
 		&c.ResponseTypes, &c.Scopes, &c.Audience, &c.TokenEndpointAuthMethod, &c.Introspect, &c.CreatedAt,
-		&c.AccessTokenFormat, &c.JWKS, &c.JWKSURI, &c.IDTokenAlg)
+		&c.AccessTokenFormat, &c.JWKS, &c.JWKSURI, &c.IDTokenAlg,
+		&c.PostLogoutRedirectURIs, &c.CORSOrigins, &c.PreviousSecretHash, &prevExp)
+	if prevExp != nil {
+		c.PreviousSecretExpiresAt = *prevExp
+	}
 	return c, err
 }
 
@@ -31,11 +38,11 @@ func (db *DB) CreateClient(ctx context.Context, c *storage.Client) error {
 	}
 	c.CreatedAt = orNow(c.CreatedAt)
 	_, err := db.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL, NULL)`,
 		c.ID, c.Name, c.SecretHash, c.Public, texts(c.RedirectURIs), texts(c.GrantTypes),
 		texts(c.ResponseTypes), texts(c.Scopes), texts(c.Audience), c.TokenEndpointAuthMethod,
 		c.Introspect, c.CreatedAt, orDefault(c.AccessTokenFormat, "opaque"), jsonOrNil(c.JWKS), c.JWKSURI,
-		orDefault(c.IDTokenAlg, "RS256"))
+		orDefault(c.IDTokenAlg, "RS256"), texts(c.PostLogoutRedirectURIs), texts(c.CORSOrigins))
 	if err != nil {
 		return wrap("create client", err)
 	}
@@ -49,6 +56,77 @@ func (db *DB) GetClient(ctx context.Context, id string) (*storage.Client, error)
 		return nil, wrap("get client", err)
 	}
 	return &c, nil
+}
+
+// UpdateClient applies u to the client id and stores the result when it
+// passes storage.Client.Validate (the checks of a new registration; an
+// *storage.InvalidClientError otherwise), in one transaction that holds the
+// row. Only what u can change is written: never the secret, the keys, the
+// creation time, or the client's grants and consents. It returns the client
+// as stored, or storage.ErrNotFound.
+func (db *DB) UpdateClient(ctx context.Context, id string, u storage.ClientUpdate) (*storage.Client, error) {
+	var out storage.Client
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		c, err := scanClient(tx.QueryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		out = u.Apply(c)
+		if err := out.Validate(); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE clients SET name = $2, redirect_uris = $3, post_logout_redirect_uris = $4,
+			scopes = $5, grant_types = $6, response_types = $7, cors_origins = $8, access_token_format = $9,
+			id_token_signed_response_alg = $10, introspect = $11 WHERE id = $1`,
+			id, out.Name, texts(out.RedirectURIs), texts(out.PostLogoutRedirectURIs), texts(out.Scopes),
+			texts(out.GrantTypes), texts(out.ResponseTypes), texts(out.CORSOrigins), out.AccessTokenFormat,
+			out.IDTokenAlg, out.Introspect)
+		return err
+	})
+	var invalid *storage.InvalidClientError
+	if errors.As(err, &invalid) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("update client %q", id), err)
+	}
+	return &out, nil
+}
+
+// RotateClientSecret makes hash the client's secret. The secret it
+// replaces stays valid until overlapUntil (a zero or past time: it ends
+// now); a secret rotated away earlier and still in its overlap ends now
+// (there is one previous secret at most). storage.ErrNoSecret for a client without
+// a secret, storage.ErrNotFound for no client.
+func (db *DB) RotateClientSecret(ctx context.Context, id string, hash []byte, overlapUntil time.Time) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var old []byte
+		var public bool
+		var method string
+		err := tx.QueryRow(ctx, `SELECT secret_hash, public, token_endpoint_auth_method FROM clients WHERE id = $1 FOR UPDATE`,
+			id).Scan(&old, &public, &method)
+		if err != nil {
+			return err
+		}
+		if public || method == "private_key_jwt" || len(old) == 0 {
+			return storage.ErrNoSecret
+		}
+		var prev []byte
+		var until *time.Time
+		if overlapUntil.After(time.Now()) {
+			prev, until = old, &overlapUntil
+		}
+		_, err = tx.Exec(ctx, `UPDATE clients SET secret_hash = $2, previous_secret_hash = $3,
+			previous_secret_expires_at = $4 WHERE id = $1`, id, hash, prev, until)
+		return err
+	})
+	if errors.Is(err, storage.ErrNoSecret) {
+		return err
+	}
+	if err != nil {
+		return wrap(fmt.Sprintf("rotate secret of client %q", id), err)
+	}
+	return nil
 }
 
 // ListClients returns every client ordered by id.

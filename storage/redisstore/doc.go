@@ -46,7 +46,8 @@
 //	                             TTL: the session's.
 //	Pls:<id>:g           set     ids of grants this login session authorized
 //	                             (browsergrants.go). TTL: from its latest addition.
-//	Pjti:<sha256 of jti> string  "1": a client assertion id already used (RFC 7523).
+//	Pjti:<sha256 of client id and jti>
+//	                     string  "1": a client assertion id already used by that client (RFC 7523).
 //	                             TTL: until the assertion expires (at least 1 s).
 //	Prl:<key>            string  a failure counter (throttling guesses). TTL: its
 //	                             window, from the first failure.

@@ -527,24 +527,28 @@ func (s *Store) GetSuccessor(ctx context.Context, grant string, gen uint64, mac 
 // ---------------------------------------------------------------------------
 // Client assertion ids (RFC 7523 jti replay protection)
 
-func (s *Store) jtiKey(jti string) string {
-	h := sha256.Sum256([]byte(jti))
+// jtiKey is client clientID's key for assertion id jti: RFC 7523 §3 asks
+// for jti uniqueness per issuer, and one client's ids must not collide with
+// (or be used to burn) another's. The length prefix keeps every (client,
+// jti) pair distinct.
+func (s *Store) jtiKey(clientID, jti string) string {
+	h := sha256.Sum256([]byte(strconv.Itoa(len(clientID)) + ":" + clientID + ":" + jti))
 	return s.prefix + "jti:" + base64.RawURLEncoding.EncodeToString(h[:])
 }
 
-// JTISeen reports whether a client assertion id was already used.
-func (s *Store) JTISeen(ctx context.Context, jti string) (bool, error) {
-	n, err := s.rdb.Exists(ctx, s.jtiKey(jti)).Result()
+// JTISeen reports whether client clientID already used an assertion id.
+func (s *Store) JTISeen(ctx context.Context, clientID, jti string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.jtiKey(clientID, jti)).Result()
 	return n > 0, wrap("jti seen", err)
 }
 
-// MarkJTI records a client assertion id until exp. It returns false when
-// the id was already recorded (a replay racing the first use).
-func (s *Store) MarkJTI(ctx context.Context, jti string, exp time.Time) (bool, error) {
+// MarkJTI records client clientID's assertion id until exp. It returns
+// false when the id was already recorded (a replay racing the first use).
+func (s *Store) MarkJTI(ctx context.Context, clientID, jti string, exp time.Time) (bool, error) {
 	ttl := time.Until(exp)
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	ok, err := s.rdb.SetNX(ctx, s.jtiKey(jti), "1", ttl).Result()
+	ok, err := s.rdb.SetNX(ctx, s.jtiKey(clientID, jti), "1", ttl).Result()
 	return ok, wrap("mark jti", err)
 }
