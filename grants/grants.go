@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -65,6 +66,8 @@ type Config struct {
 	TombstoneTTL time.Duration
 	// Metrics, when set, receives authd_revocations_total.
 	Metrics prometheus.Registerer
+	// Logger receives what the usage flush drops (slog.Default when nil).
+	Logger *slog.Logger
 }
 
 // Manager owns grants after their birth: see the package documentation.
@@ -79,6 +82,7 @@ type Manager struct {
 	tombstoneTTL time.Duration
 	revocations  *prometheus.CounterVec
 	now          func() time.Time
+	log          *slog.Logger
 }
 
 // New returns the manager.
@@ -86,13 +90,16 @@ func New(c Config) *Manager {
 	if c.TombstoneTTL <= 0 {
 		c.TombstoneTTL = 10 * time.Minute
 	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
 	if c.DeviceLabel == nil {
 		c.DeviceLabel = func(ua string) string { return ua }
 	}
 	m := &Manager{
 		families: c.Families, records: c.Records, pending: c.Pending, sweeper: c.Sweeper, clients: c.Clients,
 		clientRecs: c.ClientRecords,
-		label:      c.DeviceLabel, tombstoneTTL: c.TombstoneTTL, now: time.Now,
+		label:      c.DeviceLabel, tombstoneTTL: c.TombstoneTTL, now: time.Now, log: c.Logger,
 		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_revocations_total", Help: "Revocations by reason.",
 		}, []string{"reason"}),

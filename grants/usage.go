@@ -3,6 +3,7 @@ package grants
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/authd/authd/storage"
@@ -27,13 +28,15 @@ func (m *Manager) RecordUsage(ctx context.Context, grant, ip, userAgent string, 
 	if m.pending == nil {
 		return nil
 	}
-	return m.pending.RecordUsage(ctx, grant, ip, userAgent, at, expires)
+	c := storage.RequestMeta{IP: ip, UserAgent: userAgent}.Clean()
+	return m.pending.RecordUsage(ctx, grant, c.IP, c.UserAgent, at, expires)
 }
 
 // FlushUsage writes every pending grant usage to the rows (last used, last
 // IP, User-Agent, and the expiry moved forward with the sliding family) and
 // returns how many it wrote. Usages it could not write go back for the next
-// flush. Safe on every replica at once.
+// flush; a usage Postgres refuses on its own (touch) is dropped, logged, so
+// it cannot hold back the others. Safe on every replica at once.
 func (m *Manager) FlushUsage(ctx context.Context) (int, error) {
 	if m.pending == nil {
 		return 0, nil
@@ -42,20 +45,68 @@ func (m *Manager) FlushUsage(ctx context.Context) (int, error) {
 	if err != nil || len(us) == 0 {
 		return 0, err
 	}
+	written := 0
 	for i := 0; i < len(us); i += usageBatch {
-		chunk := us[i:min(i+usageBatch, len(us))]
-		gu := make([]storage.GrantUsage, len(chunk))
-		for j, u := range chunk {
-			gu[j] = storage.GrantUsage{ID: u.Grant, IP: u.IP, UserAgent: u.UserAgent, At: u.At, ExpiresAt: u.Expires}
-		}
-		if err := m.records.TouchGrants(ctx, gu); err != nil {
+		n, err := m.touch(ctx, grantUsages(us[i:min(i+usageBatch, len(us))]))
+		written += n
+		if err != nil {
 			// Keep what was not written for the next flush (a fresh
-			// context: ctx may be the reason it failed).
+			// context: ctx may be the reason it failed). Rows of this
+			// batch already written go back too: writing a usage again
+			// changes nothing (last_used_at only moves forward).
 			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			rerr := m.pending.ReturnUsages(rctx, us[i:])
 			cancel()
-			return i, errors.Join(err, rerr)
+			return written, errors.Join(err, rerr)
 		}
 	}
-	return len(us), nil
+	return written, nil
+}
+
+// grantUsages turns pending usages into rows' updates, repairing their
+// strings (storage.CleanText): usage recorded by an older authd, or written
+// to Redis by anything else, must not reach Postgres unclean.
+func grantUsages(us []redisstore.Usage) []storage.GrantUsage {
+	gu := make([]storage.GrantUsage, len(us))
+	for j, u := range us {
+		c := storage.RequestMeta{IP: u.IP, UserAgent: u.UserAgent}.Clean()
+		gu[j] = storage.GrantUsage{ID: u.Grant, IP: c.IP, UserAgent: c.UserAgent, At: u.At, ExpiresAt: u.Expires}
+	}
+	return gu
+}
+
+// touch writes one batch and returns how many usages it wrote. When
+// Postgres refuses the batch, and not because it is unavailable, touch
+// writes the usages one by one: the ones refused on their own are dropped
+// (and logged) so that one row cannot fail every later flush. If every
+// usage fails, the fault is not in a row: the error is returned and the
+// batch goes back.
+func (m *Manager) touch(ctx context.Context, gu []storage.GrantUsage) (int, error) {
+	err := m.records.TouchGrants(ctx, gu)
+	if err == nil {
+		return len(gu), nil
+	}
+	if len(gu) == 1 || errors.Is(err, storage.ErrUnavailable) || ctx.Err() != nil {
+		return 0, err
+	}
+	written := 0
+	var refused []error
+	for _, u := range gu {
+		rerr := m.records.TouchGrants(ctx, []storage.GrantUsage{u})
+		switch {
+		case rerr == nil:
+			written++
+		case errors.Is(rerr, storage.ErrUnavailable) || ctx.Err() != nil:
+			return written, rerr
+		default:
+			refused = append(refused, fmt.Errorf("grant %s: %w", u.ID, rerr))
+		}
+	}
+	if written == 0 {
+		return 0, err
+	}
+	for _, r := range refused {
+		m.log.Warn("usage flush: dropped a usage Postgres refuses", "err", r)
+	}
+	return written, nil
 }

@@ -23,6 +23,12 @@ import (
 // retry later, never a bare 500 and never a verdict about the token.
 var errUnavailable = fosite.ErrTemporarilyUnavailable.WithHint("A storage backend is unavailable. Retry later.")
 
+// errBusy: the slow client-secret checks are saturated (storage's
+// VerifiedSecretCache waited too long for a slot). 503 with Retry-After,
+// never invalid_client: the secret may well be right, and a 401 would count
+// against the client in the limiter.
+var errBusy = fosite.ErrTemporarilyUnavailable.WithHint("Too many client authentications are being checked. Retry in a moment.")
+
 // errGrantGone: a lost race, or a grant revoked mid-flight.
 var errGrantGone = fosite.ErrInvalidGrant.WithHint("The grant was already used, rotated or revoked.")
 
@@ -36,7 +42,7 @@ func protocolError(err error) error {
 		errors.Is(err, storage.ErrRevoked):
 		return errGrantGone
 	case isUnavailable(err):
-		return errUnavailable
+		return unavailable(err)
 	case isServerError(err) && (errors.Is(err, fosite.ErrNotFound) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode)):
 		// fosite's code flow looks the code up a second time while
 		// building the response and calls a miss server_error: a
@@ -51,12 +57,24 @@ func isServerError(err error) bool {
 	return errors.As(err, &e) && e.ErrorField == fosite.ErrServerError.ErrorField
 }
 
-// isUnavailable reports whether err comes from a storage backend being down:
-// the stores mark such failures with storage.ErrUnavailable (fosite keeps
-// the chain of the errors it wraps), and a handler may have said so
-// already with fosite's temporarily_unavailable.
+// isUnavailable reports whether err means "retry later": a storage backend
+// is down (the stores mark such failures with storage.ErrUnavailable;
+// fosite keeps the chain of the errors it wraps), the slow client-secret
+// checks are saturated (storage.ErrSecretChecksBusy, inside fosite's
+// invalid_client), or a handler said so already with fosite's
+// temporarily_unavailable.
 func isUnavailable(err error) bool {
-	return errors.Is(err, storage.ErrUnavailable) || errors.Is(err, fosite.ErrTemporarilyUnavailable)
+	return errors.Is(err, storage.ErrUnavailable) || errors.Is(err, storage.ErrSecretChecksBusy) ||
+		errors.Is(err, fosite.ErrTemporarilyUnavailable)
+}
+
+// unavailable is the 503 an isUnavailable err gets: errBusy for saturated
+// secret checks, errUnavailable otherwise.
+func unavailable(err error) error {
+	if errors.Is(err, storage.ErrSecretChecksBusy) {
+		return errBusy
+	}
+	return errUnavailable
 }
 
 // writeError writes err as an RFC 6749 §5.2 JSON error with its status
@@ -71,11 +89,19 @@ func writeError(w http.ResponseWriter, err error) {
 	if e.CodeField == http.StatusUnauthorized && e.ErrorField == fosite.ErrInvalidClient.ErrorField {
 		w.Header().Set("WWW-Authenticate", `Basic realm="authd"`)
 	}
+	retryAfter(w, e)
 	desc := e.DescriptionField
 	if e.HintField != "" {
 		desc = e.HintField
 	}
 	httpx.WriteJSON(w, e.CodeField, map[string]string{"error": e.ErrorField, "error_description": desc})
+}
+
+// retryAfter asks a client answered 503 to retry in a second.
+func retryAfter(w http.ResponseWriter, e *fosite.RFC6749Error) {
+	if e.CodeField == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
 }
 
 // logError logs a failed protocol request: client errors at debug level

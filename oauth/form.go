@@ -104,11 +104,9 @@ func (s *Server) parsed(fail formError, h http.Handler) http.HandlerFunc {
 	}
 }
 
-// requestMeta extracts the caller's address and user agent for grant records.
+// requestMeta extracts the caller's address and user agent for grant
+// records (a grant's birth and its usage), cleaned for storage: valid UTF-8,
+// no control characters, bounded (storage.CleanText).
 func requestMeta(r *http.Request) storage.RequestMeta {
-	ua := r.UserAgent()
-	if len(ua) > 512 {
-		ua = ua[:512]
-	}
-	return storage.RequestMeta{IP: httpx.ClientIP(r), UserAgent: ua}
+	return storage.RequestMeta{IP: httpx.ClientIP(r), UserAgent: r.UserAgent()}.Clean()
 }

@@ -63,7 +63,7 @@ func (s *Server) introspectionCaller(r *http.Request) error {
 	client, err := s.fosite.AuthenticateClient(r.Context(), r, r.PostForm)
 	if err != nil {
 		if isUnavailable(err) {
-			return errUnavailable
+			return unavailable(err)
 		}
 		return errIntrospectBadClient
 	}

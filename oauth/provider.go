@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/ory/fosite"
@@ -141,6 +140,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	strategy := &tokenStrategy{Strategy: opaque, keys: d.Keys, issuer: cfg.Issuer}
+	var composed *fosite.Fosite // set below, once composed
 	fc := &fosite.Config{
 		AccessTokenLifespan:   cfg.AccessTokenTTL,
 		RefreshTokenLifespan:  cfg.RefreshTokenTTL,
@@ -149,9 +149,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		IDTokenIssuer:         cfg.Issuer,
 		AccessTokenIssuer:     cfg.Issuer,
 		TokenURL:              cfg.Issuer + "/oauth2/token",
-		// private_key_jwt clients registered with a jwks_uri: fetched and
-		// cached by fosite.
-		JWKSFetcherStrategy:            fosite.NewDefaultJWKSFetcherStrategy(),
+		// private_key_jwt clients registered with a jwks_uri: cached,
+		// fetched rarely and quickly (jwksfetch.go).
+		JWKSFetcherStrategy:            newJWKSFetcher(),
+		ClientAuthenticationStrategy:   assertionAuthentication(&composed),
 		ScopeStrategy:                  fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
 		EnforcePKCEForPublicClients:    true,
@@ -191,11 +192,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if !ok {
 		return nil, errors.New("oauth: compose returned an unexpected provider type")
 	}
-	s.fosite = f
-	// Client assertion ids are remembered per client (fositestore).
-	fc.ClientAuthenticationStrategy = func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
-		return f.DefaultClientAuthenticationStrategy(fositestore.WithClientAuthentication(ctx), r, form)
-	}
+	s.fosite, composed = f, f
 	if cfg.RefreshRetryWindow > 0 {
 		if s.retry, err = keys.NewSealer(cfg.Secret, "authd refresh retry v1"); err != nil {
 			return nil, err

@@ -74,6 +74,10 @@ func (s *Server) writeAccessError(ctx context.Context, w http.ResponseWriter, ar
 		s.metrics.reuse.Inc()
 	}
 	s.logError(ctx, "token request failed", err)
+	var e *fosite.RFC6749Error
+	if errors.As(err, &e) {
+		retryAfter(w, e)
+	}
 	if ar == nil {
 		ar = fosite.NewAccessRequest(NewSession())
 	}
@@ -94,7 +98,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		// fosite's WriteRevocationResponse answers 200 to anything but
 		// invalid_request/invalid_client: a revocation that could not be
 		// carried out must not look done (RFC 7009 §2.2.1: 503, retry).
-		writeError(w, errUnavailable)
+		writeError(w, unavailable(err))
 		return
 	}
 	s.provider.WriteRevocationResponse(ctx, w, err)

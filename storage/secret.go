@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,11 @@ import (
 // ErrSecretMismatch: the password or client secret does not match the stored
 // hash.
 var ErrSecretMismatch = errors.New("storage: secret does not match")
+
+// ErrSecretChecksBusy: every slot for slow (argon2id) client-secret checks
+// stayed taken for the whole bounded wait. It says nothing about the
+// secret: the caller answers "retry later" (503), never "wrong secret".
+var ErrSecretChecksBusy = errors.New("storage: client secret checks saturated")
 
 // ErrMalformedHash: a stored hash cannot be parsed (corrupt row, unknown
 // scheme, or parameters outside the accepted bounds). It is an internal
@@ -249,10 +255,21 @@ func VerifyClientSecret(hash []byte, secret string) error {
 // cached, so guessing still pays the full hash (and the rate limiter); an
 // entry names the stored hash, so a changed secret misses at once; entries
 // expire after ttl and the cache is bounded to size entries.
+//
+// Slow verifications that miss the cache run in at most GOMAXPROCS slots
+// (as sign-in's password checks do): each takes 19 MiB and ~35 ms of a
+// core, so more at once only grows memory (200 concurrent wrong secrets
+// took 2 GiB) and latency, never throughput. A check waits at most
+// slotWait for a slot, then fails with ErrSecretChecksBusy.
 type VerifiedSecretCache struct {
-	key   []byte
-	cache *expirable.LRU[string, struct{}]
+	key      []byte
+	cache    *expirable.LRU[string, struct{}]
+	slots    chan struct{}
+	slotWait time.Duration
 }
+
+// secretSlotWait bounds how long a slow client-secret check queues.
+const secretSlotWait = 2 * time.Second
 
 // NewVerifiedSecretCache returns a cache of at most size entries kept ttl.
 func NewVerifiedSecretCache(size int, ttl time.Duration) *VerifiedSecretCache {
@@ -260,7 +277,8 @@ func NewVerifiedSecretCache(size int, ttl time.Duration) *VerifiedSecretCache {
 	if _, err := rand.Read(key); err != nil {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
-	return &VerifiedSecretCache{key: key, cache: expirable.NewLRU[string, struct{}](size, nil, ttl)}
+	return &VerifiedSecretCache{key: key, cache: expirable.NewLRU[string, struct{}](size, nil, ttl),
+		slots: make(chan struct{}, runtime.GOMAXPROCS(0)), slotWait: secretSlotWait}
 }
 
 func (c *VerifiedSecretCache) entry(hash, secret []byte) string {
@@ -277,8 +295,9 @@ func (c *VerifiedSecretCache) Hash(ctx context.Context, data []byte) ([]byte, er
 }
 
 // Compare is VerifyClientSecret, answered from the cache for a slow hash
-// verified within the TTL.
-func (c *VerifiedSecretCache) Compare(_ context.Context, hash, data []byte) error {
+// verified within the TTL; a slow verification waits for a slot (bounded:
+// ErrSecretChecksBusy, or ctx's error when the request ends first).
+func (c *VerifiedSecretCache) Compare(ctx context.Context, hash, data []byte) error {
 	if bytes.HasPrefix(hash, []byte(sha256Prefix)) {
 		return VerifyClientSecret(hash, string(data))
 	}
@@ -286,9 +305,32 @@ func (c *VerifiedSecretCache) Compare(_ context.Context, hash, data []byte) erro
 	if _, ok := c.cache.Get(k); ok {
 		return nil
 	}
+	if err := c.acquire(ctx); err != nil {
+		return err
+	}
+	defer func() { <-c.slots }()
 	if err := VerifyClientSecret(hash, string(data)); err != nil {
 		return err
 	}
 	c.cache.Add(k, struct{}{})
 	return nil
+}
+
+// acquire takes a slot for one slow verification, waiting at most slotWait.
+func (c *VerifiedSecretCache) acquire(ctx context.Context) error {
+	select {
+	case c.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	wait := time.NewTimer(c.slotWait)
+	defer wait.Stop()
+	select {
+	case c.slots <- struct{}{}:
+		return nil
+	case <-wait.C:
+		return ErrSecretChecksBusy
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrSecretChecksBusy, ctx.Err())
+	}
 }

@@ -70,8 +70,9 @@ func openRedis(c Config) (redis.UniversalClient, error) { return newRedisClient(
 // ends grants through the grants home). serve and the grants, clients and
 // janitor commands share it, so a revocation from the CLI goes through
 // exactly the path the server's uses. reg (nil for the CLI) receives the
-// grants home's metrics.
-func newGrantStores(c Config, db *postgres.DB, rdb redis.UniversalClient, reg prometheus.Registerer) (*redisstore.Store, *fositestore.ClientCache, *fositestore.Store, *grants.Manager, error) {
+// grants home's metrics, log (nil: slog's default) what its usage flush
+// drops.
+func newGrantStores(c Config, db *postgres.DB, rdb redis.UniversalClient, reg prometheus.Registerer, log *slog.Logger) (*redisstore.Store, *fositestore.ClientCache, *fositestore.Store, *grants.Manager, error) {
 	rs := redisstore.New(rdb, c.RedisPrefix)
 	if !c.NoRedisAutoPipeline {
 		if err := rs.AutoPipelineReads(); err != nil {
@@ -81,7 +82,7 @@ func newGrantStores(c Config, db *postgres.DB, rdb redis.UniversalClient, reg pr
 	clients := fositestore.NewClientCache(db, 10000, c.ClientCacheTTL)
 	m := grants.New(grants.Config{
 		Families: rs, Records: db, Pending: rs, Sweeper: db, Clients: clients, ClientRecords: db,
-		DeviceLabel: web.DeviceLabel, TombstoneTTL: c.AuthCodeTTL, Metrics: reg,
+		DeviceLabel: web.DeviceLabel, TombstoneTTL: c.AuthCodeTTL, Metrics: reg, Logger: log,
 	})
 	store := fositestore.New(fositestore.Config{
 		Redis: rs, Records: db, Clients: clients, Revoker: m, NewSession: oauth.NewSession,
@@ -121,7 +122,7 @@ func (a *App) build(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.stores.register(reg, a.RDB, a.DB)
 	var err error
-	if a.Redis, a.Clients, a.Store, a.Grants, err = newGrantStores(c, a.DB, a.RDB, reg); err != nil {
+	if a.Redis, a.Clients, a.Store, a.Grants, err = newGrantStores(c, a.DB, a.RDB, reg, a.Log); err != nil {
 		return err
 	}
 	if a.Keys, err = keys.New(a.DB, c.Secret, keys.WithLogger(a.Log)); err != nil {

@@ -93,7 +93,7 @@ func janitorCmd(ctx context.Context, c Config, db *postgres.DB, rdb redis.Univer
 	if len(args) > 0 {
 		return usageError{"janitor: no arguments expected"}
 	}
-	_, _, _, m, err := newGrantStores(c, db, rdb, nil)
+	_, _, _, m, err := newGrantStores(c, db, rdb, nil, nil)
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,11 @@ type Config struct {
 	keyTimes    keyTiming // tests shorten the key intervals (keyrotation.go)
 }
 
+// maxUsageFlushInterval keeps the usage flush far inside the TTL of the
+// Redis usage buffers (redisstore.UsageTTL, a week), so pending usage is
+// always taken before it could expire.
+const maxUsageFlushInterval = 24 * time.Hour
+
 // setting is one AUTHD_* variable: its name, what an unset (or empty)
 // variable means, the parser that sets its Config field, and its meaning.
 // The README's Configuration table lists the same rows (TestConfigREADME).
@@ -91,7 +96,7 @@ func settings(c *Config) []setting {
 		{"AUTHD_KEY_ROTATION", "0", orOff(&c.KeyRotation), "rotate the signing key when the newest is this old; 0 is off"},
 		{"AUTHD_ADMIN_TOKEN", "", text(&c.AdminToken), "bearer token of the /admin API (at least 32 characters); unset, the API is off"},
 		{"AUTHD_REFRESH_RETRY_WINDOW", "0", orOff(&c.RefreshRetryWindow), "at most 1m: a retry with a just-rotated refresh token gets the same response; 0 is off"},
-		{"AUTHD_USAGE_FLUSH_INTERVAL", "5s", positive(&c.UsageFlushInterval, "1h, 720h"), "how often refresh metadata is written to the grants table"},
+		{"AUTHD_USAGE_FLUSH_INTERVAL", "5s", positive(&c.UsageFlushInterval, "1h, 720h"), "how often refresh metadata is written to the grants table (at most 24h)"},
 		{"AUTHD_JANITOR_INTERVAL", "1h", orOff(&c.JanitorInterval), "how often serve runs the janitor; 0 is never (run authd janitor from cron)"},
 		{"AUTHD_GRANT_RETENTION", "720h", positive(&c.GrantRetention, "1h, 720h"), "ended grants are deleted this long after they ended"},
 		{"AUTHD_RATE_LIMIT_FAILURES", "10", failures(&rl.Failures), "failures per client id / username per window before a block; 0 disables the limiter"},
@@ -238,6 +243,7 @@ func (c Config) ValidateServe() error {
 		{c.keyRotationInvalid(), "AUTHD_KEY_ROTATION must be unset or at least twice the rotation lead (12m); e.g. 720h"},
 		{c.RefreshRetryWindow > time.Minute, "AUTHD_REFRESH_RETRY_WINDOW must be short (at most 1m): it is a retry allowance, not a grace period"},
 		{c.AdminToken != "" && len(c.AdminToken) < 32, "AUTHD_ADMIN_TOKEN must be at least 32 characters when set"},
+		{c.UsageFlushInterval > maxUsageFlushInterval, "AUTHD_USAGE_FLUSH_INTERVAL must be at most 24h (pending usage in Redis expires after a week without a write)"},
 	}
 	for _, ch := range checks {
 		if ch.bad {

@@ -19,7 +19,7 @@ import (
 // grantsCmd runs `authd grants list|revoke`. Revocation goes through the
 // grants home as the server's does: Redis tokens first, then the record.
 func grantsCmd(ctx context.Context, cfg Config, db *postgres.DB, rdb redis.UniversalClient, sub string, args []string, stdout io.Writer) error {
-	_, _, _, m, err := newGrantStores(cfg, db, rdb, nil)
+	_, _, _, m, err := newGrantStores(cfg, db, rdb, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func grantsCmd(ctx context.Context, cfg Config, db *postgres.DB, rdb redis.Unive
 // deleteClient runs `authd clients delete`: the grants home revokes the
 // client's grants (their tokens in Redis, then the rows) as it deletes it.
 func deleteClient(ctx context.Context, cfg Config, db *postgres.DB, rdb redis.UniversalClient, id string) error {
-	_, _, _, m, err := newGrantStores(cfg, db, rdb, nil)
+	_, _, _, m, err := newGrantStores(cfg, db, rdb, nil, nil)
 	if err != nil {
 		return err
 	}

@@ -52,5 +52,6 @@
 //	Prl:<key>            string  a failure counter (throttling guesses). TTL: its
 //	                             window, from the first failure.
 //	Ptouch:{N}           hash    grant id -> its latest use, N in 0..15 (usage.go).
-//	                             No TTL: the usage flusher takes and deletes whole shards.
+//	                             TTL: UsageTTL (7 days), refreshed by every write; the
+//	                             usage flusher takes and deletes whole shards.
 package redisstore

@@ -18,8 +18,22 @@ import (
 // and applies them to Postgres. Pending usage lives in Redis, not in a
 // process, so an authd crash loses none of it: the next flush (any replica)
 // writes it.
+//
+// Every write to a shard (a recorded use, a hand-back after a failed flush)
+// sets the shard's TTL to UsageTTL in the same round trip, so no key of
+// authd's lives forever (an abandoned prefix, a stopped deployment: Redis
+// reclaims them; volatile-* eviction policies see them) and pending usage is
+// never lost to it: a shard expires only when nothing has written it for
+// UsageTTL, and the flush takes every shard every
+// AUTHD_USAGE_FLUSH_INTERVAL (default 5s, at most 24h). A use is at most a
+// flush interval old when it is taken, so the TTL must exceed the longest
+// interval; a week leaves a flusher that is down (every replica stopped,
+// Postgres unreachable: the hand-back refreshes the TTL) days to come back.
 
 const usageShards = 16
+
+// UsageTTL is the TTL of a usage shard, refreshed by every write to it.
+const UsageTTL = 7 * 24 * time.Hour
 
 func (s *Store) usageKey(n int) string {
 	return s.prefix + "touch:{" + strconv.Itoa(n) + "}"
@@ -77,8 +91,17 @@ func decodeUsage(grant, v string) (Usage, bool) {
 // (one HSET; a later use of the same grant overwrites it before the flush).
 func (s *Store) RecordUsage(ctx context.Context, grant, ip, userAgent string, at, expires time.Time) error {
 	u := Usage{Grant: grant, IP: ip, UserAgent: userAgent, At: at, Expires: expires}
-	return wrap("record usage", s.rdb.HSet(ctx, s.usageKey(usageShard(grant)), grant, encodeUsage(u)).Err())
+	err := recordShard.Run(ctx, s.rdb, []string{s.usageKey(usageShard(grant))},
+		grant, encodeUsage(u), UsageTTL.Milliseconds()).Err()
+	return wrap("record usage", err)
 }
+
+// recordShard sets a grant's usage and refreshes the shard's TTL, in one
+// round trip.
+var recordShard = redis.NewScript(`
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 0`)
 
 // takeShard reads and deletes one shard atomically, so a use recorded
 // meanwhile lands in the next batch instead of being lost.
@@ -113,7 +136,9 @@ func (s *Store) TakeUsages(ctx context.Context) ([]Usage, error) {
 func (s *Store) ReturnUsages(ctx context.Context, us []Usage) error {
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, u := range us {
-			p.HSetNX(ctx, s.usageKey(usageShard(u.Grant)), u.Grant, encodeUsage(u))
+			k := s.usageKey(usageShard(u.Grant))
+			p.HSetNX(ctx, k, u.Grant, encodeUsage(u))
+			p.PExpire(ctx, k, UsageTTL)
 		}
 		return nil
 	})
