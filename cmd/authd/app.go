@@ -191,7 +191,9 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 	if secure {
 		h = web.StrictTransport(h)
 	}
-	return h
+	// First: the client address is resolved once (AUTHD_TRUSTED_PROXIES),
+	// for the limiter, the grants' IPs, the device page and the request log.
+	return a.Config.Proxies.Middleware(h)
 }
 
 // recoverer turns a panic into a logged 500 instead of a dropped connection.
