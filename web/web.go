@@ -121,17 +121,19 @@ func New(cfg Config) (*Pages, error) {
 	return p, nil
 }
 
-// CSRF wraps h with CSRF protection for its unsafe methods.
+// CSRF wraps h with CSRF protection for its unsafe methods, behind the
+// form bound (forms.go): the body is bounded and parsed before the CSRF
+// check reads it.
 func (p *Pages) CSRF(h http.Handler) http.Handler {
 	protected := p.csrf(h)
 	if p.cfg.Secure {
-		return protected
+		return p.boundedForm(protected)
 	}
 	// gorilla/csrf assumes TLS and checks the Referer against https; tell
 	// it this deployment is plain HTTP (development, tests).
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return p.boundedForm(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		protected.ServeHTTP(w, csrf.PlaintextHTTPRequest(r))
-	})
+	}))
 }
 
 func (p *Pages) csrfFailed(w http.ResponseWriter, r *http.Request) {
