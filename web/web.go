@@ -83,10 +83,27 @@ type Pages struct {
 	// grows memory (measured: 1.2-1.6 GB at 64 concurrent sign-ins) and
 	// latency without adding throughput.
 	hashSlots chan struct{}
+	// sessionCookie is the session cookie's name (cookieName).
+	sessionCookie string
 }
 
-// SessionCookie is the name of the login session cookie.
-const SessionCookie = "authd_session"
+// The cookies' names. With an https issuer they carry the __Host- prefix
+// (RFC 6265bis §4.1.3.2): the browser then takes them only Secure, for
+// Path=/ and without Domain, so no other host under the same domain and no
+// plain-http page can set or shadow them.
+const (
+	SessionCookie = "authd_session"
+	CSRFCookie    = "authd_csrf"
+	hostPrefix    = "__Host-"
+)
+
+// cookieName is name, prefixed with __Host- when the cookies are Secure.
+func cookieName(name string, secure bool) string {
+	if secure {
+		return hostPrefix + name
+	}
+	return name
+}
 
 // New parses the templates and prepares CSRF protection.
 func New(cfg Config) (*Pages, error) {
@@ -108,13 +125,16 @@ func New(cfg Config) (*Pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pages{cfg: cfg, tmpl: t, dummyHash: dummy, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	p := &Pages{
+		cfg: cfg, tmpl: t, dummyHash: dummy, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		sessionCookie: cookieName(SessionCookie, cfg.Secure),
+	}
 	p.csrf = csrf.Protect(key,
 		csrf.Secure(cfg.Secure),
 		csrf.HttpOnly(true),
 		csrf.SameSite(csrf.SameSiteLaxMode),
 		csrf.Path("/"),
-		csrf.CookieName("authd_csrf"),
+		csrf.CookieName(cookieName(CSRFCookie, cfg.Secure)),
 		csrf.FieldName("csrf_token"),
 		csrf.ErrorHandler(http.HandlerFunc(p.csrfFailed)),
 	)
@@ -173,7 +193,7 @@ func sessionID(cookie string) string {
 
 // Current returns the signed-in user of this browser, if any.
 func (p *Pages) Current(r *http.Request) (*LoginSession, bool) {
-	c, err := r.Cookie(SessionCookie)
+	c, err := r.Cookie(p.sessionCookie)
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
 		return nil, false
 	}
@@ -202,7 +222,7 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u *storage.
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: cookie, Path: "/", HttpOnly: true, Secure: p.cfg.Secure,
+		Name: p.sessionCookie, Value: cookie, Path: "/", HttpOnly: true, Secure: p.cfg.Secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(p.cfg.SessionTTL.Seconds()),
 	})
 	return nil
@@ -294,7 +314,7 @@ func (p *Pages) logout(w http.ResponseWriter, r *http.Request) {
 	if s, ok := p.Current(r); ok {
 		_ = p.cfg.Sessions.DeleteLoginSession(r.Context(), s.ID)
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.cfg.Secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: p.sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.cfg.Secure, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
