@@ -39,7 +39,9 @@ type Users interface {
 // SessionStore keeps browser login sessions (Redis in production).
 type SessionStore interface {
 	PutLoginSession(ctx context.Context, id string, payload []byte, ttl time.Duration) error
-	GetLoginSession(ctx context.Context, id string) ([]byte, error)
+	// TouchLoginSession returns a session (storage.ErrNotFound when there
+	// is none) and, when idle is positive, sets it to expire idle from now.
+	TouchLoginSession(ctx context.Context, id string, idle time.Duration) ([]byte, error)
 	DeleteLoginSession(ctx context.Context, id string) error
 }
 
@@ -51,8 +53,12 @@ type Config struct {
 	Secret []byte
 	// Secure marks cookies Secure (the issuer is https).
 	Secure bool
-	// SessionTTL is how long a login lasts (default 24h).
+	// SessionTTL is how long a login lasts at most (default 24h).
 	SessionTTL time.Duration
+	// SessionIdle ends a login not used for this long (0: only SessionTTL
+	// ends it). Each page view that reads the session extends it, never
+	// past SessionTTL.
+	SessionIdle time.Duration
 	Logger     *slog.Logger
 	// Devices backs the "your devices" page; the page is not mounted when
 	// it is nil.
@@ -184,6 +190,9 @@ type LoginSession struct {
 	UserID   string    `json:"uid"`
 	Username string    `json:"un"`
 	AuthTime time.Time `json:"at"`
+	// End is the absolute end of the session (AuthTime + SessionTTL for
+	// sessions stored before it was recorded).
+	End time.Time `json:"end,omitempty"`
 }
 
 func sessionID(cookie string) string {
@@ -198,12 +207,20 @@ func (p *Pages) Current(r *http.Request) (*LoginSession, bool) {
 		return nil, false
 	}
 	id := sessionID(c.Value)
-	b, err := p.cfg.Sessions.GetLoginSession(r.Context(), id)
+	b, err := p.cfg.Sessions.TouchLoginSession(r.Context(), id, p.cfg.SessionIdle)
 	if err != nil {
 		return nil, false
 	}
 	var s LoginSession
 	if json.Unmarshal(b, &s) != nil || s.UserID == "" {
+		return nil, false
+	}
+	if s.End.IsZero() {
+		s.End = s.AuthTime.Add(p.cfg.SessionTTL)
+	}
+	if !time.Now().Before(s.End) {
+		// Past its absolute end (the idle extension may outlive it).
+		_ = p.cfg.Sessions.DeleteLoginSession(r.Context(), id)
 		return nil, false
 	}
 	s.ID = id
@@ -216,9 +233,14 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u *storage.
 		return err
 	}
 	cookie := base64.RawURLEncoding.EncodeToString(raw)
-	s := LoginSession{UserID: u.ID, Username: u.Username, AuthTime: time.Now().UTC().Truncate(time.Second)}
+	now := time.Now().UTC()
+	s := LoginSession{UserID: u.ID, Username: u.Username, AuthTime: now.Truncate(time.Second), End: now.Add(p.cfg.SessionTTL)}
 	b, _ := json.Marshal(s)
-	if err := p.cfg.Sessions.PutLoginSession(r.Context(), sessionID(cookie), b, p.cfg.SessionTTL); err != nil {
+	ttl := p.cfg.SessionTTL
+	if p.cfg.SessionIdle > 0 && p.cfg.SessionIdle < ttl {
+		ttl = p.cfg.SessionIdle
+	}
+	if err := p.cfg.Sessions.PutLoginSession(r.Context(), sessionID(cookie), b, ttl); err != nil {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{

@@ -142,7 +142,8 @@ func (a *App) build(ctx context.Context) error {
 	limiter := ratelimit.New(a.RDB, c.RedisPrefix, c.RateLimit, a.Log) // failed authentications
 	a.Pages, err = web.New(web.Config{
 		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
-		Secure: secure, Logger: a.Log, Devices: account.Devices{Grants: a.Grants},
+		Secure: secure, SessionTTL: c.SessionTTL, SessionIdle: c.SessionIdleTimeout,
+		Logger: a.Log, Devices: account.Devices{Grants: a.Grants},
 		BrowserGrants: a.Redis, SignInLimiter: limiter,
 	})
 	if err != nil {
