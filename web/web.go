@@ -59,7 +59,7 @@ type Config struct {
 	// ends it). Each page view that reads the session extends it, never
 	// past SessionTTL.
 	SessionIdle time.Duration
-	Logger     *slog.Logger
+	Logger      *slog.Logger
 	// Devices backs the "your devices" page; the page is not mounted when
 	// it is nil.
 	Devices Devices
