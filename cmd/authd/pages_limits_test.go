@@ -62,6 +62,7 @@ func TestPagesRefuseHugeForms(t *testing.T) {
 				continue
 			}
 			resp.Body.Close()
+			t.Logf("POST %s (chunked %v): %d after %v, %d bytes sent", path, chunked, resp.StatusCode, took, atomic.LoadInt64(&body.read))
 			if resp.StatusCode != http.StatusRequestEntityTooLarge || took > time.Second {
 				t.Errorf("POST %s (chunked %v): %d after %v, want 413 within 1s (%d bytes sent)", path, chunked, resp.StatusCode, took, atomic.LoadInt64(&body.read))
 			}
