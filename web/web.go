@@ -39,7 +39,9 @@ type Users interface {
 // SessionStore keeps browser login sessions (Redis in production).
 type SessionStore interface {
 	PutLoginSession(ctx context.Context, id string, payload []byte, ttl time.Duration) error
-	GetLoginSession(ctx context.Context, id string) ([]byte, error)
+	// TouchLoginSession returns a session (storage.ErrNotFound when there
+	// is none) and, when idle is positive, sets it to expire idle from now.
+	TouchLoginSession(ctx context.Context, id string, idle time.Duration) ([]byte, error)
 	DeleteLoginSession(ctx context.Context, id string) error
 }
 
@@ -51,9 +53,13 @@ type Config struct {
 	Secret []byte
 	// Secure marks cookies Secure (the issuer is https).
 	Secure bool
-	// SessionTTL is how long a login lasts (default 24h).
+	// SessionTTL is how long a login lasts at most (default 24h).
 	SessionTTL time.Duration
-	Logger     *slog.Logger
+	// SessionIdle ends a login not used for this long (0: only SessionTTL
+	// ends it). Each page view that reads the session extends it, never
+	// past SessionTTL.
+	SessionIdle time.Duration
+	Logger      *slog.Logger
 	// Devices backs the "your devices" page; the page is not mounted when
 	// it is nil.
 	Devices Devices
@@ -83,10 +89,27 @@ type Pages struct {
 	// grows memory (measured: 1.2-1.6 GB at 64 concurrent sign-ins) and
 	// latency without adding throughput.
 	hashSlots chan struct{}
+	// sessionCookie is the session cookie's name (cookieName).
+	sessionCookie string
 }
 
-// SessionCookie is the name of the login session cookie.
-const SessionCookie = "authd_session"
+// The cookies' names. With an https issuer they carry the __Host- prefix
+// (RFC 6265bis §4.1.3.2): the browser then takes them only Secure, for
+// Path=/ and without Domain, so no other host under the same domain and no
+// plain-http page can set or shadow them.
+const (
+	SessionCookie = "authd_session"
+	CSRFCookie    = "authd_csrf"
+	hostPrefix    = "__Host-"
+)
+
+// cookieName is name, prefixed with __Host- when the cookies are Secure.
+func cookieName(name string, secure bool) string {
+	if secure {
+		return hostPrefix + name
+	}
+	return name
+}
 
 // New parses the templates and prepares CSRF protection.
 func New(cfg Config) (*Pages, error) {
@@ -108,30 +131,35 @@ func New(cfg Config) (*Pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pages{cfg: cfg, tmpl: t, dummyHash: dummy, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	p := &Pages{
+		cfg: cfg, tmpl: t, dummyHash: dummy, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		sessionCookie: cookieName(SessionCookie, cfg.Secure),
+	}
 	p.csrf = csrf.Protect(key,
 		csrf.Secure(cfg.Secure),
 		csrf.HttpOnly(true),
 		csrf.SameSite(csrf.SameSiteLaxMode),
 		csrf.Path("/"),
-		csrf.CookieName("authd_csrf"),
+		csrf.CookieName(cookieName(CSRFCookie, cfg.Secure)),
 		csrf.FieldName("csrf_token"),
 		csrf.ErrorHandler(http.HandlerFunc(p.csrfFailed)),
 	)
 	return p, nil
 }
 
-// CSRF wraps h with CSRF protection for its unsafe methods.
+// CSRF wraps h with CSRF protection for its unsafe methods, behind the
+// form bound (forms.go): the body is bounded and parsed before the CSRF
+// check reads it.
 func (p *Pages) CSRF(h http.Handler) http.Handler {
 	protected := p.csrf(h)
 	if p.cfg.Secure {
-		return protected
+		return p.boundedForm(protected)
 	}
 	// gorilla/csrf assumes TLS and checks the Referer against https; tell
 	// it this deployment is plain HTTP (development, tests).
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return p.boundedForm(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		protected.ServeHTTP(w, csrf.PlaintextHTTPRequest(r))
-	})
+	}))
 }
 
 func (p *Pages) csrfFailed(w http.ResponseWriter, r *http.Request) {
@@ -162,6 +190,9 @@ type LoginSession struct {
 	UserID   string    `json:"uid"`
 	Username string    `json:"un"`
 	AuthTime time.Time `json:"at"`
+	// End is the absolute end of the session (AuthTime + SessionTTL for
+	// sessions stored before it was recorded).
+	End time.Time `json:"end,omitempty"`
 }
 
 func sessionID(cookie string) string {
@@ -171,17 +202,25 @@ func sessionID(cookie string) string {
 
 // Current returns the signed-in user of this browser, if any.
 func (p *Pages) Current(r *http.Request) (*LoginSession, bool) {
-	c, err := r.Cookie(SessionCookie)
+	c, err := r.Cookie(p.sessionCookie)
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
 		return nil, false
 	}
 	id := sessionID(c.Value)
-	b, err := p.cfg.Sessions.GetLoginSession(r.Context(), id)
+	b, err := p.cfg.Sessions.TouchLoginSession(r.Context(), id, p.cfg.SessionIdle)
 	if err != nil {
 		return nil, false
 	}
 	var s LoginSession
 	if json.Unmarshal(b, &s) != nil || s.UserID == "" {
+		return nil, false
+	}
+	if s.End.IsZero() {
+		s.End = s.AuthTime.Add(p.cfg.SessionTTL)
+	}
+	if !time.Now().Before(s.End) {
+		// Past its absolute end (the idle extension may outlive it).
+		_ = p.cfg.Sessions.DeleteLoginSession(r.Context(), id)
 		return nil, false
 	}
 	s.ID = id
@@ -194,13 +233,18 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u *storage.
 		return err
 	}
 	cookie := base64.RawURLEncoding.EncodeToString(raw)
-	s := LoginSession{UserID: u.ID, Username: u.Username, AuthTime: time.Now().UTC().Truncate(time.Second)}
+	now := time.Now().UTC()
+	s := LoginSession{UserID: u.ID, Username: u.Username, AuthTime: now.Truncate(time.Second), End: now.Add(p.cfg.SessionTTL)}
 	b, _ := json.Marshal(s)
-	if err := p.cfg.Sessions.PutLoginSession(r.Context(), sessionID(cookie), b, p.cfg.SessionTTL); err != nil {
+	ttl := p.cfg.SessionTTL
+	if p.cfg.SessionIdle > 0 && p.cfg.SessionIdle < ttl {
+		ttl = p.cfg.SessionIdle
+	}
+	if err := p.cfg.Sessions.PutLoginSession(r.Context(), sessionID(cookie), b, ttl); err != nil {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: cookie, Path: "/", HttpOnly: true, Secure: p.cfg.Secure,
+		Name: p.sessionCookie, Value: cookie, Path: "/", HttpOnly: true, Secure: p.cfg.Secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(p.cfg.SessionTTL.Seconds()),
 	})
 	return nil
@@ -292,7 +336,7 @@ func (p *Pages) logout(w http.ResponseWriter, r *http.Request) {
 	if s, ok := p.Current(r); ok {
 		_ = p.cfg.Sessions.DeleteLoginSession(r.Context(), s.ID)
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.cfg.Secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: p.sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.cfg.Secure, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 

@@ -43,6 +43,9 @@ type App struct {
 	OAuth   *oauth.Server
 	Pages   *web.Pages
 	Handler http.Handler
+	// AdminHandler serves /metrics and /admin/* when AUTHD_ADMIN_ADDR is
+	// set (nil otherwise: Handler serves them).
+	AdminHandler http.Handler
 
 	stores *storeMetrics // storemetrics.go
 	cancel context.CancelFunc
@@ -143,7 +146,8 @@ func (a *App) build(ctx context.Context) error {
 	limiter := ratelimit.New(a.RDB, c.RedisPrefix, c.RateLimit, a.Log) // failed authentications
 	a.Pages, err = web.New(web.Config{
 		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
-		Secure: secure, Logger: a.Log, Devices: account.Devices{Grants: a.Grants},
+		Secure: secure, SessionTTL: c.SessionTTL, SessionIdle: c.SessionIdleTimeout,
+		Logger: a.Log, Devices: account.Devices{Grants: a.Grants},
 		BrowserGrants: a.Redis, SignInLimiter: limiter,
 	})
 	if err != nil {
@@ -176,15 +180,30 @@ func (a *App) build(ctx context.Context) error {
 
 // routes mounts every area's routes: the whole HTTP surface of authd is
 // this block (each area's Mount lists its own routes). gorilla/mux tries
-// routes in order, so the protocol's hot endpoints come first.
+// routes in order, so the protocol's hot endpoints come first. With
+// AUTHD_ADMIN_ADDR, /admin/* and /metrics go on their own router
+// (a.AdminHandler, served on that listener) and the public one answers 404
+// for them.
 func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 	r := mux.NewRouter()
-	a.OAuth.Mount(r)                                                                   // /oauth2/*, /userinfo, /.well-known/*, health
-	a.OAuth.DeviceFlow().Mount(r)                                                      // /oauth2/device/auth, /device
-	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r)          // /api/me/*
-	(&admin.API{Token: a.Config.AdminToken, Grants: a.Grants, Logger: a.Log}).Mount(r) // /admin/*
-	a.Pages.Routes(r)                                                                  // /login, /logout, /account/devices, /static/
-	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	ops := r
+	if a.Config.AdminAddr != "" {
+		ops = mux.NewRouter()
+	}
+	a.OAuth.Mount(r)                                                                     // /oauth2/*, /userinfo, /.well-known/*, health
+	a.OAuth.DeviceFlow().Mount(r)                                                        // /oauth2/device/auth, /device
+	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r)            // /api/me/*
+	(&admin.API{Token: a.Config.AdminToken, Grants: a.Grants, Logger: a.Log}).Mount(ops) // /admin/*
+	a.Pages.Routes(r)                                                                    // /login, /logout, /account/devices, /static/
+	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	if ops != r {
+		a.AdminHandler = a.outer(ops, secure)
+	}
+	return a.outer(r, secure)
+}
+
+// outer puts the middleware every request goes through around a router.
+func (a *App) outer(r *mux.Router, secure bool) http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 	})
@@ -192,7 +211,9 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 	if secure {
 		h = web.StrictTransport(h)
 	}
-	return h
+	// First: the client address is resolved once (AUTHD_TRUSTED_PROXIES),
+	// for the limiter, the grants' IPs, the device page and the request log.
+	return a.Config.Proxies.Middleware(h)
 }
 
 // recoverer turns a panic into a logged 500 instead of a dropped connection.
@@ -212,9 +233,20 @@ func recoverer(log *slog.Logger, h http.Handler) http.Handler {
 }
 
 // Serve serves HTTP on l until ctx is done, then shuts down gracefully.
-func (a *App) Serve(ctx context.Context, l net.Listener) error {
+func (a *App) Serve(ctx context.Context, l net.Listener) error { return a.serve(ctx, l, a.Handler) }
+
+// ServeAdmin serves /metrics and /admin/* on l (AUTHD_ADMIN_ADDR) as Serve
+// does.
+func (a *App) ServeAdmin(ctx context.Context, l net.Listener) error {
+	if a.AdminHandler == nil {
+		return errors.New("AUTHD_ADMIN_ADDR is not set")
+	}
+	return a.serve(ctx, l, a.AdminHandler)
+}
+
+func (a *App) serve(ctx context.Context, l net.Listener, h http.Handler) error {
 	srv := &http.Server{
-		Handler: a.Handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 	}

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/authd/authd/internal/httpx"
 	"github.com/authd/authd/ratelimit"
 )
 
@@ -56,7 +58,18 @@ type Config struct {
 	NoRedisAutoPipeline bool
 	// KeyRotation: add a new signing key when the newest is this old (0: off).
 	KeyRotation time.Duration
-	keyTimes    keyTiming // tests shorten the key intervals (keyrotation.go)
+	// Proxies: AUTHD_TRUSTED_PROXIES and AUTHD_TRUSTED_PROXY_HEADER, whose
+	// forwarding header gives the client address (httpx.ClientIP).
+	Proxies httpx.Proxies
+	// SessionTTL: AUTHD_SESSION_TTL, the absolute lifetime of a sign-in.
+	SessionTTL time.Duration
+	// SessionIdleTimeout: AUTHD_SESSION_IDLE_TIMEOUT, a sign-in unused this
+	// long ends (0: only SessionTTL ends it).
+	SessionIdleTimeout time.Duration
+	// AdminAddr: AUTHD_ADMIN_ADDR, a separate listener for /metrics and
+	// /admin/* (empty: both on the public listener).
+	AdminAddr string
+	keyTimes  keyTiming // tests shorten the key intervals (keyrotation.go)
 }
 
 // maxUsageFlushInterval keeps the usage flush far inside the TTL of the
@@ -103,6 +116,11 @@ func settings(c *Config) []setting {
 		{"AUTHD_RATE_LIMIT_IP_FAILURES", "50", count(&rl.IPFailures), "failures per client IP address per window (positive)"},
 		{"AUTHD_RATE_LIMIT_WINDOW", "1m", positive(&rl.Window, "1m"), "failure counting window and first block"},
 		{"AUTHD_RATE_LIMIT_MAX_WINDOW", "1h", positive(&rl.MaxWindow, "1m"), "longest block (blocks double up to it)"},
+		{"AUTHD_TRUSTED_PROXIES", "", proxyNets(&c.Proxies.Nets), "CIDRs of reverse proxies whose forwarding header gives the client address; unset, the TCP peer is the client"},
+		{"AUTHD_TRUSTED_PROXY_HEADER", "X-Forwarded-For", proxyHeader(&c.Proxies.Header), "X-Forwarded-For or Forwarded (RFC 7239): the one header trusted proxies report the client in"},
+		{"AUTHD_SESSION_TTL", "24h", positive(&c.SessionTTL, "24h"), "absolute lifetime of a browser sign-in"},
+		{"AUTHD_SESSION_IDLE_TIMEOUT", "1h", orOff(&c.SessionIdleTimeout), "a browser sign-in unused this long ends; 0 is off (only AUTHD_SESSION_TTL ends it)"},
+		{"AUTHD_ADMIN_ADDR", "", text(&c.AdminAddr), "separate listen address for /metrics and /admin/*; unset, both are on AUTHD_ADDR"},
 	}
 }
 
@@ -216,6 +234,29 @@ func offSwitch(p *bool) func(string) error {
 	}
 }
 
+func proxyNets(p *[]netip.Prefix) func(string) error {
+	return func(v string) error {
+		nets, err := httpx.ParseProxyNets(v)
+		if err != nil {
+			return err
+		}
+		*p = nets
+		return nil
+	}
+}
+
+func proxyHeader(p *string) func(string) error {
+	return func(v string) error {
+		for _, h := range []string{httpx.HeaderXForwardedFor, httpx.HeaderForwarded} {
+			if strings.EqualFold(v, h) {
+				*p = h
+				return nil
+			}
+		}
+		return errors.New("is neither X-Forwarded-For nor Forwarded")
+	}
+}
+
 func logLevel(p *string) func(string) error {
 	return func(v string) error {
 		var l slog.Level
@@ -244,6 +285,8 @@ func (c Config) ValidateServe() error {
 		{c.RefreshRetryWindow > time.Minute, "AUTHD_REFRESH_RETRY_WINDOW must be short (at most 1m): it is a retry allowance, not a grace period"},
 		{c.AdminToken != "" && len(c.AdminToken) < 32, "AUTHD_ADMIN_TOKEN must be at least 32 characters when set"},
 		{c.UsageFlushInterval > maxUsageFlushInterval, "AUTHD_USAGE_FLUSH_INTERVAL must be at most 24h (pending usage in Redis expires after a week without a write)"},
+		{c.AdminAddr != "" && c.AdminAddr == c.Addr, "AUTHD_ADMIN_ADDR must differ from AUTHD_ADDR"},
+		{c.SessionIdleTimeout > c.SessionTTL, "AUTHD_SESSION_IDLE_TIMEOUT must not exceed AUTHD_SESSION_TTL"},
 	}
 	for _, ch := range checks {
 		if ch.bad {

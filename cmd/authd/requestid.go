@@ -50,8 +50,9 @@ func newRequestID() string {
 }
 
 // requestIDs wraps h: it assigns the request id and logs each request (at
-// debug level, or error for a 5xx) with its id, method, path, status and
-// duration. The query string is never logged: it may carry codes or tokens.
+// debug level, or error for a 5xx) with its id, method, path, status,
+// duration and client address (httpx.ClientIP). The query string is never
+// logged: it may carry codes or tokens.
 func requestIDs(log *slog.Logger, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(requestIDHeader)
@@ -72,7 +73,7 @@ func requestIDs(log *slog.Logger, h http.Handler) http.Handler {
 			level = slog.LevelError
 		}
 		log.LogAttrs(ctx, level, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", code), slog.Duration("duration", time.Since(start)))
+			slog.Int("status", code), slog.Duration("duration", time.Since(start)), slog.String("ip", httpx.ClientIP(r)))
 	})
 }
 

@@ -23,8 +23,32 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- app.Serve(ctx, l) }()
+	listeners := 1
+	if cfg.AdminAddr != "" {
+		al, err := net.Listen("tcp", cfg.AdminAddr)
+		if err != nil {
+			cancel()
+			<-errc
+			return fmt.Errorf("listen on %s: %w", cfg.AdminAddr, err)
+		}
+		go func() { errc <- app.ServeAdmin(ctx, al) }()
+		listeners++
+		log.Info("authd admin listener", "addr", al.Addr().String())
+	}
 	log.Info("authd serving", "addr", l.Addr().String(), "issuer", cfg.Issuer, "gogc", gcPercent, "gomemlimit", memLimit)
-	return app.Serve(ctx, l)
+	// The first listener to end (failure or shutdown) ends the other.
+	var first error
+	for range listeners {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+		cancel()
+	}
+	return first
 }
 
 // defaultGCPercent is serve's GOGC when the environment sets none. authd's

@@ -2,20 +2,9 @@ package httpx
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"strings"
 )
-
-// ClientIP is the address of the caller: the TCP peer (authd does not trust
-// X-Forwarded-For). Every place that records or limits by address uses it.
-func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
 
 // BearerHeader returns the token of an "Authorization: Bearer" header
 // (RFC 6750 §2.1; the scheme is case-insensitive), and whether the header

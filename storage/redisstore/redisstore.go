@@ -476,9 +476,18 @@ func (s *Store) PutLoginSession(ctx context.Context, id string, payload []byte, 
 	return wrap("put login session", s.rdb.Set(ctx, s.loginKey(id), payload, ttl).Err())
 }
 
-// GetLoginSession returns a login session or ErrNotFound.
-func (s *Store) GetLoginSession(ctx context.Context, id string) ([]byte, error) {
-	b, err := s.rdb.Get(ctx, s.loginKey(id)).Bytes()
+// TouchLoginSession returns a login session or ErrNotFound and, when idle is
+// positive, makes it expire idle from now in the same command (GETEX): a
+// session in use slides, an unused one ends. The absolute end is the
+// caller's to enforce (web keeps it in the payload).
+func (s *Store) TouchLoginSession(ctx context.Context, id string, idle time.Duration) ([]byte, error) {
+	var cmd *redis.StringCmd
+	if idle > 0 {
+		cmd = s.rdb.GetEx(ctx, s.loginKey(id), idle)
+	} else {
+		cmd = s.rdb.Get(ctx, s.loginKey(id))
+	}
+	b, err := cmd.Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
