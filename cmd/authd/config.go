@@ -50,6 +50,14 @@ type Config struct {
 	// RateLimit bounds failed client authentications and sign-ins
 	// (AUTHD_RATE_LIMIT_*); Failures < 0 disables the limiter.
 	RateLimit ratelimit.Config
+	// DeviceAuthRate: device authorization requests a minute per client and
+	// source address (AUTHD_DEVICE_AUTH_RATE; 0 is unlimited).
+	DeviceAuthRate int
+	// DeviceCodeFailures wrong user codes per source address (and per
+	// sign-in session) within DeviceCodeWindow before the device page
+	// refuses (AUTHD_DEVICE_CODE_FAILURES, AUTHD_DEVICE_CODE_WINDOW).
+	DeviceCodeFailures int
+	DeviceCodeWindow   time.Duration
 	// NoRedisAutoPipeline: AUTHD_REDIS_AUTOPIPELINE=off. On by default,
 	// concurrent requests' hot-path reads go to Redis in shared pipelines
 	// (redisstore.Store.AutoPipelineReads).
