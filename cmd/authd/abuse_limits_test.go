@@ -265,7 +265,7 @@ func TestAbuseDeviceAuthorizationRate(t *testing.T) {
 	if secs, _ := strconv.Atoi(last.Header.Get("Retry-After")); secs < 1 || secs > 60 {
 		t.Errorf("Retry-After %q, want 1..60", last.Header.Get("Retry-After"))
 	}
-	f.startDevice(t, "tv", "", "openid")                           // another address (127.0.0.1)
+	f.startDevice(t, "tv", "", "openid") // another address (127.0.0.1)
 	r := postForm(context.Background(), hc, u, url.Values{"scope": {"openid"}}, "console:console-secret-0123456789")
 	if r.Status != http.StatusOK {
 		t.Errorf("another client from the same address: %v", r)
