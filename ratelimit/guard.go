@@ -67,7 +67,7 @@ func (g guarded) admit(w http.ResponseWriter, r *http.Request) (reserved []bool,
 	ctx := r.Context()
 	deadline := time.Now().Add(busyWait)
 	for {
-		if g.fast != "" && g.l.clear.Contains(g.fast) {
+		if g.fast != "" && g.l.cleared(g.fast) {
 			return nil, true
 		}
 		replies, accountFailures, asked := g.l.reserve(ctx, g.a)
@@ -101,6 +101,13 @@ func (g guarded) refuseFor(w http.ResponseWriter, r *http.Request, wait time.Dur
 	secs := int((wait + time.Second - 1) / time.Second)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	g.refuse(w, r, secs)
+}
+
+// cleared reports whether key just succeeded (an unexpired entry: the
+// cache's Contains would also report expired ones).
+func (l *Limiter) cleared(key string) bool {
+	_, ok := l.clear.Get(key)
+	return ok
 }
 
 // sleep waits d (false when ctx ended first).
@@ -139,7 +146,7 @@ func (l *Limiter) ClientAuth(h http.Handler) http.Handler {
 		g := guarded{l: l, refuse: refuseClient}
 		if id != "" {
 			g.a = newAttempt(l.prefix, clientKinds, id, src, l.cfg)
-			if l.clear.Contains(g.a.pair.base) {
+			if l.cleared(g.a.pair.base) {
 				g.fast = g.a.pair.base
 				g.serve(w, r, h)
 				return

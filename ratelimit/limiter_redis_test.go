@@ -1,6 +1,7 @@
 package ratelimit_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -83,5 +84,45 @@ func TestLimiterBurst(t *testing.T) {
 	wg.Wait()
 	if n := notLimited.Load(); n > 5 || calls.Load() > 5 {
 		t.Fatalf("burst of 40: %d not limited, %d ran; want at most 5", n, calls.Load())
+	}
+}
+
+type publicSet map[string]bool
+
+func (p publicSet) IsPublic(_ context.Context, id string) bool { return p[id] }
+
+// A public client presenting a secret fails against its source only: the
+// client stays usable, unslowed, from another source; successes give their
+// places back (sequential successes never block).
+func TestLimiterPublicClientAndSuccesses(t *testing.T) {
+	rdb, prefix := storagetest.Redis(t)
+	l := ratelimit.New(rdb, prefix, ratelimit.Config{Failures: 2, IPFailures: 5, Window: time.Minute, MaxDelay: 3 * time.Second},
+		nil, publicSet{"cli": true})
+	var calls atomic.Int64
+	bad := l.ClientAuth(answering(http.StatusUnauthorized, &calls, 0))
+	good := l.ClientAuth(answering(http.StatusOK, &calls, 0))
+	serve := func(h http.Handler, addr, id string) int {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, clientRequest(t, addr, id))
+		return w.Code
+	}
+	for i := 0; i < 4; i++ {
+		if c := serve(bad, "10.0.0.2", "cli"); c != http.StatusUnauthorized {
+			t.Fatalf("public client failure %d: %d (the pair must not block it)", i, c)
+		}
+	}
+	start := time.Now()
+	if c := serve(good, "10.0.0.3", "cli"); c != http.StatusOK || time.Since(start) > 50*time.Millisecond {
+		t.Fatalf("public client from another source: %d in %v", c, time.Since(start))
+	}
+	serve(bad, "10.0.0.2", "cli")
+	if c := serve(good, "10.0.0.2", "other"); c != http.StatusTooManyRequests {
+		t.Fatalf("the source after 5 failures: %d, want 429", c)
+	}
+	for i := 0; i < 20; i++ {
+		if c := serve(good, "10.0.0.4", "app"); c != http.StatusOK {
+			t.Fatalf("success %d: %d", i, c)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
