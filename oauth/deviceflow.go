@@ -356,13 +356,22 @@ func (s *Server) DeviceFlow() DeviceFlow { return DeviceFlow{s} }
 // Mount mounts the device authorization endpoint and the verification page.
 func (d DeviceFlow) Mount(r *mux.Router) {
 	s := d.s
-	r.HandleFunc("/oauth2/device/auth", s.instrument("device_authorization", s.parsed(s.deviceFormError, s.limited(s.deviceAuthorization)))).Methods(http.MethodPost)
+	r.HandleFunc("/oauth2/device/auth", s.instrument("device_authorization", s.parsed(s.deviceFormError, s.deviceRated(s.limited(s.deviceAuthorization))))).Methods(http.MethodPost)
 	r.Handle("/device", s.deviceVerification()).Methods(http.MethodGet, http.MethodPost)
 }
 
 // deviceFormError answers a device authorization whose form was refused.
 func (s *Server) deviceFormError(w http.ResponseWriter, r *http.Request, err error) {
 	s.writeAccessError(r.Context(), w, nil, err)
+}
+
+// deviceRated bounds device authorization requests per client and address
+// (before client authentication: a refused request is no attempt).
+func (s *Server) deviceRated(h http.Handler) http.HandlerFunc {
+	if s.limiter == nil {
+		return h.ServeHTTP
+	}
+	return s.limiter.DeviceAuthorization(h).ServeHTTP
 }
 
 // deviceVerification is the /device page handler.

@@ -7,10 +7,12 @@ import (
 )
 
 // ClientLimiter throttles failed client authentications on the endpoints
-// that authenticate clients (ratelimit.Limiter). Its middleware runs after
-// the form is parsed, so it reads the very form the endpoint uses.
+// that authenticate clients, and bounds device authorization requests per
+// client and address (ratelimit.Limiter). Its middleware runs after the
+// form is parsed, so it reads the very form the endpoint uses.
 type ClientLimiter interface {
 	ClientAuth(h http.Handler) http.Handler
+	DeviceAuthorization(h http.Handler) http.Handler
 }
 
 // Mount mounts every protocol route; the whole surface is in this block.

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/authd/authd/internal/httpx"
+	"github.com/authd/authd/ratelimit"
 )
 
 // The device verification page (RFC 8628 §3.3): a signed-in person enters
@@ -50,13 +52,6 @@ type FailureCounter interface {
 	// Failures returns key's count (0 when absent or expired).
 	Failures(ctx context.Context, key string) (int64, error)
 }
-
-// Guess throttling: this many wrong user codes per window, per client IP and
-// per login session, then the page refuses with 429 until the window ends.
-const (
-	UserCodeMaxFailures = 10
-	UserCodeWindow      = 10 * time.Minute
-)
 
 // DeviceVerification serves GET and POST /device. Mount it behind CSRF.
 func (p *Pages) DeviceVerification(v DeviceVerifier, fc FailureCounter) http.Handler {
@@ -109,7 +104,11 @@ func (h *deviceHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusOK, "Connect a device", devicePage{Mode: "enter", Username: user.Username})
 		return
 	}
-	g := guesses{h: h, user: user, keys: []string{"device:ip:" + httpx.ClientIP(r), "device:ls:" + user.ID}}
+	// Guess throttling: Config.UserCodeFailures wrong user codes per
+	// window, per source address (ratelimit.Source: an IPv6 /64 is one) and
+	// per login session, then the page refuses with 429 until the window
+	// ends.
+	g := guesses{h: h, user: user, keys: []string{"device:ip:" + ratelimit.Source(httpx.ClientIP(r)), "device:ls:" + user.ID}}
 	if g.blocked(w, r) {
 		return
 	}
@@ -135,7 +134,7 @@ type guesses struct {
 func (g guesses) tooMany(w http.ResponseWriter, r *http.Request) {
 	g.h.render(w, r, http.StatusTooManyRequests, "Too many attempts", devicePage{
 		Mode: "enter", Username: g.user.Username,
-		Error: "Too many wrong codes were entered. Wait 10 minutes, then try again.",
+		Error: "Too many wrong codes were entered. Wait " + waitText(g.h.p.cfg.UserCodeWindow) + ", then try again.",
 	})
 }
 
@@ -148,7 +147,7 @@ func (g guesses) blocked(w http.ResponseWriter, r *http.Request) bool {
 			g.h.unavailable(w, r, err)
 			return true
 		}
-		if n >= UserCodeMaxFailures {
+		if n >= int64(g.h.p.cfg.UserCodeFailures) {
 			g.tooMany(w, r)
 			return true
 		}
@@ -161,12 +160,12 @@ func (g guesses) blocked(w http.ResponseWriter, r *http.Request) bool {
 func (g guesses) failed(w http.ResponseWriter, r *http.Request) bool {
 	limited := false
 	for _, k := range g.keys {
-		n, err := g.h.fc.CountFailure(r.Context(), k, UserCodeWindow)
+		n, err := g.h.fc.CountFailure(r.Context(), k, g.h.p.cfg.UserCodeWindow)
 		if err != nil {
 			g.h.unavailable(w, r, err)
 			return true
 		}
-		limited = limited || n >= UserCodeMaxFailures
+		limited = limited || n >= int64(g.h.p.cfg.UserCodeFailures)
 	}
 	if limited {
 		g.tooMany(w, r)
@@ -237,4 +236,16 @@ func (h *deviceHandler) unavailable(w http.ResponseWriter, r *http.Request, err 
 	h.p.cfg.Logger.ErrorContext(r.Context(), "device verification", "err", err)
 	h.p.RenderError(w, r, http.StatusServiceUnavailable, "Temporarily unavailable",
 		"Connecting devices is temporarily unavailable. Please try again in a moment.")
+}
+
+// waitText says d for people: "10 minutes", "1 minute", "30 seconds".
+func waitText(d time.Duration) string {
+	n, unit := int(d/time.Minute), "minute"
+	if d < time.Minute {
+		n, unit = max(1, int(d/time.Second)), "second"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	return strconv.Itoa(n) + " " + unit
 }

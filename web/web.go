@@ -68,6 +68,11 @@ type Config struct {
 	BrowserGrants BrowserGrants
 	// SignInLimiter, when set, throttles failed sign-ins.
 	SignInLimiter SignInLimiter
+	// UserCodeFailures wrong user codes per source address, and per login
+	// session, within UserCodeWindow make the device page refuse until the
+	// window ends (0: 10 and 10m).
+	UserCodeFailures int
+	UserCodeWindow   time.Duration
 }
 
 // SignInLimiter throttles failed sign-ins (ratelimit.Limiter): it wraps the
@@ -118,6 +123,12 @@ func New(cfg Config) (*Pages, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.UserCodeFailures <= 0 {
+		cfg.UserCodeFailures = 10
+	}
+	if cfg.UserCodeWindow <= 0 {
+		cfg.UserCodeWindow = 10 * time.Minute
 	}
 	t, err := template.ParseFS(templateFS, "templates/*.html")
 	if err != nil {

@@ -143,12 +143,13 @@ func (a *App) build(ctx context.Context) error {
 		}
 	}
 	secure := strings.HasPrefix(c.Issuer, "https://")
-	limiter := ratelimit.New(a.RDB, c.RedisPrefix, c.RateLimit, a.Log) // failed authentications
+	limiter := ratelimit.New(a.RDB, c.RedisPrefix, c.limits(), a.Log, publicClients{a.Clients}) // failed authentications
 	a.Pages, err = web.New(web.Config{
 		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
 		Secure: secure, SessionTTL: c.SessionTTL, SessionIdle: c.SessionIdleTimeout,
 		Logger: a.Log, Devices: account.Devices{Grants: a.Grants},
 		BrowserGrants: a.Redis, SignInLimiter: limiter,
+		UserCodeFailures: c.DeviceCodeFailures, UserCodeWindow: c.DeviceCodeWindow,
 	})
 	if err != nil {
 		return err

@@ -52,6 +52,17 @@ type Config struct {
 	// RateLimit bounds failed client authentications and sign-ins
 	// (AUTHD_RATE_LIMIT_*); Failures < 0 disables the limiter.
 	RateLimit ratelimit.Config
+	// RateLimitMaxDelay: AUTHD_RATE_LIMIT_MAX_DELAY, the longest account-wide
+	// slowdown (ratelimit.Config.MaxDelay; 0 is none).
+	RateLimitMaxDelay time.Duration
+	// DeviceAuthRate: device authorization requests a minute per client and
+	// source address (AUTHD_DEVICE_AUTH_RATE; 0 is unlimited).
+	DeviceAuthRate int
+	// DeviceCodeFailures wrong user codes per source address (and per
+	// sign-in session) within DeviceCodeWindow before the device page
+	// refuses (AUTHD_DEVICE_CODE_FAILURES, AUTHD_DEVICE_CODE_WINDOW).
+	DeviceCodeFailures int
+	DeviceCodeWindow   time.Duration
 	// NoRedisAutoPipeline: AUTHD_REDIS_AUTOPIPELINE=off. On by default,
 	// concurrent requests' hot-path reads go to Redis in shared pipelines
 	// (redisstore.Store.AutoPipelineReads).
@@ -116,12 +127,24 @@ func settings(c *Config) []setting {
 		{"AUTHD_RATE_LIMIT_IP_FAILURES", "50", count(&rl.IPFailures), "failures per client IP address per window (positive)"},
 		{"AUTHD_RATE_LIMIT_WINDOW", "1m", positive(&rl.Window, "1m"), "failure counting window and first block"},
 		{"AUTHD_RATE_LIMIT_MAX_WINDOW", "1h", positive(&rl.MaxWindow, "1m"), "longest block (blocks double up to it)"},
+		{"AUTHD_RATE_LIMIT_MAX_DELAY", "3s", orOff(&c.RateLimitMaxDelay), "longest slowdown of an account failing from many addresses; 0 is none"},
+		{"AUTHD_DEVICE_AUTH_RATE", "100", countOrOff(&c.DeviceAuthRate), "device authorization requests a minute per client and address; 0 is unbounded"},
+		{"AUTHD_DEVICE_CODE_FAILURES", "10", count(&c.DeviceCodeFailures), "wrong user codes per address (and per sign-in session) per window on /device"},
+		{"AUTHD_DEVICE_CODE_WINDOW", "10m", positive(&c.DeviceCodeWindow, "10m"), "the /device wrong-code window and refusal"},
 		{"AUTHD_TRUSTED_PROXIES", "", proxyNets(&c.Proxies.Nets), "CIDRs of reverse proxies whose forwarding header gives the client address; unset, the TCP peer is the client"},
 		{"AUTHD_TRUSTED_PROXY_HEADER", "X-Forwarded-For", proxyHeader(&c.Proxies.Header), "X-Forwarded-For or Forwarded (RFC 7239): the one header trusted proxies report the client in"},
 		{"AUTHD_SESSION_TTL", "24h", positive(&c.SessionTTL, "24h"), "absolute lifetime of a browser sign-in"},
 		{"AUTHD_SESSION_IDLE_TIMEOUT", "1h", orOff(&c.SessionIdleTimeout), "a browser sign-in unused this long ends; 0 is off (only AUTHD_SESSION_TTL ends it)"},
 		{"AUTHD_ADMIN_ADDR", "", text(&c.AdminAddr), "separate listen address for /metrics and /admin/*; unset, both are on AUTHD_ADDR"},
 	}
+}
+
+// limits is the rate limiter's configuration: the AUTHD_RATE_LIMIT_* table
+// and the settings kept beside it.
+func (c Config) limits() ratelimit.Config {
+	rl := c.RateLimit
+	rl.MaxDelay, rl.DeviceAuthPerMinute = c.RateLimitMaxDelay, c.DeviceAuthRate
+	return rl
 }
 
 // defaultConfig is the configuration of an empty environment.
@@ -185,6 +208,11 @@ func count(p *int) func(string) error {
 		*p = n
 		return nil
 	}
+}
+
+// countOrOff is a positive count, or 0 for off.
+func countOrOff(p *int) func(string) error {
+	return zeroIsOff(count(p), func() { *p = 0 })
 }
 
 // failures is a positive count, or 0 to disable the rate limiter

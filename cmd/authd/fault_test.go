@@ -156,7 +156,7 @@ func TestFaultRedisHung(t *testing.T) {
 	}
 	defer func() { _ = rs.cmd.Process.Signal(syscall.SIGCONT) }()
 	// Reads time out after 500 ms; go-redis retries once, so the budget is
-	// about 1 s plus scheduling (and the rate limiter waits at most 200 ms).
+	// about 1 s plus scheduling (and the rate limiter waits at most 500 ms).
 	const limit = 3 * time.Second // generous: the suite runs in parallel on small machines
 	r, d := timed(func() apiResp { return e.refresh(tok.RefreshToken) })
 	wantUnavailable(t, "refresh (Redis stopped)", r, d, limit)
