@@ -7,6 +7,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 )
 
@@ -21,7 +22,10 @@ import (
 // window receives that very response again: no new tokens are minted (no
 // double spend) and the grant survives. After the window, reuse revokes the
 // grant as usual. Any other client presenting the token within the window
-// gets invalid_grant without revocation.
+// gets invalid_grant without revocation. A public client authenticates with
+// nothing but its client_id, so for it the kept response is also bound to
+// the address the refresh came from (retryBinding): a thief replaying the
+// just-rotated token from elsewhere gets invalid_grant, not the successor.
 
 // retryRefresh answers a refresh retry from the kept response. It reports
 // whether it wrote a response; when it did not, the request goes on to
@@ -42,9 +46,11 @@ func (s *Server) retryRefresh(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil || client.GetID() != succ.ClientID {
 		return false
 	}
-	body, err := s.retry.Open(succ.Sealed, []byte(oldSig))
+	body, err := s.retry.Open(succ.Sealed, retryBinding(oldSig, client, storage.RequestMetaFrom(ctx).IP))
 	if err != nil {
-		s.log.ErrorContext(ctx, "refresh retry: cannot open the kept response", "err", err)
+		if !client.IsPublic() { // for a public client: a retry from another address
+			s.log.ErrorContext(ctx, "refresh retry: cannot open the kept response", "err", err)
+		}
 		return false
 	}
 	s.metrics.tokensIssued.WithLabelValues("refresh_token_retry").Inc()
@@ -66,11 +72,22 @@ func (s *Server) keepRefreshResponse(ctx context.Context, ar fosite.AccessReques
 	if err != nil || oldSig == "" {
 		return
 	}
-	sealed, err := s.retry.Seal(body, []byte(oldSig))
+	sealed, err := s.retry.Seal(body, retryBinding(oldSig, ar.GetClient(), storage.RequestMetaFrom(ctx).IP))
 	if err == nil {
 		err = s.store.PutSuccessor(ctx, oldSig, fositestore.Successor{ClientID: ar.GetClient().GetID(), Sealed: sealed})
 	}
 	if err != nil {
 		s.log.WarnContext(ctx, "refresh retry: could not keep the response", "err", err)
 	}
+}
+
+// retryBinding is what a kept refresh response is sealed to (the AEAD's
+// additional data): the signature of the token it rotated away and, for a
+// public client, the client address of the refresh, so that only a retry
+// from that address opens it.
+func retryBinding(oldSig string, client fosite.Client, ip string) []byte {
+	if client != nil && client.IsPublic() {
+		return []byte(oldSig + "|" + ip)
+	}
+	return []byte(oldSig)
 }
