@@ -55,6 +55,7 @@ func (s *Server) accessTokenCaller(w http.ResponseWriter, r *http.Request, scope
 		deny("invalid_token", "The access token is invalid, expired or revoked.", http.StatusUnauthorized)
 		return nil, false
 	}
+	s.allowTokenClientOrigin(w, r, ar.GetClient())
 	if !ar.GetGrantedScopes().Has(scope) {
 		deny("insufficient_scope", "The access token lacks the "+scope+" scope.", http.StatusForbidden)
 		return nil, false

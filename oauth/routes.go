@@ -19,10 +19,10 @@ type ClientLimiter interface {
 // gorilla/mux tries routes in order, so the hottest come first.
 func (s *Server) Mount(r *mux.Router) {
 	r.HandleFunc("/oauth2/introspect", s.instrument("introspect", s.parsed(s.introspectionFormError, s.limited(s.introspect)))).Methods(http.MethodPost)
-	r.HandleFunc("/oauth2/token", s.instrument("token", s.parsed(s.tokenFormError, s.limited(s.token)))).Methods(http.MethodPost)
-	r.HandleFunc("/.well-known/openid-configuration", s.serveDiscovery).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/.well-known/oauth-authorization-server", s.serveDiscovery).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/.well-known/jwks.json", s.keys.ServeJWKS).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/oauth2/token", s.instrument("token", s.parsed(s.tokenFormError, s.corsFormClient(s.limited(s.token))))).Methods(http.MethodPost)
+	r.HandleFunc("/.well-known/openid-configuration", corsAnyOrigin(s.serveDiscovery)).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/.well-known/oauth-authorization-server", corsAnyOrigin(s.serveDiscovery)).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/.well-known/jwks.json", corsAnyOrigin(s.keys.ServeJWKS)).Methods(http.MethodGet, http.MethodHead)
 	// GET goes through the CSRF middleware only so that the sign-in and
 	// consent pages it renders carry a CSRF token (and the browser gets the
 	// CSRF cookie) for the POSTs to /login and /oauth2/auth/decision. GET is
@@ -31,8 +31,17 @@ func (s *Server) Mount(r *mux.Router) {
 	r.Handle("/oauth2/auth", s.pages.CSRF(http.HandlerFunc(s.authorize))).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/oauth2/auth", s.authorize).Methods(http.MethodPost)
 	r.Handle("/oauth2/auth/decision", s.pages.CSRF(http.HandlerFunc(s.authorize))).Methods(http.MethodPost)
-	r.HandleFunc("/oauth2/revoke", s.instrument("revoke", s.parsed(s.revocationFormError, s.limited(s.revoke)))).Methods(http.MethodPost)
-	r.HandleFunc("/userinfo", s.userinfo).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/oauth2/revoke", s.instrument("revoke", s.parsed(s.revocationFormError, s.corsFormClient(s.limited(s.revoke))))).Methods(http.MethodPost)
+	r.HandleFunc("/userinfo", corsTokenClient(s.userinfo)).Methods(http.MethodGet, http.MethodPost)
+	// CORS preflights (cors.go): the endpoints browser apps call. None for
+	// introspection, which never allows a cross-origin call.
+	for _, p := range []string{"/oauth2/token", "/oauth2/revoke"} {
+		r.HandleFunc(p, preflight("POST", false)).Methods(http.MethodOptions)
+	}
+	r.HandleFunc("/userinfo", preflight("GET, POST", false)).Methods(http.MethodOptions)
+	for _, p := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/.well-known/jwks.json"} {
+		r.HandleFunc(p, preflight("GET, HEAD", true)).Methods(http.MethodOptions)
+	}
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 }

@@ -35,9 +35,9 @@ const usage = `usage: authd <command>
   clients create --id ID [--secret S | --public] [--redirect-uri URI]... --grant-types list
                  [--scopes "a b"] [--name NAME] [--introspect] [--access-token-format opaque|jwt]
                  [--auth-method private_key_jwt (--jwks-file F | --jwks-uri URL)]
-                 [--post-logout-redirect-uri URI]... [--cors-origin ORIGIN]...
+                 [--post-logout-redirect-uri URI]... [--allowed-cors-origin ORIGIN]...
   clients update --id ID [--json] [the settings of create: --redirect-uri, --post-logout-redirect-uri,
-                 --cors-origin, --grant-types, --scopes, --name, --introspect[=false],
+                 --allowed-cors-origin, --grant-types, --scopes, --name, --introspect[=false],
                  --access-token-format, --id-token-alg; a list flag replaces the list, "" clears it]
   clients rotate-secret --id ID [--overlap 24h]
   clients list [--json] | clients delete --id ID

@@ -64,7 +64,7 @@ func registrationFlags(fs *flag.FlagSet) *registration {
 	s := &registration{fs: fs}
 	fs.Var(&s.redirects, "redirect-uri", "redirect URI (repeatable)")
 	fs.Var(&s.postLogout, "post-logout-redirect-uri", "where logout may return the user (repeatable)")
-	fs.Var(&s.cors, "cors-origin", "browser origin allowed to call authd for this client (repeatable)")
+	fs.Var(&s.cors, "allowed-cors-origin", "browser origin allowed to call the token, revocation and userinfo endpoints for this client, besides its redirect URIs' origins (repeatable)")
 	s.grantTypes = fs.String("grant-types", "", "comma-separated grant types")
 	s.scopes = fs.String("scopes", "", "space-separated scopes the client may request")
 	s.name = fs.String("name", "", "display name")
@@ -91,7 +91,7 @@ func (s *registration) update() storage.ClientUpdate {
 			u.RedirectURIs = list(s.redirects)
 		case "post-logout-redirect-uri":
 			u.PostLogoutRedirectURIs = list(s.postLogout)
-		case "cors-origin":
+		case "allowed-cors-origin":
 			u.CORSOrigins = list(s.cors)
 		case "grant-types":
 			u.GrantTypes = list(splitList(*s.grantTypes))

@@ -120,7 +120,7 @@ func TestClientsUpdate(t *testing.T) {
 	before := clientJSONOf(t, e.srv, e2eConfID)
 	out, err := cli(t, e.srv, "clients", "update", "--id", e2eConfID, "--name", "Renamed",
 		"--redirect-uri", e2eRedirect, "--redirect-uri", "https://app.example/cb",
-		"--post-logout-redirect-uri", "https://app.example/bye", "--cors-origin", "https://app.example",
+		"--post-logout-redirect-uri", "https://app.example/bye", "--allowed-cors-origin", "https://app.example",
 		"--scopes", "openid profile offline_access api:read api:write", "--access-token-format", "jwt", "--json")
 	if err != nil {
 		t.Fatalf("clients update: %v %s", err, out)
@@ -158,7 +158,7 @@ func TestClientsUpdate(t *testing.T) {
 	// Invalid changes are refused whole, with create's checks.
 	for _, args := range [][]string{
 		{"--access-token-format", "xml"}, {"--grant-types", "client_credentials"}, {"--redirect-uri", "http://evil.example/cb"},
-		{"--cors-origin", "https://app.example/path"}, {"--id-token-alg", "HS256", "--name", "Half"},
+		{"--allowed-cors-origin", "https://app.example/path"}, {"--id-token-alg", "HS256", "--name", "Half"},
 	} {
 		_, err := cli(t, e.srv, append([]string{"clients", "update", "--id", e2eConfID}, args...)...)
 		if exitCode(err) != 2 {
@@ -170,7 +170,7 @@ func TestClientsUpdate(t *testing.T) {
 	}
 	// A list flag given once with "" clears it; booleans and the ID token
 	// algorithm change; nothing else moves.
-	if _, err := cli(t, e.srv, "clients", "update", "--id", e2eConfID, "--cors-origin", "", "--post-logout-redirect-uri", "",
+	if _, err := cli(t, e.srv, "clients", "update", "--id", e2eConfID, "--allowed-cors-origin", "", "--post-logout-redirect-uri", "",
 		"--introspect", "--id-token-alg", "ES256"); err != nil {
 		t.Fatal(err)
 	}
