@@ -31,6 +31,8 @@ type Config struct {
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
 	AuthCodeTTL     time.Duration
+	// IDTokenTTL: AUTHD_ID_TOKEN_TTL, the ID token lifetime.
+	IDTokenTTL time.Duration
 	// DeviceCodeTTL: lifetime of RFC 8628 device and user codes.
 	DeviceCodeTTL time.Duration
 	LogLevel      string
