@@ -200,13 +200,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, errors.New("oauth: compose returned an unexpected provider type")
 	}
 	s.fosite, composed, s.idTokens = f, f, signer
-	if s.carry, err = keys.NewSealer(cfg.Secret, "authd authorize carry v1"); err != nil {
+	if err := s.newSealers(); err != nil {
 		return nil, err
-	}
-	if cfg.RefreshRetryWindow > 0 {
-		if s.retry, err = keys.NewSealer(cfg.Secret, "authd refresh retry v1"); err != nil {
-			return nil, err
-		}
 	}
 	s.enableDeviceFlow(fc, provider, strategy, signer)
 	s.metrics = newMetrics(d.Metrics)
@@ -214,6 +209,18 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// newSealers makes the sealers: the authorization request's carried
+// arrival time, and the refresh retry window's kept responses (when on).
+func (s *Server) newSealers() (err error) {
+	if s.carry, err = keys.NewSealer(s.cfg.Secret, "authd authorize carry v1"); err != nil {
+		return err
+	}
+	if s.cfg.RefreshRetryWindow > 0 {
+		s.retry, err = keys.NewSealer(s.cfg.Secret, "authd refresh retry v1")
+	}
+	return err
 }
 
 // kidSigner signs ID tokens with the key manager's active key and names it
