@@ -1,6 +1,8 @@
 package oauth
 
 import (
+	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+	"github.com/ory/fosite/token/jwt"
 
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
@@ -39,21 +42,71 @@ const (
 	stepIssue                       // issue the code
 )
 
-// freshLoginWindow: prompt=login is satisfied by a sign-in this recent.
-const freshLoginWindow = time.Minute
+// signInCheck is what the sign-in decision looks at.
+type signInCheck struct {
+	signedIn bool
+	authTime time.Time // the browser's sign-in (whole seconds)
+	// requestedAt is when authd first received this authorization request
+	// (whole seconds); carried: it came back from a page authd rendered for
+	// this very request (carriedURL), so a sign-in at or after it was made
+	// for this request.
+	requestedAt time.Time
+	carried     bool
+	prompt      []string
+	maxAge      int64 // seconds; -1: not asked
+	otherUser   bool  // the id_token_hint names another user than the signed-in one
+}
 
-// signInStep decides whether the browser's sign-in suffices: signedIn with
-// a sign-in at authTime, prompt as requested, atDecision when this is the
-// consent form's POST (the sign-in it follows was already checked).
-func signInStep(signedIn bool, authTime, now time.Time, prompt []string, atDecision bool) step {
-	fresh := signedIn && now.Sub(authTime) < freshLoginWindow
-	if signedIn && !(slices.Contains(prompt, "login") && !atDecision && !fresh) {
+// signInStep decides whether the browser's sign-in suffices (OIDC Core
+// 3.1.2.1): a sign-in made for this request always does; otherwise
+// prompt=login and select_account, an expired max_age (max_age=0: always)
+// and a hint for someone else ask for a new one, and prompt=none never
+// shows the form.
+func signInStep(c signInCheck) step {
+	if c.signedIn && c.carried && !c.authTime.Before(c.requestedAt) {
 		return stepContinue
 	}
-	if slices.Contains(prompt, "none") {
+	if c.signedIn && !c.reauthenticate() {
+		return stepContinue
+	}
+	if slices.Contains(c.prompt, "none") {
 		return stepLoginRequired
 	}
 	return stepSignIn
+}
+
+// reauthenticate: the request asks for a sign-in newer than the browser's.
+func (c signInCheck) reauthenticate() bool {
+	if slices.Contains(c.prompt, "login") || slices.Contains(c.prompt, "select_account") || c.otherUser {
+		return true
+	}
+	return c.maxAge == 0 || (c.maxAge > 0 && c.requestedAt.After(c.authTime.Add(time.Duration(c.maxAge)*time.Second)))
+}
+
+// promptValues are the prompt values authd implements.
+var promptValues = []string{"none", "login", "consent", "select_account"}
+
+// promptProblem says what is wrong with a prompt parameter ("": nothing).
+func promptProblem(prompt []string) string {
+	for _, p := range prompt {
+		if !slices.Contains(promptValues, p) {
+			return "The prompt value " + strconvQuote(p) + " is not supported."
+		}
+	}
+	if slices.Contains(prompt, "none") && len(prompt) > 1 {
+		return "prompt=none cannot be combined with other values."
+	}
+	return ""
+}
+
+// maxAge is the request's max_age in seconds, -1 when absent or not a
+// non-negative integer.
+func maxAge(form url.Values) int64 {
+	n, err := strconv.ParseInt(form.Get("max_age"), 10, 64)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
 }
 
 // consentStep decides on consent: decision is the consent form's answer
@@ -115,27 +168,118 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prompt := fosite.RemoveEmpty(strings.Split(ar.GetRequestForm().Get("prompt"), " "))
-	user, signedIn := s.pages.Current(r)
-	var authTime time.Time
-	if signedIn {
-		authTime = user.AuthTime
+	if msg := promptProblem(prompt); msg != "" {
+		s.provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint(msg))
+		return
 	}
-	atDecision := r.URL.Path == decisionPath
-	switch signInStep(signedIn, authTime, time.Now(), prompt, atDecision) {
+	user, requestedAt, ok := s.signIn(w, r, ar, client, prompt)
+	if ok {
+		s.consent(w, r, ar, client, user, prompt, requestedAt)
+	}
+}
+
+// signIn runs the sign-in decision; ok: the browser's user may go on, for
+// the request first received at requestedAt. Otherwise it has answered
+// (the sign-in form or an error).
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, client *fositestore.Client, prompt []string) (user *web.LoginSession, requestedAt time.Time, ok bool) {
+	ctx := r.Context()
+	hintSub, err := s.hintSubject(ctx, r.Form.Get("id_token_hint"))
+	if err != nil {
+		s.provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("The id_token_hint is not an ID token authd issued."))
+		return nil, time.Time{}, false
+	}
+	c := signInCheck{prompt: prompt, maxAge: maxAge(r.Form)}
+	c.requestedAt, c.carried = s.requestTime(r.Form, time.Now())
+	user, c.signedIn = s.pages.Current(r)
+	if c.signedIn {
+		c.authTime, c.otherUser = user.AuthTime, hintSub != "" && hintSub != user.UserID
+	}
+	switch signInStep(c) {
 	case stepLoginRequired:
 		s.provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired)
-		return
+		return nil, time.Time{}, false
 	case stepSignIn:
-		s.pages.RenderLogin(w, r, http.StatusOK, web.LoginPage{Next: authorizeURL("/oauth2/auth", r.Form), Client: displayName(client)})
-		return
+		s.pages.RenderLogin(w, r, http.StatusOK, web.LoginPage{
+			Next: s.carriedURL("/oauth2/auth", r.Form, c.requestedAt), Client: displayName(client), Username: loginHint(r.Form),
+		})
+		return nil, time.Time{}, false
 	}
-	s.consent(w, r, ar, client, user, prompt, atDecision)
+	return user, c.requestedAt, true
+}
+
+// loginHint is the username the sign-in form starts with (OIDC Core
+// 3.1.2.1 login_hint).
+func loginHint(form url.Values) string {
+	h := strings.TrimSpace(form.Get("login_hint"))
+	if len(h) > 200 {
+		return ""
+	}
+	return h
+}
+
+// hintSubject is the subject of an id_token_hint authd signed (expired
+// ones too, OIDC Core 3.1.2.1); "" without a hint.
+func (s *Server) hintSubject(ctx context.Context, hint string) (string, error) {
+	if hint == "" {
+		return "", nil
+	}
+	t, err := s.idTokens.Decode(ctx, hint)
+	var ve *jwt.ValidationError
+	if err != nil && !(errors.As(err, &ve) && ve.Has(jwt.ValidationErrorExpired)) {
+		return "", err
+	}
+	sub, _ := t.Claims["sub"].(string)
+	if sub == "" {
+		return "", errors.New("oauth: id_token_hint without a subject")
+	}
+	return sub, nil
+}
+
+// carryParam carries an authorization request's first arrival time across
+// the sign-in and consent pages, sealed to the request's other parameters
+// (so it belongs to exactly that request) and good for carryTTL.
+const (
+	carryParam = "authd_request"
+	carryTTL   = 10 * time.Minute
+)
+
+// carriedURL is the request's URL on path carrying requestedAt.
+func (s *Server) carriedURL(path string, form url.Values, requestedAt time.Time) string {
+	u := authorizeURL(path, form)
+	_, ad, _ := strings.Cut(u, "?")
+	sealed, err := s.carry.Seal([]byte(strconv.FormatInt(requestedAt.Unix(), 10)), []byte(ad))
+	if err != nil {
+		return u // not carried: the request's time is then that of its return
+	}
+	return u + "&" + carryParam + "=" + base64.RawURLEncoding.EncodeToString(sealed)
+}
+
+// requestTime is when the request in form first arrived: the carried time
+// when form carries a valid one, else now (whole seconds, as auth_time).
+func (s *Server) requestTime(form url.Values, now time.Time) (time.Time, bool) {
+	now = now.UTC().Truncate(time.Second)
+	raw, err := base64.RawURLEncoding.DecodeString(form.Get(carryParam))
+	if err != nil || len(raw) == 0 {
+		return now, false
+	}
+	_, ad, _ := strings.Cut(authorizeURL("", form), "?")
+	pt, err := s.carry.Open(raw, []byte(ad))
+	if err != nil {
+		return now, false
+	}
+	n, err := strconv.ParseInt(string(pt), 10, 64)
+	t := time.Unix(n, 0).UTC()
+	if err != nil || t.After(now) || now.Sub(t) > carryTTL {
+		return now, false
+	}
+	return t, true
 }
 
 // consent runs the consent decision for a signed-in user and, when it
 // allows, issues the authorization response.
-func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, client *fositestore.Client, user *web.LoginSession, prompt []string, atDecision bool) {
+func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, client *fositestore.Client, user *web.LoginSession, prompt []string, requestedAt time.Time) {
 	ctx := r.Context()
+	atDecision := r.URL.Path == decisionPath
 	requested := ar.GetRequestedScopes()
 	decision, remembered := "", []string(nil)
 	if atDecision {
@@ -158,7 +302,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 	case stepConsent:
 		s.pages.RenderConsent(w, r, web.ConsentPage{
 			Client: displayName(client), Username: user.Username, Scopes: describe(requested),
-			Action: authorizeURL(decisionPath, r.Form),
+			Action: s.carriedURL(decisionPath, r.Form, requestedAt),
 		})
 		return
 	case stepRemember:
@@ -167,12 +311,16 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 			return
 		}
 	}
-	s.issueCode(w, r, ar, user)
+	s.issueCode(w, r, ar, user, requestedAt)
 }
 
 // issueCode grants what was requested and writes fosite's authorization
 // response (the redirect with the code).
-func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, user *web.LoginSession) {
+//
+// The session's RequestedAt is when the request first arrived (before any
+// sign-in it needed): fosite's own prompt and max_age checks compare it with
+// AuthTime.
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, user *web.LoginSession, requestedAt time.Time) {
 	ctx := r.Context()
 	for _, sc := range ar.GetRequestedScopes() {
 		ar.GrantScope(sc)
@@ -182,7 +330,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 	}
 	sess := newSession(user.UserID, user.Username)
 	sess.Claims.AuthTime = user.AuthTime
-	sess.Claims.RequestedAt = ar.GetRequestedAt()
+	sess.Claims.RequestedAt = requestedAt
 	sess.Claims.AuthenticationMethodsReferences = []string{"pwd"}
 	resp, err := s.provider.NewAuthorizeResponse(ctx, ar, sess)
 	if err != nil {
@@ -200,7 +348,7 @@ func authorizeURL(path string, form url.Values) string {
 	q := url.Values{}
 	for k, v := range form {
 		switch k {
-		case "csrf_token", "consent", "username", "password":
+		case "csrf_token", "consent", "username", "password", carryParam:
 			continue
 		}
 		q[k] = v

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authd/authd/keys"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 )
@@ -24,38 +25,129 @@ func stepName(s step) string { return stepNames[s] }
 func TestSignInStep(t *testing.T) {
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	stale, fresh := now.Add(-2*time.Minute), now.Add(-10*time.Second)
+	none := int64(-1)
 	cases := []struct {
-		name       string
-		signedIn   bool
-		authTime   time.Time
-		prompt     []string
-		atDecision bool
-		want       step
+		name     string
+		signedIn bool
+		authTime time.Time
+		prompt   []string
+		// carried: the request came back from a page rendered for it,
+		// first received at requestedAt (else now).
+		carried     bool
+		requestedAt time.Time
+		maxAge      int64
+		otherUser   bool
+		want        step
 	}{
-		{"not signed in", false, time.Time{}, nil, false, stepSignIn},
-		{"signed in", true, fresh, nil, false, stepContinue},
-		{"signed in long ago, no prompt", true, now.Add(-48 * time.Hour), nil, false, stepContinue},
-		{"prompt=login, stale sign-in", true, stale, []string{"login"}, false, stepSignIn},
-		{"prompt=login, fresh sign-in", true, fresh, []string{"login"}, false, stepContinue},
-		{"prompt=login, sign-in exactly a minute ago", true, now.Add(-freshLoginWindow), []string{"login"}, false, stepSignIn},
-		{"prompt=login at the decision POST", true, stale, []string{"login"}, true, stepContinue},
-		{"prompt=login at the decision POST, not signed in", false, time.Time{}, []string{"login"}, true, stepSignIn},
-		{"not signed in at the decision POST", false, time.Time{}, nil, true, stepSignIn},
-		{"prompt=none, not signed in", false, time.Time{}, []string{"none"}, false, stepLoginRequired},
-		{"prompt=none, signed in", true, stale, []string{"none"}, false, stepContinue},
-		{"prompt=none login, stale", true, stale, []string{"none", "login"}, false, stepLoginRequired},
-		{"prompt=login none, stale", true, stale, []string{"login", "none"}, false, stepLoginRequired},
-		{"prompt=none login, fresh", true, fresh, []string{"none", "login"}, false, stepContinue},
-		{"prompt=none login, not signed in", false, time.Time{}, []string{"none", "login"}, false, stepLoginRequired},
-		{"prompt=consent, not signed in", false, time.Time{}, []string{"consent"}, false, stepSignIn},
-		{"prompt=consent, stale", true, stale, []string{"consent"}, false, stepContinue},
+		{"not signed in", false, time.Time{}, nil, false, now, none, false, stepSignIn},
+		{"signed in", true, fresh, nil, false, now, none, false, stepContinue},
+		{"signed in long ago, no prompt", true, now.Add(-48 * time.Hour), nil, false, now, none, false, stepContinue},
+		{"prompt=login, stale sign-in", true, stale, []string{"login"}, false, now, none, false, stepSignIn},
+		// Was stepContinue (freshLoginWindow): a sign-in 10 s before the
+		// request is not one made for it (issue 13).
+		{"prompt=login, fresh sign-in", true, fresh, []string{"login"}, false, now, none, false, stepSignIn},
+		{"prompt=login, signed in for this request", true, now, []string{"login"}, true, fresh, none, false, stepContinue},
+		{"prompt=login, signed in before the carried request", true, stale, []string{"login"}, true, fresh, none, false, stepSignIn},
+		{"prompt=login, same time but not carried", true, now, []string{"login"}, false, now, none, false, stepSignIn},
+		// The decision POST carries the request time of before its sign-in.
+		{"prompt=login at the decision POST", true, stale, []string{"login"}, true, stale, none, false, stepContinue},
+		{"prompt=login at the decision POST, not signed in", false, time.Time{}, []string{"login"}, true, stale, none, false, stepSignIn},
+		{"not signed in at the decision POST", false, time.Time{}, nil, true, stale, none, false, stepSignIn},
+		{"prompt=none, not signed in", false, time.Time{}, []string{"none"}, false, now, none, false, stepLoginRequired},
+		{"prompt=none, signed in", true, stale, []string{"none"}, false, now, none, false, stepContinue},
+		{"prompt=none login, stale", true, stale, []string{"none", "login"}, false, now, none, false, stepLoginRequired},
+		{"prompt=login none, stale", true, stale, []string{"login", "none"}, false, now, none, false, stepLoginRequired},
+		// Was stepContinue (freshLoginWindow); authorize refuses the
+		// combination as invalid_request before asking (promptProblem).
+		{"prompt=none login, fresh", true, fresh, []string{"none", "login"}, false, now, none, false, stepLoginRequired},
+		{"prompt=none login, not signed in", false, time.Time{}, []string{"none", "login"}, false, now, none, false, stepLoginRequired},
+		{"prompt=consent, not signed in", false, time.Time{}, []string{"consent"}, false, now, none, false, stepSignIn},
+		{"prompt=consent, stale", true, stale, []string{"consent"}, false, now, none, false, stepContinue},
+		{"prompt=select_account, signed in", true, fresh, []string{"select_account"}, false, now, none, false, stepSignIn},
+		{"max_age not passed", true, fresh, nil, false, now, 60, false, stepContinue},
+		{"max_age exactly reached", true, now.Add(-time.Minute), nil, false, now, 60, false, stepContinue},
+		{"max_age passed", true, now.Add(-61 * time.Second), nil, false, now, 60, false, stepSignIn},
+		{"max_age passed, prompt=none", true, stale, []string{"none"}, false, now, 60, false, stepLoginRequired},
+		{"max_age passed, signed in for this request", true, now, nil, true, now.Add(-5 * time.Second), 1, false, stepContinue},
+		{"max_age passed at the request, not at the decision", true, stale, nil, true, now.Add(-5 * time.Second), 60, false, stepSignIn},
+		{"max_age=0", true, now, nil, false, now, 0, false, stepSignIn},
+		{"max_age=0, signed in for this request", true, now, nil, true, now, 0, false, stepContinue},
+		{"max_age=0, prompt=none", true, now, []string{"none"}, false, now, 0, false, stepLoginRequired},
+		{"max_age=10000", true, stale, nil, false, now, 10000, false, stepContinue},
+		{"hint for another user", true, fresh, nil, false, now, none, true, stepSignIn},
+		{"hint for another user, prompt=none", true, fresh, []string{"none"}, false, now, none, true, stepLoginRequired},
+		{"hint for another user, not signed in, prompt=none", false, time.Time{}, []string{"none"}, false, now, none, false, stepLoginRequired},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := signInStep(tc.signedIn, tc.authTime, now, tc.prompt, tc.atDecision); got != tc.want {
+			c := signInCheck{
+				signedIn: tc.signedIn, authTime: tc.authTime, requestedAt: tc.requestedAt, carried: tc.carried,
+				prompt: tc.prompt, maxAge: tc.maxAge, otherUser: tc.otherUser,
+			}
+			if got := signInStep(c); got != tc.want {
 				t.Fatalf("signInStep = %s, want %s", stepName(got), stepName(tc.want))
 			}
 		})
+	}
+}
+
+func TestPromptProblem(t *testing.T) {
+	for _, tc := range []struct {
+		prompt []string
+		want   string // "" no problem, else part of the message
+	}{
+		{nil, ""}, {[]string{"login"}, ""}, {[]string{"none"}, ""}, {[]string{"consent", "login"}, ""},
+		{[]string{"select_account"}, ""}, {[]string{"none", "consent"}, "cannot be combined"},
+		{[]string{"bogus"}, `"bogus" is not supported`}, {[]string{"Login"}, "not supported"},
+	} {
+		got := promptProblem(tc.prompt)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("promptProblem(%v) = %q, want %q", tc.prompt, got, tc.want)
+		}
+	}
+}
+
+func TestMaxAge(t *testing.T) {
+	for v, want := range map[string]int64{"": -1, "0": 0, "1": 1, "10000": 10000, "-1": -1, "x": -1, "1.5": -1} {
+		if got := maxAge(url.Values{"max_age": {v}}); got != want {
+			t.Errorf("maxAge(%q) = %d, want %d", v, got, want)
+		}
+	}
+}
+
+func TestCarriedRequestTime(t *testing.T) {
+	sealer, err := keys.NewSealer([]byte("0123456789abcdef0123456789abcdef"), "authd authorize carry v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{carry: sealer}
+	now := time.Now().UTC().Truncate(time.Second)
+	form := url.Values{"client_id": {"app"}, "state": {"s1"}, "prompt": {"login"}}
+	u, err := url.Parse(s.carriedURL("/oauth2/auth", form, now.Add(-time.Minute)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := u.Query()
+	if got, ok := s.requestTime(back, now); !ok || !got.Equal(now.Add(-time.Minute)) {
+		t.Fatalf("carried time %v %v, want %v", got, ok, now.Add(-time.Minute))
+	}
+	if got, ok := s.requestTime(back, now.Add(carryTTL+2*time.Minute)); ok || !got.Equal(now.Add(carryTTL+2*time.Minute)) {
+		t.Errorf("a stale carry counted: %v %v", got, ok)
+	}
+	moved := url.Values{}
+	for k, v := range back {
+		moved[k] = v
+	}
+	moved.Set("state", "s2") // another request
+	if got, ok := s.requestTime(moved, now); ok || !got.Equal(now) {
+		t.Errorf("a carry moved to another request counted: %v %v", got, ok)
+	}
+	if _, ok := s.requestTime(form, now); ok {
+		t.Error("a request without a carry counted as carried")
+	}
+	back.Set(carryParam, "AAAA")
+	if _, ok := s.requestTime(back, now); ok {
+		t.Error("a forged carry counted")
 	}
 }
 

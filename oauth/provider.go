@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/openid"
@@ -42,6 +43,8 @@ type Keys interface {
 	Signer(alg string) (kid string, key crypto.Signer, err error)
 	JWKS() (body []byte, etag string)
 	ServeJWKS(w http.ResponseWriter, r *http.Request)
+	// PublicKey is the published key kid (verifying id_token_hint).
+	PublicKey(kid string) (jwk jose.JSONWebKey, ok bool)
 }
 
 // Consents remembers what a user allowed a client.
@@ -80,6 +83,10 @@ type Server struct {
 	devices  deviceStore
 	limiter  ClientLimiter
 	guesses  web.FailureCounter
+	// idTokens verifies id_token_hint; carry seals an authorization
+	// request's arrival time across its sign-in (authorize.go).
+	idTokens *kidSigner
+	carry    *keys.Sealer
 }
 
 // Users looks users up for UserInfo.
@@ -167,7 +174,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		OmitRedirectScopeParam:     false,
 		RedirectSecureChecker:      fosite.IsRedirectURISecure,
 	}
-	signer := &kidSigner{keys: d.Keys, alg: "RS256", clients: d.Clients}
+	signer := &kidSigner{keys: d.Keys, alg: "RS256", clients: d.Clients, issuer: cfg.Issuer}
 	provider := compose.Compose(fc, d.Store, &compose.CommonStrategy{
 		CoreStrategy:               strategy,
 		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: signer, Config: fc},
@@ -192,11 +199,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if !ok {
 		return nil, errors.New("oauth: compose returned an unexpected provider type")
 	}
-	s.fosite, composed = f, f
-	if cfg.RefreshRetryWindow > 0 {
-		if s.retry, err = keys.NewSealer(cfg.Secret, "authd refresh retry v1"); err != nil {
-			return nil, err
-		}
+	s.fosite, composed, s.idTokens = f, f, signer
+	if err := s.newSealers(); err != nil {
+		return nil, err
 	}
 	s.enableDeviceFlow(fc, provider, strategy, signer)
 	s.metrics = newMetrics(d.Metrics)
@@ -204,6 +209,18 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// newSealers makes the sealers: the authorization request's carried
+// arrival time, and the refresh retry window's kept responses (when on).
+func (s *Server) newSealers() (err error) {
+	if s.carry, err = keys.NewSealer(s.cfg.Secret, "authd authorize carry v1"); err != nil {
+		return err
+	}
+	if s.cfg.RefreshRetryWindow > 0 {
+		s.retry, err = keys.NewSealer(s.cfg.Secret, "authd refresh retry v1")
+	}
+	return err
 }
 
 // kidSigner signs ID tokens with the key manager's active key and names it
@@ -214,6 +231,7 @@ type kidSigner struct {
 	keys    Keys
 	alg     string // when no client in the audience says otherwise
 	clients Clients
+	issuer  string // Decode accepts only tokens authd issued
 }
 
 // algFor returns the signing algorithm for claims: that of the first
@@ -266,19 +284,52 @@ func (k *kidSigner) Generate(ctx context.Context, claims jwt.MapClaims, header j
 		}
 	}
 	h.Extra["kid"] = kid
+	// Only registered claims: fosite adds its own "rat" (the request time)
+	// and an "acr" of "0" when acr_values was asked; authd establishes no
+	// authentication context class, so it claims none.
+	delete(claims, "rat")
+	delete(claims, "acr")
 	return s.Generate(ctx, claims, h)
 }
 
+// Validate checks token is a JWT authd signed (Decode) and returns its
+// signature.
 func (k *kidSigner) Validate(ctx context.Context, token string) (string, error) {
-	return "", errors.New("oauth: validating authd-signed JWTs here is not supported")
+	if _, err := k.Decode(ctx, token); err != nil {
+		return "", err
+	}
+	return k.GetSignature(ctx, token)
 }
 
 func (k *kidSigner) Hash(ctx context.Context, in []byte) ([]byte, error) {
 	return (&jwt.DefaultSigner{}).Hash(ctx, in)
 }
 
+// Decode verifies token (an id_token_hint) as a JWT authd signed: its kid
+// is one of authd's published keys, its alg that key's, its iss authd.
+// The error of an expired but otherwise valid token is fosite's
+// ValidationErrorExpired with the token, which fosite accepts for a hint
+// (OIDC Core 3.1.2.1).
 func (k *kidSigner) Decode(ctx context.Context, token string) (*jwt.Token, error) {
-	return nil, errors.New("oauth: decoding authd-signed JWTs here is not supported")
+	t, err := jwt.Parse(token, func(t *jwt.Token) (interface{}, error) {
+		kid, _ := t.Header["kid"].(string)
+		jwk, ok := k.keys.PublicKey(kid)
+		if !ok || t.Method == jwt.SigningMethodNone || string(t.Method) != jwk.Algorithm {
+			return nil, errors.New("oauth: not signed with an authd key")
+		}
+		return jwk.Key, nil
+	})
+	if t == nil {
+		return nil, err
+	}
+	var ve *jwt.ValidationError
+	if err != nil && !(errors.As(err, &ve) && ve.Errors == jwt.ValidationErrorExpired) {
+		return nil, err
+	}
+	if iss, _ := t.Claims["iss"].(string); iss != k.issuer {
+		return nil, errors.New("oauth: the token was not issued by authd")
+	}
+	return t, err
 }
 
 func (k *kidSigner) GetSignature(ctx context.Context, token string) (string, error) {

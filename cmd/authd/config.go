@@ -31,6 +31,8 @@ type Config struct {
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
 	AuthCodeTTL     time.Duration
+	// IDTokenTTL: AUTHD_ID_TOKEN_TTL, the ID token lifetime.
+	IDTokenTTL time.Duration
 	// DeviceCodeTTL: lifetime of RFC 8628 device and user codes.
 	DeviceCodeTTL time.Duration
 	LogLevel      string
@@ -114,6 +116,7 @@ func settings(c *Config) []setting {
 		{"AUTHD_ACCESS_TOKEN_TTL", "1h", positive(&c.AccessTokenTTL, "1h, 720h"), "access token lifetime"},
 		{"AUTHD_REFRESH_TOKEN_TTL", "720h", positive(&c.RefreshTokenTTL, "1h, 720h"), "refresh token lifetime"},
 		{"AUTHD_AUTH_CODE_TTL", "10m", positive(&c.AuthCodeTTL, "1h, 720h"), "authorization code lifetime"},
+		{"AUTHD_ID_TOKEN_TTL", "1h", positive(&c.IDTokenTTL, "1h, 720h"), "ID token lifetime"},
 		{"AUTHD_DEVICE_CODE_TTL", "10m", positive(&c.DeviceCodeTTL, "1h, 720h"), "device and user code lifetime (at most 1h)"},
 		{"AUTHD_LOG_LEVEL", "info", logLevel(&c.LogLevel), "debug, info, warn or error"},
 		{"AUTHD_CLIENT_CACHE_TTL", "10s", positive(&c.ClientCacheTTL, "1h, 720h"), "how long a replica caches a client record"},
