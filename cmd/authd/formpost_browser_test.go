@@ -13,6 +13,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
@@ -22,8 +26,31 @@ import (
 
 func TestBrowserFormPost(t *testing.T) {
 	for _, decision := range []string{"allow", "deny"} {
-		t.Run(decision, func(t *testing.T) { browserFormPost(t, decision) })
+		t.Run(decision, func(t *testing.T) { browserFormPost(t, decision, true) })
 	}
+	// Without scripts the page does not submit itself: its visible
+	// Continue button does.
+	t.Run("allow-without-scripts", func(t *testing.T) { browserFormPost(t, "allow", false) })
+}
+
+// disableScripts turns script execution off in the browser's page.
+var disableScripts = chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+	_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+	return err
+})
+
+// pressContinue is what a person without scripts does on the form_post
+// page: nothing has been posted yet, and the visible button posts it.
+func pressContinue(ctx context.Context, got chan url.Values) error {
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("continue"))); err != nil {
+		return err
+	}
+	select {
+	case form := <-got:
+		return fmt.Errorf("with scripts off the page posted by itself: %v", form)
+	case <-time.After(500 * time.Millisecond):
+	}
+	return chromedp.Do(ctx, chromedp.Click(chromedp.ID("continue")))
 }
 
 // cspWatch records every console or log message about the Content Security
@@ -55,7 +82,7 @@ func (c *cspWatch) violations() []string {
 	return append([]string(nil), c.msgs...)
 }
 
-func browserFormPost(t *testing.T, decision string) {
+func browserFormPost(t *testing.T, decision string, scripts bool) {
 	bctx := headlessChrome(t)
 	got := make(chan url.Values, 1)
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -98,8 +125,14 @@ func browserFormPost(t *testing.T, decision string) {
 	if err == nil {
 		err = waitForConsent(bctx)
 	}
+	if err == nil && !scripts {
+		err = chromedp.Do(bctx, disableScripts)
+	}
 	if err == nil {
 		err = chromedp.Do(bctx, chromedp.Click(chromedp.ID(decision)))
+	}
+	if err == nil && !scripts {
+		err = pressContinue(bctx, got)
 	}
 	if err != nil {
 		t.Fatalf("browser: %v", err)
