@@ -86,15 +86,23 @@ func writeError(w http.ResponseWriter, err error) {
 	if !errors.As(err, &e) {
 		e = fosite.ErrServerError
 	}
-	if e.CodeField == http.StatusUnauthorized && e.ErrorField == fosite.ErrInvalidClient.ErrorField {
-		w.Header().Set("WWW-Authenticate", `Basic realm="authd"`)
-	}
+	basicChallenge(w, e)
 	retryAfter(w, e)
 	desc := e.DescriptionField
 	if e.HintField != "" {
 		desc = e.HintField
 	}
 	httpx.WriteJSON(w, e.CodeField, map[string]string{"error": e.ErrorField, "error_description": desc})
+}
+
+// basicChallenge adds the WWW-Authenticate challenge RFC 6749 §5.2 requires
+// on a 401 invalid_client (failed client authentication). Every writer of
+// the token, revocation and introspection endpoints' errors calls it.
+func basicChallenge(w http.ResponseWriter, err error) {
+	var e *fosite.RFC6749Error
+	if errors.As(err, &e) && e.CodeField == http.StatusUnauthorized && e.ErrorField == fosite.ErrInvalidClient.ErrorField {
+		w.Header().Set("WWW-Authenticate", `Basic realm="authd"`)
+	}
 }
 
 // retryAfter asks a client answered 503 to retry in a second.

@@ -190,7 +190,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		compose.OAuth2PKCEFactory,
 	)
 	s := &Server{
-		cfg: cfg, provider: provider, store: d.Store, clients: d.Clients, keys: d.Keys,
+		cfg: cfg, provider: &authorizeResponses{OAuth2Provider: provider, issuer: cfg.Issuer, pages: d.Pages}, store: d.Store, clients: d.Clients, keys: d.Keys,
 		pages: d.Pages, consents: d.Consents, users: d.Users, health: d.Health, log: d.Logger,
 		usage: d.Usage, strategy: strategy, limiter: d.Limiter, guesses: d.UserCodeGuesses,
 		devices: deviceStore{d.DeviceStates},

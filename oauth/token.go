@@ -63,6 +63,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 
 // tokenFormError answers a token request whose form was refused.
 func (s *Server) tokenFormError(w http.ResponseWriter, r *http.Request, err error) {
+	basicChallenge(w, err)
 	s.provider.WriteAccessError(r.Context(), w, fosite.NewAccessRequest(NewSession()), err)
 }
 
@@ -78,6 +79,7 @@ func (s *Server) writeAccessError(ctx context.Context, w http.ResponseWriter, ar
 	if errors.As(err, &e) {
 		retryAfter(w, e)
 	}
+	basicChallenge(w, err)
 	if ar == nil {
 		ar = fosite.NewAccessRequest(NewSession())
 	}
@@ -101,11 +103,13 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, unavailable(err))
 		return
 	}
+	basicChallenge(w, err)
 	s.provider.WriteRevocationResponse(ctx, w, err)
 }
 
 // revocationFormError answers a revocation whose form was refused.
 func (s *Server) revocationFormError(w http.ResponseWriter, r *http.Request, err error) {
+	basicChallenge(w, err)
 	s.provider.WriteRevocationResponse(r.Context(), w, err)
 }
 

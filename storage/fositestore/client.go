@@ -40,7 +40,15 @@ var (
 	_ fosite.Client                   = (*Client)(nil)
 	_ fosite.OpenIDConnectClient      = (*Client)(nil)
 	_ fosite.ClientWithSecretRotation = (*Client)(nil)
+	_ fosite.ResponseModeClient       = (*Client)(nil)
 )
+
+// responseModes are the response modes every client may ask for (the
+// authorization endpoint writes them; discovery lists them).
+var responseModes = []fosite.ResponseModeType{fosite.ResponseModeQuery, fosite.ResponseModeFragment, fosite.ResponseModeFormPost}
+
+// GetResponseModes: query, fragment and form_post, for every client.
+func (c *Client) GetResponseModes() []fosite.ResponseModeType { return responseModes }
 
 // GetRotatedHashes is the secret `authd clients rotate-secret` replaced,
 // while its overlap lasts (fosite tries it when the current secret does
