@@ -43,7 +43,7 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 		"code_challenge_methods_supported":              []string{"S256"},
-		"claims_supported":                              []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "preferred_username"},
+		"claims_supported":                              append([]string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr"}, append(profileClaims, emailClaims...)...),
 		"prompt_values_supported":                       promptValues,
 		"request_parameter_supported":                   false,
 		"request_uri_parameter_supported":               false,

@@ -89,7 +89,7 @@ type Server struct {
 	carry    *keys.Sealer
 }
 
-// Users looks users up for UserInfo.
+// Users looks users up for UserInfo (the claims of scopes profile and email).
 type Users interface {
 	GetUser(ctx context.Context, id string) (*storage.User, error)
 }
@@ -120,7 +120,8 @@ type Deps struct {
 // Scopes authd knows and shows on the consent page.
 var knownScopes = map[string]string{
 	"openid":         "Sign you in (your user id)",
-	"profile":        "See your username",
+	"profile":        "See your name and username",
+	"email":          "See your email address",
 	"offline_access": "Stay signed in (keep access while you are away)",
 	"grants":         "See and revoke the devices and apps signed in to your account",
 }

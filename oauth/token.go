@@ -120,8 +120,32 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := ar.GetSession()
 	out := map[string]any{"sub": sess.GetSubject()}
-	if ar.GetGrantedScopes().Has("profile") {
-		out["preferred_username"] = sess.GetUsername()
+	granted := ar.GetGrantedScopes()
+	if !granted.Has("profile") && !granted.Has("email") {
+		httpx.WriteJSON(w, http.StatusOK, out)
+		return
+	}
+	u, err := s.users.GetUser(r.Context(), sess.GetSubject())
+	switch {
+	case err == nil:
+		addUserClaims(out, u, granted)
+	case isUnavailable(err):
+		// Postgres down: userinfo keeps working with what the token's
+		// session holds (the username), as it did before users had a
+		// profile; the record's claims are left out until it is back.
+		s.logError(r.Context(), "userinfo: user record unavailable, answering with the session's claims", err)
+		if granted.Has("profile") {
+			out["preferred_username"] = sess.GetUsername()
+		}
+	case errors.Is(err, storage.ErrNotFound):
+		const desc = "The user of the access token no longer exists."
+		w.Header().Set("WWW-Authenticate", `Bearer realm="authd", error="invalid_token", error_description="`+desc+`"`)
+		httpx.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": desc})
+		return
+	default:
+		s.logError(r.Context(), "userinfo: user lookup", err)
+		writeError(w, err)
+		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }

@@ -74,6 +74,13 @@ type User struct {
 	Username     string
 	PasswordHash string // from HashPassword
 	CreatedAt    time.Time
+	// Profile and contact data (OIDC Core 5.1 standard claims); "" when unset.
+	Email         string
+	EmailVerified bool
+	Name          string // full name
+	GivenName     string
+	FamilyName    string
+	UpdatedAt     time.Time // last change of the record; CreatedAt at first
 }
 
 // Revocation reasons recorded on a grant.

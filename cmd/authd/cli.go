@@ -41,7 +41,10 @@ const usage = `usage: authd <command>
                  --access-token-format, --id-token-alg; a list flag replaces the list, "" clears it]
   clients rotate-secret --id ID [--overlap 24h]
   clients list [--json] | clients delete --id ID
-  users create --username U --password P | users list [--json]
+  users create --username U --password P [--email E] [--email-verified] [--name "Full Name"]
+               [--given-name G] [--family-name F]
+  users update --username U [--password P] [the profile flags of create; flags not given stay]
+  users list [--json]
   keys list [--json] | keys rotate [--alg RS256|ES256]
   grants list --subject SUB [--active]
   grants revoke --id ID | grants revoke --subject SUB
@@ -88,6 +91,7 @@ var commands = []command{
 	{"clients update", pgOnly, clientsUpdate},
 	{"clients rotate-secret", pgOnly, clientsRotateSecret},
 	{"users create", pgOnly, usersCreate},
+	{"users update", pgOnly, usersUpdate},
 	{"users list", pgOnly, usersList},
 	{"keys list", pgOnly, keysList},
 	{"keys rotate", pgOnly, keysRotate},

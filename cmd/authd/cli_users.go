@@ -20,15 +20,98 @@ func usersCreate(ctx context.Context, e *cmdEnv, args []string) error {
 	fs := flag.NewFlagSet("users create", flag.ContinueOnError)
 	name := fs.String("username", "", "username")
 	pw := fs.String("password", "", "password")
+	prof := addProfileFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	u, err := createUser(ctx, e.db, *name, *pw)
-	if err != nil {
+	u := &storage.User{Username: *name}
+	prof.apply(fs, u)
+	if err := insertUser(ctx, e.db, u, *pw); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "user %s created (subject %s)\n", u.Username, u.ID)
 	return nil
+}
+
+// usersUpdate changes the profile flags given (the others stay) and, with
+// --password, the password of the user --username.
+func usersUpdate(ctx context.Context, e *cmdEnv, args []string) error {
+	fs := flag.NewFlagSet("users update", flag.ContinueOnError)
+	name := fs.String("username", "", "username")
+	pw := fs.String("password", "", "new password")
+	prof := addProfileFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *name == "" {
+		return usageError{"users update: --username is required"}
+	}
+	u, err := e.db.GetUserByUsername(ctx, *name)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("user %q not found", *name)
+	} else if err != nil {
+		return err
+	}
+	prof.apply(fs, u)
+	if flagSet(fs, "password") {
+		if u.PasswordHash, err = hashNewPassword("users update", *pw); err != nil {
+			return err
+		}
+	}
+	if err := e.db.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "user %s updated (subject %s)\n", u.Username, u.ID)
+	return nil
+}
+
+// profileFlags are the profile flags of users create and users update.
+type profileFlags struct {
+	email, name, given, family *string
+	verified                   *bool
+}
+
+func addProfileFlags(fs *flag.FlagSet) profileFlags {
+	return profileFlags{
+		email:    fs.String("email", "", "email address"),
+		verified: fs.Bool("email-verified", false, "the email address is verified"),
+		name:     fs.String("name", "", "full name"),
+		given:    fs.String("given-name", "", "given name"),
+		family:   fs.String("family-name", "", "family name"),
+	}
+}
+
+// apply copies onto u the profile flags given on the command line.
+func (p profileFlags) apply(fs *flag.FlagSet, u *storage.User) {
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "email":
+			u.Email = *p.email
+		case "email-verified":
+			u.EmailVerified = *p.verified
+		case "name":
+			u.Name = *p.name
+		case "given-name":
+			u.GivenName = *p.given
+		case "family-name":
+			u.FamilyName = *p.family
+		}
+	})
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
+// hashNewPassword checks a new password's length and hashes it.
+func hashNewPassword(cmd, password string) (string, error) {
+	if len(password) < 8 {
+		return "", usageError{cmd + ": the password must be at least 8 characters"}
+	}
+	return storage.HashPassword(password)
 }
 
 func usersList(ctx context.Context, e *cmdEnv, args []string) error {
@@ -46,24 +129,30 @@ func usersList(ctx context.Context, e *cmdEnv, args []string) error {
 }
 
 func createUser(ctx context.Context, db *postgres.DB, username, password string) (*storage.User, error) {
-	if username == "" || password == "" {
-		return nil, usageError{"users create: --username and --password are required"}
-	}
-	if len(password) < 8 {
-		return nil, usageError{"users create: the password must be at least 8 characters"}
-	}
-	h, err := storage.HashPassword(password)
-	if err != nil {
-		return nil, err
-	}
-	u := &storage.User{Username: username, PasswordHash: h}
-	if err := db.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, storage.ErrConflict) {
-			return nil, fmt.Errorf("user %q already exists", username)
-		}
+	u := &storage.User{Username: username}
+	if err := insertUser(ctx, db, u, password); err != nil {
 		return nil, err
 	}
 	return u, nil
+}
+
+// insertUser creates the user u (username and profile set) with password.
+func insertUser(ctx context.Context, db *postgres.DB, u *storage.User, password string) error {
+	if u.Username == "" || password == "" {
+		return usageError{"users create: --username and --password are required"}
+	}
+	h, err := hashNewPassword("users create", password)
+	if err != nil {
+		return err
+	}
+	u.PasswordHash = h
+	if err := db.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return fmt.Errorf("user %q already exists", u.Username)
+		}
+		return err
+	}
+	return nil
 }
 
 // Demo credentials created by `authd demo` (development only).

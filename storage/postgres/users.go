@@ -9,16 +9,18 @@ import (
 	"github.com/authd/authd/storage"
 )
 
-const userCols = `id, username, password_hash, created_at`
+const userCols = `id, username, password_hash, created_at,
+	email, email_verified, name, given_name, family_name, updated_at`
 
 func scanUser(row pgx.Row) (storage.User, error) {
 	var u storage.User
-	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.CreatedAt)
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.CreatedAt,
+		&u.Email, &u.EmailVerified, &u.Name, &u.GivenName, &u.FamilyName, &u.UpdatedAt)
 	return u, err
 }
 
 // CreateUser stores u. It sets u.ID to a new random UUID when empty and
-// u.CreatedAt to now when zero. It returns storage.ErrConflict when the
+// u.CreatedAt to now when zero; u.UpdatedAt becomes u.CreatedAt. It returns storage.ErrConflict when the
 // username (or the given id) is taken. Usernames are compared exactly
 // (case-sensitive).
 func (db *DB) CreateUser(ctx context.Context, u *storage.User) error {
@@ -26,10 +28,26 @@ func (db *DB) CreateUser(ctx context.Context, u *storage.User) error {
 		u.ID = uuid.NewString()
 	}
 	u.CreatedAt = orNow(u.CreatedAt)
-	_, err := db.pool.Exec(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4)`,
-		u.ID, u.Username, u.PasswordHash, u.CreatedAt)
+	u.UpdatedAt = u.CreatedAt
+	_, err := db.pool.Exec(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		u.ID, u.Username, u.PasswordHash, u.CreatedAt,
+		u.Email, u.EmailVerified, u.Name, u.GivenName, u.FamilyName, u.UpdatedAt)
 	if err != nil {
 		return wrap("create user", err)
+	}
+	return nil
+}
+
+// UpdateUser writes the password hash and the profile of the user u.ID
+// (the username, id and creation time stay) and sets u.UpdatedAt to now.
+// It returns storage.ErrNotFound when there is no such user.
+func (db *DB) UpdateUser(ctx context.Context, u *storage.User) error {
+	err := db.pool.QueryRow(ctx, `UPDATE users SET password_hash = $2, email = $3, email_verified = $4,
+		name = $5, given_name = $6, family_name = $7, updated_at = now()
+		WHERE id = $1 RETURNING updated_at`,
+		u.ID, u.PasswordHash, u.Email, u.EmailVerified, u.Name, u.GivenName, u.FamilyName).Scan(&u.UpdatedAt)
+	if err != nil {
+		return wrap("update user", err)
 	}
 	return nil
 }
