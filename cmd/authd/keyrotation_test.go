@@ -127,9 +127,18 @@ func TestKeyRotationAcrossReplicas(t *testing.T) {
 		}
 	}
 	t.Logf("rotation published %v after start", published.Sub(start).Round(time.Millisecond))
-	all, err := rs[0].App.Keys.List(ctx)
-	if err != nil {
-		t.Fatal(err)
+	// Each algorithm rotates under its own lock hold, so the ES256 rotation
+	// can land a moment after the RS256 key shows up: wait for it (bounded),
+	// then require exactly one new key per algorithm.
+	var all []keys.KeyInfo
+	var err error
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if all, err = rs[0].App.Keys.List(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(all) >= 2*keysAtStart || time.Now().After(deadline) {
+			break
+		}
 	}
 	if len(all) != 2*keysAtStart {
 		t.Fatalf("%d keys in the store after one period, want %d (one replica rotates each algorithm once): %+v", len(all), 2*keysAtStart, all)
