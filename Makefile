@@ -35,6 +35,7 @@ test:
 	$(SERVICES) up
 	$(SERVICES) cluster-up
 	$(SERVICES) browser
+	$(SERVICES) node
 	$(WITH_ENV) $(GO) vet ./...
 	@# Benchmarks once each (so they never rot), before the real tests so
 	@# that go test's closing lines are those of the test run.

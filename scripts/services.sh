@@ -12,7 +12,11 @@
 #
 #   $DATA/cluster/700N/    Redis Cluster nodes (cluster-up / cluster-down)
 #
-# Usage: scripts/services.sh {up|down|status|env|browser|redis-start|redis-stop|pg-start|pg-stop|cluster-up|cluster-down}
+#   cmd/authd/testdata/interop/node_modules/   openid-client for the
+#                          interoperability tests (node: npm ci, pinned by
+#                          that folder's package-lock.json)
+#
+# Usage: scripts/services.sh {up|down|status|env|browser|node|redis-start|redis-stop|pg-start|pg-stop|cluster-up|cluster-down}
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -614,13 +618,36 @@ cmd_browser() {
   [ -x /usr/bin/chromium ] || die "/usr/bin/chromium still missing after apt-get install chromium"
 }
 
+# Node.js (20 or newer) and the interoperability tests' relying party
+# library, openid-client, pinned by $INTEROP_DIR/package-lock.json and
+# installed there with npm ci; again only when the lockfile has changed
+# since (a copy of it in node_modules marks the install).
+INTEROP_DIR="$REPO_ROOT/cmd/authd/testdata/interop"
+cmd_node() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  [ "$major" -ge 20 ] || die "node $(node --version) is too old: openid-client needs Node.js 20 or newer"
+  local stamp="$INTEROP_DIR/node_modules/.authd-package-lock.json"
+  if [ -f "$stamp" ] && cmp -s "$stamp" "$INTEROP_DIR/package-lock.json"; then
+    log "openid-client present: $INTEROP_DIR/node_modules"
+    return 0
+  fi
+  log "npm ci in $INTEROP_DIR"
+  (cd "$INTEROP_DIR" && npm ci --no-audit --no-fund --ignore-scripts >&2) || die "npm ci failed in $INTEROP_DIR"
+  cp "$INTEROP_DIR/package-lock.json" "$stamp"
+}
+
 usage() {
   cat >&2 <<EOF
-usage: $0 {up|down|status|env|browser|redis-start|redis-stop|pg-start|pg-stop|cluster-up|cluster-down}
+usage: $0 {up|down|status|env|browser|node|redis-start|redis-stop|pg-start|pg-stop|cluster-up|cluster-down}
   data dir: $DATA (AUTHD_DATA_DIR)
   redis:    $HOST:$REDIS_PORT (AUTHD_REDIS_PORT)
   postgres: $HOST:$PG_PORT (AUTHD_PG_PORT)
   cluster:  $HOST:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[2]} (cluster-up: three Redis Cluster masters, data in \$DATA/cluster)
+  browser:  Debian chromium for the browser tests; node: Node.js and openid-client (npm ci) for the interop tests
 EOF
 }
 
@@ -632,6 +659,7 @@ main() {
     status) cmd_status ;;
     env) cmd_env ;;
     browser) cmd_browser ;;
+    node) with_lock cmd_node ;;
     redis-start) with_lock redis_start ;;
     redis-stop) with_lock redis_stop ;;
     pg-start) with_lock pg_start ;;
