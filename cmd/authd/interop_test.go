@@ -39,9 +39,20 @@ type nodeRP struct {
 }
 
 // startNodeRP runs rp.mjs with args (after the issuer) until the test ends
-// and waits (20 s at most) for its ready line. Without node or the
-// installed openid-client it skips, unless CI is set, where it fails.
+// and waits for its ready line. Without node or the installed
+// openid-client it skips, unless CI is set, where it fails.
 func startNodeRP(t *testing.T, issuer string, args ...string) *nodeRP {
+	t.Helper()
+	rp, err := launchNodeRP(t, issuer, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rp
+}
+
+// launchNodeRP is startNodeRP returning the error (with rp.mjs's stderr)
+// when the RP does not start: it exits, or prints no ready line in 20 s.
+func launchNodeRP(t *testing.T, issuer string, args ...string) (*nodeRP, error) {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err == nil {
@@ -57,16 +68,27 @@ func startNodeRP(t *testing.T, issuer string, args ...string) *nodeRP {
 	cmd.Dir = interopDir
 	stderr := &lockedBuffer{limit: 64 << 10}
 	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
+	// An os.Pipe rather than StdoutPipe, which Wait would close under the
+	// reader.
+	stdout, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout = w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { stdout.Close() })
+	exited := make(chan struct{}) // closed once rp.mjs has exited and its stderr is all read
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 		if t.Failed() {
 			t.Logf("rp.mjs stderr:\n%s", stderr.String())
 		}
@@ -76,17 +98,20 @@ func startNodeRP(t *testing.T, issuer string, args ...string) *nodeRP {
 		line, _ := bufio.NewReader(stdout).ReadString('\n')
 		ready <- line
 	}()
-	rp := &nodeRP{t: t}
+	rp := &nodeRP{t: t, hc: &http.Client{Timeout: 20 * time.Second}}
 	select {
 	case line := <-ready:
 		if err := json.Unmarshal([]byte(line), rp); err != nil || rp.URL == "" {
-			t.Fatalf("rp.mjs did not start (ready line %q: %v); stderr:\n%s", line, err, stderr.String())
+			select { // an RP that failed has exited: wait (≤5 s) for its last words
+			case <-exited:
+			case <-time.After(5 * time.Second):
+			}
+			return nil, fmt.Errorf("rp.mjs did not start (ready line %q: %v); stderr:\n%s", line, err, stderr.String())
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatalf("rp.mjs not ready after 20 s; stderr:\n%s", stderr.String())
+		return nil, fmt.Errorf("rp.mjs not ready after 20 s; stderr:\n%s", stderr.String())
 	}
-	rp.hc = &http.Client{Timeout: 20 * time.Second}
-	return rp
+	return rp, nil
 }
 
 // interopRP starts rp.mjs for a client registered in e with the RP's

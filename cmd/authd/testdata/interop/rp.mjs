@@ -73,8 +73,10 @@ async function configure() {
   const opts = { ...insecure, ...(secretArg ? { initialAccessToken: secretArg } : {}) };
   const cfg = await client.dynamicClientRegistration(issuer, metadata, undefined, opts);
   // The registered secret is sent with HTTP Basic, as registered.
-  const secret = cfg.clientMetadata().client_secret;
-  return new client.Configuration(cfg.serverMetadata(), cfg.clientMetadata().client_id, cfg.clientMetadata(), client.ClientSecretBasic(secret));
+  const registered = cfg.clientMetadata();
+  const basic = new client.Configuration(cfg.serverMetadata(), registered.client_id, registered, client.ClientSecretBasic(registered.client_secret));
+  client.allowInsecureRequests(basic);
+  return basic;
 }
 
 async function route(req, res) {
@@ -159,7 +161,8 @@ function failure(err) {
 
 function describe(err) {
   const cause = err.cause instanceof Error ? `: ${err.cause.message}` : err.cause ? `: ${JSON.stringify(err.cause)}` : '';
-  return `${err.name}: ${err.message}${cause}`;
+  const status = err.status ? ` (HTTP ${err.status})` : '';
+  return `${err.name}${status}: ${err.message}${cause}`;
 }
 
 function reply(res, status, body) {
