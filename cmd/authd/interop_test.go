@@ -184,18 +184,17 @@ func (r rpResult) sub() string {
 // the consent page and submits a form_post page (through post, which may
 // tamper with it); it returns what the RP answered at its callback.
 func (rp *nodeRP) signIn(b *browser, params url.Values, post func(action string, form url.Values) page) rpResult {
+	t := rp.t
+	t.Helper()
 	if post == nil {
 		post = b.post
 	}
-	t := rp.t
-	t.Helper()
 	var pages []string
 	p := b.get(rp.URL + "/login?" + params.Encode())
 	for range 10 {
 		switch {
 		case p.Status == http.StatusFound || p.Status == http.StatusSeeOther:
 			p = b.get(p.location(t).String())
-			continue
 		case strings.HasPrefix(p.URL.String(), rp.RedirectURI):
 			r := decodeResult(t, p.Status, p.Body)
 			r.Pages = pages
