@@ -44,7 +44,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) {
 	}
 	m, err := readMetadata(r)
 	if err == nil {
-		err = a.selfPolicy(m)
+		err = a.selfPolicy(m, nil)
 	}
 	var c storage.Client
 	if err == nil {
@@ -137,15 +137,16 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, id, token string) {
 	httpx.WriteJSON(w, http.StatusOK, a.answer(*c, "", token))
 }
 
-// update is RFC 7592 §2.2: the metadata replaces the registration.
+// update is RFC 7592 §2.2: the metadata replaces the registration, but
+// for introspect, which stays as an operator set it.
 func (a *API) update(w http.ResponseWriter, r *http.Request, id, token string) {
 	m, err := readMetadata(r)
-	if err == nil {
-		err = a.selfPolicy(m)
-	}
 	var cur *storage.Client
 	if err == nil {
 		cur, err = a.Clients.Get(r.Context(), id)
+	}
+	if err == nil {
+		err = a.selfPolicy(m, cur)
 	}
 	if err == nil {
 		err = sameClient(m, *cur)
@@ -153,6 +154,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, id, token string) {
 	var u storage.ClientUpdate
 	if err == nil {
 		u, err = m.Update(*cur)
+		u.Introspect = nil // an operator's to give and take
 	}
 	if err == nil {
 		cur, err = a.Clients.Update(r.Context(), id, u)

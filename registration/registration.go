@@ -108,17 +108,23 @@ const (
 // selfPolicy is what a client that registers itself may not ask for, on
 // top of clients.Check: the right to introspect every token (operators
 // grant it), a jwks_uri (authd would fetch a URL of the registrant's
-// choosing), and, in Open mode, client_credentials (tokens no user
-// consented to).
-func (a *API) selfPolicy(m clients.Metadata) error {
+// choice), in Open mode client_credentials (tokens no user consented
+// to), and more than a page's worth of name and URIs. On an update, cur
+// is the registration as it is: what it already has (an operator gave
+// it) may stay.
+func (a *API) selfPolicy(m clients.Metadata, cur *storage.Client) error {
+	if cur == nil {
+		cur = &storage.Client{}
+	}
 	var problems []string
-	if m.Introspect {
+	if m.Introspect && !cur.Introspect {
 		problems = append(problems, "introspect is granted by an operator, not at registration")
 	}
-	if m.JWKSURI != "" {
+	if m.JWKSURI != "" && m.JWKSURI != cur.JWKSURI {
 		problems = append(problems, "jwks_uri is not accepted at registration: register the key set as jwks")
 	}
-	if a.Mode == Open && slices.Contains(m.GrantTypes, storage.ClientCredentialsGrantType) {
+	cc := storage.ClientCredentialsGrantType
+	if a.Mode == Open && slices.Contains(m.GrantTypes, cc) && !slices.Contains(cur.GrantTypes, cc) {
 		problems = append(problems, "client_credentials needs registration with an initial access token")
 	}
 	if utf8.RuneCountInString(m.ClientName) > maxName {

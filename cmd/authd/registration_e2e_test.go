@@ -216,8 +216,15 @@ func TestRegistrationManagement(t *testing.T) {
 	wantOAuthError(t, e.regDo(http.MethodPut, path, rat, strings.Replace(update, newRedirect, "http://evil.example/cb", 1)), http.StatusBadRequest, "invalid_redirect_uri")
 	wantOAuthError(t, e.regDo(http.MethodPut, path, rat, strings.Replace(update, `"scope"`, `"client_secret":"chosen-by-the-client-0123456789","scope"`, 1)),
 		http.StatusBadRequest, "invalid_client_metadata")
+	wantOAuthError(t, e.regDo(http.MethodPut, path, rat, strings.Replace(update, `"scope"`, `"introspect":true,"scope"`, 1)),
+		http.StatusBadRequest, "invalid_client_metadata")
+	// What an operator gave stays through the registrant's updates.
+	if out, err := cli(t, e.srv, "clients", "update", "--id", id, "--introspect"); err != nil {
+		t.Fatalf("clients update --introspect: %v %s", err, out)
+	}
 	up := e.regDo(http.MethodPut, path, rat, update)
-	if up.Status != http.StatusOK || up.str("client_name") != "Renamed App" || fmt.Sprint(up.JSON["redirect_uris"]) != "["+newRedirect+"]" {
+	if up.Status != http.StatusOK || up.str("client_name") != "Renamed App" || fmt.Sprint(up.JSON["redirect_uris"]) != "["+newRedirect+"]" ||
+		up.JSON["introspect"] != true {
 		t.Fatalf("update: %v", up)
 	}
 	if r := e.refreshWith(tok.RefreshToken, id+":"+secret); r.Status != http.StatusOK { // updates never revoke grants
@@ -380,4 +387,26 @@ func TestRegistrationConfig(t *testing.T) {
 	if _, err := envConfig(); err == nil || !strings.Contains(err.Error(), "AUTHD_REGISTRATION") {
 		t.Errorf("AUTHD_REGISTRATION=closed: %v", err)
 	}
+}
+
+// TestRegistrationBackendsDown: with Postgres stopped, registering and
+// reading a registration answer 503 temporarily_unavailable promptly;
+// with Redis killed (the per-source count cannot be kept) so does
+// registering, never a 500.
+func TestRegistrationBackendsDown(t *testing.T) {
+	pg, rs := startOwnPostgres(t), startOwnRedis(t)
+	e := newE2E(t, openMode, func(c *Config) { c.DatabaseURL, c.RedisURL = pg.URL(), rs.URL() })
+	reg := e.register("", webMetadata)
+	path, rat := e.regPath(reg), reg.str("registration_access_token")
+
+	rs.Kill()
+	r, d := timed(func() apiResp { return e.regDo(http.MethodPost, dynreg.Path, "", webMetadata) })
+	wantUnavailable(t, "registration with Redis down", r, d, 3*time.Second)
+	rs.Start()
+
+	pg.Stop()
+	r, d = timed(func() apiResp { return e.regDo(http.MethodPost, dynreg.Path, "", webMetadata) })
+	wantUnavailable(t, "registration with Postgres down", r, d, 5*time.Second)
+	r, d = timed(func() apiResp { return e.regDo(http.MethodGet, path, rat, "") })
+	wantUnavailable(t, "reading a registration with Postgres down", r, d, 5*time.Second)
 }
