@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -92,7 +93,7 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request) bool {
 		httpx.WriteJSON(w, http.StatusServiceUnavailable, problem("temporarily_unavailable", "Registration is unavailable. Retry later."))
 		return false
 	case !ok:
-		secs := int((retry + 999_999_999) / 1_000_000_000)
+		secs := int(math.Ceil(retry.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		a.Logger.WarnContext(r.Context(), "registration limit reached", "ip", httpx.ClientIP(r))
 		httpx.WriteJSON(w, http.StatusTooManyRequests, problem("temporarily_unavailable",
