@@ -162,7 +162,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 		JWKSFetcherStrategy:            newJWKSFetcher(),
 		ClientAuthenticationStrategy:   assertionAuthentication(&composed),
 		ScopeStrategy:                  fosite.ExactScopeStrategy,
-		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
+		// Resource indicators (resource.go): exact, invalid_target.
+		AudienceMatchingStrategy:       resourceMatching,
 		EnforcePKCEForPublicClients:    true,
 		EnablePKCEPlainChallengeMethod: false,
 		RefreshTokenScopes:             RefreshScopes,

@@ -54,10 +54,10 @@ func clientsCreate(ctx context.Context, e *cmdEnv, args []string) error {
 // commands turn the flags given into one storage.ClientUpdate, and both
 // check the result with storage.Client.Validate.
 type registration struct {
-	fs                                           *flag.FlagSet
-	name, grantTypes, scopes, format, idTokenAlg *string
-	introspect                                   *bool
-	redirects, postLogout, cors                  listFlag
+	fs                                                     *flag.FlagSet
+	name, grantTypes, scopes, format, idTokenAlg, resource *string
+	introspect                                             *bool
+	redirects, postLogout, cors, audience                  listFlag
 }
 
 func registrationFlags(fs *flag.FlagSet) *registration {
@@ -69,6 +69,8 @@ func registrationFlags(fs *flag.FlagSet) *registration {
 	s.scopes = fs.String("scopes", "", "space-separated scopes the client may request")
 	s.name = fs.String("name", "", "display name")
 	s.introspect = fs.Bool("introspect", false, "allow this client to call introspection")
+	fs.Var(&s.audience, "audience", "a resource (RFC 8707 resource indicator, an absolute URI) this client may request tokens for (repeatable)")
+	s.resource = fs.String("resource", "", "the API this client protects, as a resource server (an absolute URI): introspection then shows it only tokens for it")
 	s.format = fs.String("access-token-format", "opaque", "opaque or jwt (RFC 9068)")
 	s.idTokenAlg = fs.String("id-token-alg", "RS256", "ID token signing algorithm (id_token_signed_response_alg): RS256 or ES256")
 	return s
@@ -103,6 +105,10 @@ func (s *registration) update() storage.ClientUpdate {
 			u.IDTokenAlg = s.idTokenAlg
 		case "introspect":
 			u.Introspect = s.introspect
+		case "audience":
+			u.Audience = list(s.audience)
+		case "resource":
+			u.Resource = s.resource
 		}
 	})
 	return u
