@@ -290,9 +290,17 @@ func TestIntrospectRefreshTokenOnlyHolder(t *testing.T) {
 			t.Errorf("%s sees the app's refresh token active", strings.SplitN(basic, ":", 2)[0])
 		}
 	}
+	// The holder sees it, as RFC 7662 allows: it says it is a refresh token
+	// (no token_type), and its exp is its own (the test server's refresh
+	// lifetime is 24 h), not its access token's.
 	resp := e.post("/oauth2/introspect", url.Values{"token": {rt}}, resAppBasic)
-	if resp.Status != http.StatusOK || resp.JSON["active"] != true || resp.str("token_use") != "refresh_token" || resp.str("client_id") != resAppID {
+	if resp.Status != http.StatusOK || resp.JSON["active"] != true || resp.str("token_use") != "refresh_token" ||
+		resp.str("client_id") != resAppID || resp.str("token_type") != "" || resp.str("sub") != e.sub {
 		t.Errorf("the holder introspecting its refresh token: %v", resp)
+	}
+	rexp, _ := resp.JSON["exp"].(float64)
+	if d := time.Until(time.Unix(int64(rexp), 0)); d < 23*time.Hour || d > 25*time.Hour {
+		t.Errorf("refresh token exp %v is %v away, want ~24h", rexp, d)
 	}
 	// The RS without --resource still sees the access token (today's rule).
 	if a, _ := introspectAs(e, rsBasic, r.str("access_token")); !a {
