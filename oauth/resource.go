@@ -76,6 +76,20 @@ func resourceMatching(haystack, needle []string) error {
 	return nil
 }
 
+// deviceResources are the resources a device authorization request asks
+// for (RFC 8707 with RFC 8628: the device authorization request carries
+// them, as an authorization request does), each one the client registered.
+func deviceResources(client fosite.Client, form url.Values) ([]string, error) {
+	if err := resourcesAsAudience(form); err != nil {
+		return nil, err
+	}
+	rs := form[fositeAudienceParam]
+	if err := resourceMatching(client.GetAudience(), rs); err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
 // tokenAudience decides the audience of the access token a token request
 // gets (RFC 8707 §2.2). requested are the request's resources, grant the
 // resources of the authorization behind a code, refresh or device grant

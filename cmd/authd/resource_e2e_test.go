@@ -348,3 +348,43 @@ func TestClientsResourceCLI(t *testing.T) {
 		}
 	}
 }
+
+// The device flow (RFC 8628) carries resources from the device
+// authorization request into its grant, like an authorization request.
+func TestResourceIndicatorsDeviceFlow(t *testing.T) {
+	f := newDevFixture(t)
+	f.srv.addClient(t, storage.Client{ID: "mcp-tv", GrantTypes: []string{storage.DeviceCodeGrantType, "refresh_token"},
+		Scopes: []string{"openid", "offline_access"}, Audience: []string{resA, resB}}, "")
+	f.srv.addClient(t, storage.Client{ID: rsAID, GrantTypes: []string{"client_credentials"}, Introspect: true, Resource: resA}, rsSecret)
+	start := func(rs ...string) apiResp {
+		return devPost(t, f.srv.URL+"/oauth2/device/auth", url.Values{"client_id": {"mcp-tv"}, "scope": {"openid offline_access"}, "resource": rs})
+	}
+	for _, rs := range [][]string{{"https://evil.example/"}, {resA, "api"}} {
+		wantDevError(t, start(rs...), http.StatusBadRequest, "invalid_target")
+	}
+	r := start(resA, resB)
+	if r.Status != http.StatusOK {
+		t.Fatalf("device authorization: %v", r)
+	}
+	b := newDevBrowser(t, f.srv.URL)
+	if done := b.decide(b.signIn(b.get(f.srv.URL+"/device?user_code="+r.str("user_code"))), "approve"); done.Status != http.StatusOK {
+		t.Fatalf("approve: %d %s", done.Status, done.Body)
+	}
+	tok := f.poll(t, "mcp-tv", "", r.str("device_code"))
+	if tok.Status != http.StatusOK {
+		t.Fatalf("poll: %v", tok)
+	}
+	in := f.introspect(t, tok.str("access_token")) // the RS without --resource
+	if got := fmt.Sprint(in.JSON["aud"]); in.JSON["active"] != true || got != fmt.Sprintf("[%s %s]", resA, resB) {
+		t.Errorf("device token: active %v aud %s", in.JSON["active"], got)
+	}
+	ref := devPost(t, f.srv.URL+"/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {"mcp-tv"},
+		"refresh_token": {tok.str("refresh_token")}, "resource": {resB}})
+	if ref.Status != http.StatusOK {
+		t.Fatalf("narrowing refresh: %v", ref)
+	}
+	rsA := devPost(t, f.srv.URL+"/oauth2/introspect", url.Values{"token": {ref.str("access_token")}}, rsAID, rsSecret)
+	if rsA.Status != http.StatusOK || rsA.Raw != `{"active":false}` {
+		t.Errorf("RS of A introspecting a token narrowed to B: %v", rsA)
+	}
+}
