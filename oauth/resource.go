@@ -95,13 +95,17 @@ func deviceResources(client fosite.Client, form url.Values) ([]string, error) {
 // resources of the authorization behind a code, refresh or device grant
 // (what fosite carried as the requested audience), allowed the client's
 // registered audiences now. client_credentials gets what it requested
-// (fosite checked it against allowed). Otherwise the token is for every
-// resource of the grant, or, when the request names resources, for those,
-// each of which must be one of the grant's; and the client must still be
-// registered for them all.
+// (fosite checked it against allowed). Otherwise the client must still be
+// registered for every resource of the grant (fosite's refresh handler
+// checks the previous token's audience the same way), and the token is for
+// all of them, or, when the request names resources, for those, each of
+// which must be one of the grant's.
 func tokenAudience(clientCredentials bool, requested, grant, allowed []string) ([]string, error) {
 	if clientCredentials {
 		return requested, nil
+	}
+	if err := resourceMatching(allowed, grant); err != nil {
+		return nil, invalidTarget("The client is no longer allowed a resource of this grant.")
 	}
 	target := grant
 	if len(requested) > 0 {
@@ -111,9 +115,6 @@ func tokenAudience(clientCredentials bool, requested, grant, allowed []string) (
 			}
 		}
 		target = requested
-	}
-	if err := resourceMatching(allowed, target); err != nil {
-		return nil, err
 	}
 	return slices.Clone(target), nil
 }

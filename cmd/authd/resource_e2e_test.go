@@ -34,9 +34,9 @@ var resAppBasic = resAppID + ":" + resAppSecret
 
 // newResourceE2E is newE2E plus the app and two resource servers registered
 // with --resource. The e2e resource server (e2eRSID) has no --resource.
-func newResourceE2E(t *testing.T) *e2e {
+func newResourceE2E(t *testing.T, cfgFn ...func(*Config)) *e2e {
 	t.Helper()
-	e := newE2E(t)
+	e := newE2E(t, cfgFn...)
 	e.srv.addClient(t, storage.Client{
 		ID: resAppID, Name: "MCP App", RedirectURIs: []string{e2eRedirect}, ResponseTypes: []string{"code"},
 		GrantTypes: []string{"authorization_code", "refresh_token", "client_credentials"},
@@ -387,4 +387,30 @@ func TestResourceIndicatorsDeviceFlow(t *testing.T) {
 	if rsA.Status != http.StatusOK || rsA.Raw != `{"active":false}` {
 		t.Errorf("RS of A introspecting a token narrowed to B: %v", rsA)
 	}
+}
+
+// A resource taken from the app's --audience ends the refreshes of the
+// grants that include it, narrowed or not; new requests for it are refused.
+func TestResourceRemovedFromAudience(t *testing.T) {
+	e := newResourceE2E(t, shortClientCache)
+	r := exchange(e, resourceCode(e, resA, resB))
+	if r.Status != http.StatusOK {
+		t.Fatalf("exchange: %v", r)
+	}
+	kept := exchange(e, resourceCode(e, resA))
+	if kept.Status != http.StatusOK {
+		t.Fatalf("exchange: %v", kept)
+	}
+	if out, err := cli(t, e.srv, "clients", "update", "--id", resAppID, "--audience", resA); err != nil {
+		t.Fatalf("update: %v %s", err, out)
+	}
+	time.Sleep(2 * lifecycleCacheTTL)
+	for _, rs := range [][]string{nil, {resA}} {
+		ref := e.post("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.str("refresh_token")}, "resource": rs}, resAppBasic)
+		wantOAuthError(t, ref, http.StatusBadRequest, "invalid_target")
+	}
+	if ref := e.post("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {kept.str("refresh_token")}}, resAppBasic); ref.Status != http.StatusOK {
+		t.Errorf("a grant of the resource still registered: %v", ref)
+	}
+	wantOAuthError(t, e.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "resource": {resB}}, resAppBasic), http.StatusBadRequest, "invalid_target")
 }
