@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -413,4 +415,77 @@ func TestResourceRemovedFromAudience(t *testing.T) {
 		t.Errorf("a grant of the resource still registered: %v", ref)
 	}
 	wantOAuthError(t, e.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "resource": {resB}}, resAppBasic), http.StatusBadRequest, "invalid_target")
+}
+
+// backendCalls sums, from the served /metrics, the Redis commands (a
+// pipeline counts once) and the Postgres statements the server has run.
+func backendCalls(t *testing.T, e *e2e) (redisCalls, pgCalls float64) {
+	t.Helper()
+	resp, err := e.hc.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		name, _, _ := strings.Cut(line, "{")
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "authd_redis_command_duration_seconds_count":
+			redisCalls += v
+		case "authd_postgres_query_duration_seconds_count":
+			pgCalls += v
+		}
+	}
+	return redisCalls, pgCalls
+}
+
+// The audience check costs no storage call: introspecting an access token as
+// a resource server with --resource, shown or hidden, is one Redis read and
+// no Postgres; a refresh token hidden from it touches no Postgres either.
+func TestIntrospectionAudienceStaysOneRedisRead(t *testing.T) {
+	e := newResourceE2E(t, func(c *Config) { c.UsageFlushInterval, c.KeyRotation = 0, 0 })
+	r := exchange(e, resourceCode(e, resA))
+	other := exchange(e, resourceCode(e, resB))
+	if r.Status != http.StatusOK || other.Status != http.StatusOK {
+		t.Fatalf("exchanges: %v %v", r, other)
+	}
+	rsA := rsAID + ":" + rsSecret
+	tokens := map[string]bool{r.str("access_token"): true, other.str("access_token"): false}
+	for tok, want := range tokens { // warm: the caller's registration is cached now
+		if got, _ := introspectAs(e, rsA, tok); got != want {
+			t.Fatalf("RS of A: active %v, want %v", got, want)
+		}
+	}
+	const rounds = 10
+	redis0, pg0 := backendCalls(t, e)
+	for range rounds {
+		for tok, want := range tokens {
+			if got, _ := introspectAs(e, rsA, tok); got != want {
+				t.Fatalf("RS of A: active %v, want %v", got, want)
+			}
+		}
+	}
+	redis1, pg1 := backendCalls(t, e)
+	if n := redis1 - redis0; n < 1 || n > rounds*float64(len(tokens)) {
+		t.Errorf("%v Redis calls for %d introspections, want at most one each", n, rounds*len(tokens))
+	}
+	if pg1 != pg0 {
+		t.Errorf("%v Postgres statements during introspection, want none", pg1-pg0)
+	}
+	t.Logf("%d introspections: %v Redis calls, %v Postgres statements", rounds*len(tokens), redis1-redis0, pg1-pg0)
+	for range rounds {
+		if a, _ := introspectAs(e, rsA, r.str("refresh_token")); a {
+			t.Fatal("RS of A sees the app's refresh token")
+		}
+	}
+	if _, pg2 := backendCalls(t, e); pg2 != pg1 {
+		t.Errorf("%v Postgres statements introspecting refresh tokens, want none", pg2-pg1)
+	}
 }
