@@ -15,7 +15,9 @@ import (
 // introspect answers RFC 7662 requests. The caller is authenticated and
 // authorised (introspectionCaller) before the token is looked at, so a
 // caller without permission learns nothing about any token, not even
-// whether it is live.
+// whether it is live. A live token the caller may not see (visibleTo: a
+// refresh token of another client, an access token for another resource
+// than a resource server's --resource) is {"active":false} to it.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	caller, err := s.introspectionCaller(r)
