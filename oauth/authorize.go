@@ -137,7 +137,7 @@ func parseAuthorizeForm(w http.ResponseWriter, r *http.Request, maxBody int64) (
 		return "The authorization request could not be parsed.", false
 	}
 	for k, v := range r.Form {
-		if len(v) > 1 {
+		if len(v) > 1 && k != resourceParam { // RFC 8707 §2: resource repeats
 			return "The parameter " + strconvQuote(k) + " is repeated.", false
 		}
 	}
@@ -157,7 +157,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/oauth2/auth?"+r.Form.Encode(), http.StatusSeeOther)
 		return
 	}
+	badTarget := resourcesAsAudience(r.Form) // resource.go: fosite checks them as its audience
 	ar, err := s.provider.NewAuthorizeRequest(ctx, r)
+	r.Form.Del(fositeAudienceParam) // not carried across the pages: resource is
+	if err == nil {
+		err = badTarget
+	}
 	if err != nil {
 		s.authorizeError(w, r, ar, err)
 		return

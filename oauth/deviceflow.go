@@ -104,6 +104,11 @@ func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	resources, err := deviceResources(client, r.PostForm)
+	if err != nil {
+		s.writeAccessError(ctx, w, nil, err)
+		return
+	}
 	grant := uuid.NewString()
 	deviceCode, sig, err := d.strategy.GenerateDeviceCode(grant)
 	if err != nil {
@@ -116,7 +121,7 @@ func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		err = s.devices.CreateDeviceRequest(ctx, DeviceRequest{
-			Signature: sig, ClientID: client.GetID(), Scopes: scopes, UserCode: userCode,
+			Signature: sig, ClientID: client.GetID(), Scopes: scopes, Resources: resources, UserCode: userCode,
 			Interval: devicePollInterval, TTL: d.ttl,
 		})
 		if !errors.Is(err, redisstore.ErrUserCodeTaken) || i == 4 {
@@ -200,6 +205,7 @@ func (d *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, ar fosite.
 	ar.SetID(sg.Grant)
 	ar.SetSession(poll.Session)
 	ar.SetRequestedScopes(poll.Scopes)
+	ar.SetRequestedAudience(poll.Resources) // the grant's resources (resource.go)
 	for _, sc := range poll.Scopes {
 		ar.GrantScope(sc)
 	}

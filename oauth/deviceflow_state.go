@@ -49,7 +49,8 @@ type DeviceRequest struct {
 	Signature string // of the device code
 	ClientID  string
 	Scopes    []string
-	UserCode  string // normalised
+	Resources []string // RFC 8707
+	UserCode  string   // normalised
 	Interval  time.Duration
 	TTL       time.Duration
 }
@@ -62,7 +63,7 @@ func (s deviceStore) CreateDeviceRequest(ctx context.Context, d DeviceRequest) e
 		return errors.New("oauth: bad device code signature")
 	}
 	return s.states.CreateDevice(ctx, redisstore.NewDevice{
-		Grant: sg.Grant, MAC: sg.MAC, ClientID: d.ClientID, Scopes: d.Scopes,
+		Grant: sg.Grant, MAC: sg.MAC, ClientID: d.ClientID, Scopes: d.Scopes, Resources: d.Resources,
 		UserCode: d.UserCode, Interval: d.Interval, TTL: d.TTL,
 	})
 }
@@ -114,6 +115,8 @@ type DevicePoll struct {
 	State    string // redisstore.Device* constants
 	Interval time.Duration
 	Scopes   []string
+	// Resources are the requested resource indicators (RFC 8707).
+	Resources []string
 	// Session is the approving user's session (approved state only).
 	Session fosite.Session
 }
@@ -134,7 +137,7 @@ func (s deviceStore) PollDevice(ctx context.Context, signature, clientID string)
 		}
 		return DevicePoll{}, deviceErr(err)
 	}
-	out := DevicePoll{State: p.State, Interval: p.Interval, Scopes: p.Scopes}
+	out := DevicePoll{State: p.State, Interval: p.Interval, Scopes: p.Scopes, Resources: p.Resources}
 	if p.State == redisstore.DeviceApproved {
 		sess := NewSession()
 		if err := json.Unmarshal(p.Payload, sess); err != nil {

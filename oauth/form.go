@@ -47,18 +47,20 @@ func parseForm(w http.ResponseWriter, r *http.Request, maxBody int64) error {
 	return secretPostAsBasic(r)
 }
 
-// checkParams: no parameter repeated, every name and value valid UTF-8 and
-// bounded.
+// checkParams: no parameter repeated (but resource, RFC 8707 §2), every
+// name and value valid UTF-8 and bounded.
 func checkParams(form url.Values) error {
-	for k, v := range form {
-		if len(v) > 1 {
+	for k, vs := range form {
+		if len(vs) > 1 && k != resourceParam {
 			return fosite.ErrInvalidRequest.WithHintf("The parameter %q must not be repeated.", k)
 		}
-		if !validUTF8(k) || !validUTF8(v[0]) {
-			return fosite.ErrInvalidRequest.WithHint("Parameters must be valid UTF-8.")
-		}
-		if len(k) > 64 || len(v[0]) > maxParamBytes {
-			return fosite.ErrInvalidRequest.WithHint("A parameter is too long.")
+		for _, v := range vs {
+			if !validUTF8(k) || !validUTF8(v) {
+				return fosite.ErrInvalidRequest.WithHint("Parameters must be valid UTF-8.")
+			}
+			if len(k) > 64 || len(v) > maxParamBytes {
+				return fosite.ErrInvalidRequest.WithHint("A parameter is too long.")
+			}
 		}
 	}
 	return nil

@@ -8,15 +8,20 @@ import (
 
 	json "github.com/goccy/go-json"
 	"github.com/ory/fosite"
+
+	"github.com/authd/authd/storage/fositestore"
 )
 
 // introspect answers RFC 7662 requests. The caller is authenticated and
 // authorised (introspectionCaller) before the token is looked at, so a
 // caller without permission learns nothing about any token, not even
-// whether it is live.
+// whether it is live. A live token the caller may not see (visibleTo: a
+// refresh token of another client, an access token for another resource
+// than a resource server's --resource) is {"active":false} to it.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if err := s.introspectionCaller(r); err != nil {
+	caller, err := s.introspectionCaller(r)
+	if err != nil {
 		s.logError(ctx, "introspection refused", err)
 		writeError(w, err)
 		return
@@ -32,7 +37,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errUnavailable)
 		return
 	}
-	if err != nil {
+	if err != nil || !visibleTo(caller, use, ar.GetClient().GetID(), ar.GetGrantedAudience()) { // resource.go
 		s.metrics.introspections.WithLabelValues("false").Inc()
 		writeIntrospection(w, introspection{})
 		return
@@ -55,27 +60,27 @@ var (
 // client_secret_post became when the form was parsed, or a client
 // assertion), registered with --introspect and confidential. The errors are
 // invalid_client (401) and unauthorized_client (403); an unavailable
-// backend is temporarily_unavailable.
-func (s *Server) introspectionCaller(r *http.Request) error {
+// backend is temporarily_unavailable. It returns the caller's record.
+func (s *Server) introspectionCaller(r *http.Request) (*fositestore.Client, error) {
 	if !hasBasicAuth(r) && r.PostForm.Get("client_assertion") == "" {
-		return errIntrospectAuth
+		return nil, errIntrospectAuth
 	}
 	client, err := s.fosite.AuthenticateClient(r.Context(), r, r.PostForm)
 	if err != nil {
 		if isUnavailable(err) {
-			return unavailable(err)
+			return nil, unavailable(err)
 		}
-		return errIntrospectBadClient
+		return nil, errIntrospectBadClient
 	}
 	return mayIntrospect(client)
 }
 
 // mayIntrospect: only confidential clients registered with --introspect.
-func mayIntrospect(client fosite.Client) error {
-	if c, ok := storedClient(client); !ok || !c.Introspect || c.Public {
-		return errIntrospectForbidden
+func mayIntrospect(client fosite.Client) (*fositestore.Client, error) {
+	if c, ok := storedClient(client); ok && c.Introspect && !c.Public {
+		return c, nil
 	}
-	return nil
+	return nil, errIntrospectForbidden
 }
 
 // introspectionFormError answers an introspection whose form was refused.

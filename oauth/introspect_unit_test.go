@@ -26,10 +26,10 @@ func TestMayIntrospect(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := mayIntrospect(tc.client)
+			c, err := mayIntrospect(tc.client)
 			if tc.ok {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
+				if err != nil || c == nil || c.ID != tc.client.GetID() {
+					t.Fatalf("refused: %v (%v)", err, c)
 				}
 				return
 			}
@@ -96,17 +96,20 @@ func TestIntrospectionCaller(t *testing.T) {
 				t.Fatalf("parseForm: %v", err)
 			}
 			before := clients.calls.Load()
-			err := s.introspectionCaller(r)
+			caller, err := s.introspectionCaller(r)
 			if asked := clients.calls.Load() > before; asked != tc.asked {
 				t.Errorf("client store asked: %v, want %v", asked, tc.asked)
 			}
 			if tc.code == "" {
-				if err != nil {
+				if err != nil || caller == nil {
 					t.Fatalf("refused: %v", err)
 				}
 				return
 			}
 			wantRFC6749(t, err, tc.code, tc.status)
+			if caller != nil {
+				t.Errorf("refused caller returned: %v", caller.ID)
+			}
 			w := httptest.NewRecorder()
 			writeError(w, err)
 			if w.Code != tc.status || (tc.status == 401) != (w.Header().Get("WWW-Authenticate") != "") {
@@ -131,7 +134,8 @@ func TestIntrospectionCallerUnavailable(t *testing.T) {
 			if err := parseForm(httptest.NewRecorder(), r, 1<<10); err != nil {
 				t.Fatal(err)
 			}
-			wantRFC6749(t, s.introspectionCaller(r), "temporarily_unavailable", http.StatusServiceUnavailable)
+			_, err := s.introspectionCaller(r)
+			wantRFC6749(t, err, "temporarily_unavailable", http.StatusServiceUnavailable)
 			if clients.calls.Load() != 1 {
 				t.Fatalf("client store asked %d times", clients.calls.Load())
 			}

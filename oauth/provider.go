@@ -162,10 +162,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 		TokenURL:              cfg.Issuer + "/oauth2/token",
 		// private_key_jwt clients registered with a jwks_uri: cached,
 		// fetched rarely and quickly (jwksfetch.go).
-		JWKSFetcherStrategy:            newJWKSFetcher(),
-		ClientAuthenticationStrategy:   assertionAuthentication(&composed),
-		ScopeStrategy:                  fosite.ExactScopeStrategy,
-		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
+		JWKSFetcherStrategy:          newJWKSFetcher(),
+		ClientAuthenticationStrategy: assertionAuthentication(&composed),
+		ScopeStrategy:                fosite.ExactScopeStrategy,
+		// Resource indicators (resource.go): exact, invalid_target.
+		AudienceMatchingStrategy:       resourceMatching,
 		EnforcePKCEForPublicClients:    true,
 		EnablePKCEPlainChallengeMethod: false,
 		RefreshTokenScopes:             RefreshScopes,

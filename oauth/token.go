@@ -34,6 +34,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.writeAccessError(ctx, w, nil, err)
 		return
 	}
+	if err := resourcesAsAudience(r.PostForm); err != nil { // resource.go
+		s.writeAccessError(ctx, w, nil, err)
+		return
+	}
 	if s.retryRefresh(ctx, w, r) {
 		return
 	}
@@ -46,9 +50,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		for _, sc := range ar.GetRequestedScopes() {
 			ar.GrantScope(sc)
 		}
-		for _, a := range ar.GetRequestedAudience() {
-			ar.GrantAudience(a)
-		}
+	}
+	if ar, err = bindAudience(ar, r.PostForm); err != nil {
+		s.writeAccessError(ctx, w, ar, err)
+		return
 	}
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {

@@ -24,6 +24,8 @@ type ClientUpdate struct {
 	AccessTokenFormat      *string
 	IDTokenAlg             *string
 	Introspect             *bool
+	Audience               *[]string
+	Resource               *string
 }
 
 // Apply returns c with u applied, the response types following the grant
@@ -39,6 +41,8 @@ func (u ClientUpdate) Apply(c Client) Client {
 	set(&c.AccessTokenFormat, u.AccessTokenFormat)
 	set(&c.IDTokenAlg, u.IDTokenAlg)
 	set(&c.Introspect, u.Introspect)
+	set(&c.Audience, u.Audience)
+	set(&c.Resource, u.Resource)
 	if u.GrantTypes != nil {
 		c.ResponseTypes = ResponseTypesFor(c.GrantTypes)
 	}

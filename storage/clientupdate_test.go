@@ -21,6 +21,10 @@ func TestClientUpdateApply(t *testing.T) {
 	if got := (ClientUpdate{GrantTypes: &cc}).Apply(c); got.ResponseTypes != nil {
 		t.Errorf("response types after dropping the code grant: %v", got.ResponseTypes)
 	}
+	aud, res := []string{"https://api.example/"}, "https://rs.example/"
+	if got := (ClientUpdate{Audience: &aud, Resource: &res}).Apply(c); len(got.Audience) != 1 || got.Resource != res || got.Name != "Web" {
+		t.Errorf("audience and resource not applied: %+v", got)
+	}
 	if c.Name != "Web" || len(c.Scopes) != 1 {
 		t.Error("Apply modified its argument")
 	}

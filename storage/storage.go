@@ -47,7 +47,9 @@ type Client struct {
 	GrantTypes    []string
 	ResponseTypes []string
 	Scopes        []string
-	Audience      []string
+	// Audience are the resources (RFC 8707 resource indicators, absolute
+	// URIs) this client may request tokens for (--audience).
+	Audience []string
 	// TokenEndpointAuthMethod: client_secret_basic (default; client_secret_post
 	// is accepted too), private_key_jwt, or none (public clients).
 	TokenEndpointAuthMethod string
@@ -62,6 +64,10 @@ type Client struct {
 	JWKSURI string
 	// Introspect allows the client (a resource server) to call introspection.
 	Introspect bool
+	// Resource is the API this client protects, as a resource server
+	// (--resource, an RFC 8707 resource URI; "" for none): introspection
+	// then reports active only the access tokens whose audience holds it.
+	Resource string
 	// CreatedAt is also the registration's identity: a client deleted and
 	// registered again under the same id has a new CreatedAt, and tokens
 	// carry the CreatedAt of the registration that issued them.

@@ -37,6 +37,7 @@ func (c *Client) Validate() error {
 	problems := append(c.grantProblems(), redirects...)
 	problems = append(problems, c.authProblems()...)
 	problems = append(problems, c.browserProblems()...)
+	problems = append(problems, c.resourceProblems()...)
 	if len(problems) > 0 {
 		return &InvalidClientError{Problems: problems, Redirect: len(redirects) > 0}
 	}
@@ -133,6 +134,35 @@ func (c *Client) browserProblems() []string {
 		}
 	}
 	return errs
+}
+
+// resourceProblems checks the resources the client may request and the one
+// it protects: each a resource indicator (RFC 8707 §2).
+func (c *Client) resourceProblems() []string {
+	var errs []string
+	for _, a := range c.Audience {
+		if !IsResourceURI(a) {
+			errs = append(errs, fmt.Sprintf("--audience %q must be an absolute URI without a fragment (RFC 8707)", a))
+		}
+	}
+	if c.Resource != "" && !IsResourceURI(c.Resource) {
+		errs = append(errs, fmt.Sprintf("--resource %q must be an absolute URI without a fragment (RFC 8707)", c.Resource))
+	}
+	return errs
+}
+
+// IsResourceURI reports whether s is a resource indicator as RFC 8707 §2
+// has it: an absolute URI (a scheme; a host for http and https) without a
+// fragment, and here without whitespace or control characters, bounded.
+func IsResourceURI(s string) bool {
+	if s == "" || len(s) > 2048 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(s, "#") {
+		return false
+	}
+	return (u.Scheme != "http" && u.Scheme != "https") || u.Host != ""
 }
 
 // authProblems checks the token formats and the authentication method with

@@ -36,9 +36,11 @@ const usage = `usage: authd <command>
                  [--scopes "a b"] [--name NAME] [--introspect] [--access-token-format opaque|jwt]
                  [--auth-method private_key_jwt (--jwks-file F | --jwks-uri URL)]
                  [--post-logout-redirect-uri URI]... [--allowed-cors-origin ORIGIN]...
+                 [--audience URI]... [--resource URI]
   clients update --id ID [--json] [the settings of create: --redirect-uri, --post-logout-redirect-uri,
                  --allowed-cors-origin, --grant-types, --scopes, --name, --introspect[=false],
-                 --access-token-format, --id-token-alg; a list flag replaces the list, "" clears it]
+                 --access-token-format, --id-token-alg, --audience, --resource; a list flag replaces
+                 the list, "" clears it]
   clients rotate-secret --id ID [--overlap 24h]
   clients list [--json] | clients delete --id ID
   users create --username U --password P [--email E] [--email-verified] [--name "Full Name"]

@@ -68,10 +68,10 @@ func (d cliDeleter) DeleteClient(ctx context.Context, id string) error {
 // commands turn the flags given into one storage.ClientUpdate, and both
 // go through clients.Service, which checks the result (clients.Check).
 type registration struct {
-	fs                                           *flag.FlagSet
-	name, grantTypes, scopes, format, idTokenAlg *string
-	introspect                                   *bool
-	redirects, postLogout, cors                  listFlag
+	fs                                                     *flag.FlagSet
+	name, grantTypes, scopes, format, idTokenAlg, resource *string
+	introspect                                             *bool
+	redirects, postLogout, cors, audience                  listFlag
 }
 
 func registrationFlags(fs *flag.FlagSet) *registration {
@@ -83,6 +83,8 @@ func registrationFlags(fs *flag.FlagSet) *registration {
 	s.scopes = fs.String("scopes", "", "space-separated scopes the client may request")
 	s.name = fs.String("name", "", "display name")
 	s.introspect = fs.Bool("introspect", false, "allow this client to call introspection")
+	fs.Var(&s.audience, "audience", "a resource (RFC 8707 resource indicator, an absolute URI) this client may request tokens for (repeatable)")
+	s.resource = fs.String("resource", "", "the API this client protects, as a resource server (an absolute URI): introspection then shows it only tokens for it")
 	s.format = fs.String("access-token-format", "opaque", "opaque or jwt (RFC 9068)")
 	s.idTokenAlg = fs.String("id-token-alg", "RS256", "ID token signing algorithm (id_token_signed_response_alg): RS256 or ES256")
 	return s
@@ -117,6 +119,10 @@ func (s *registration) update() storage.ClientUpdate {
 			u.IDTokenAlg = s.idTokenAlg
 		case "introspect":
 			u.Introspect = s.introspect
+		case "audience":
+			u.Audience = list(s.audience)
+		case "resource":
+			u.Resource = s.resource
 		}
 	})
 	return u

@@ -21,6 +21,7 @@ type clientJSON struct {
 	ResponseTypes           []string  `json:"response_types"`
 	Scopes                  []string  `json:"scopes"`
 	Audience                []string  `json:"audience"`
+	Resource                string    `json:"resource"`
 	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method,omitempty"`
 	Introspect              bool      `json:"introspect"`
 	AccessTokenFormat       string    `json:"access_token_format"`
@@ -33,7 +34,7 @@ func clientView(c storage.Client) any {
 		ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: nonNil(c.RedirectURIs),
 		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), CORSOrigins: nonNil(c.CORSOrigins),
 		GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes), Scopes: nonNil(c.Scopes),
-		Audience: nonNil(c.Audience), TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
+		Audience: nonNil(c.Audience), Resource: c.Resource, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		Introspect: c.Introspect, AccessTokenFormat: c.AccessTokenFormat, IDTokenAlg: c.IDTokenAlg,
 		CreatedAt: c.CreatedAt.UTC(),
 	}

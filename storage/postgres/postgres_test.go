@@ -63,7 +63,8 @@ func newClient(id string) *storage.Client {
 		GrantTypes:              []string{"authorization_code", "refresh_token"},
 		ResponseTypes:           []string{"code"},
 		Scopes:                  []string{"openid", "offline_access"},
-		Audience:                []string{"api"},
+		Audience:                []string{"https://api.example/"},
+		Resource:                "https://rs.example/",
 		Introspect:              true,
 		TokenEndpointAuthMethod: "client_secret_post",
 	}
@@ -101,7 +102,7 @@ func testClientCRUD(t *testing.T, ctx context.Context, db *postgres.DB) {
 		string(got.SecretHash) != string(c.SecretHash) || got.Public ||
 		!slices.Equal(got.RedirectURIs, c.RedirectURIs) || !slices.Equal(got.GrantTypes, c.GrantTypes) ||
 		!slices.Equal(got.ResponseTypes, c.ResponseTypes) || !slices.Equal(got.Scopes, c.Scopes) ||
-		!slices.Equal(got.Audience, c.Audience) || !got.Introspect ||
+		!slices.Equal(got.Audience, c.Audience) || got.Resource != c.Resource || !got.Introspect ||
 		got.TokenEndpointAuthMethod != "client_secret_post" {
 		t.Errorf("GetClient = %+v; want %+v", got, c)
 	}

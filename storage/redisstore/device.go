@@ -3,7 +3,8 @@ package redisstore
 // Device authorization state (RFC 8628). For prefix P and grant id G:
 //
 //	P{G}:dc     hash  m (mac of the device code), c (client id), s (requested
-//	                  scopes, space separated), st (pending, approved, denied,
+//	                  scopes, space separated), r (requested resources, RFC
+//	                  8707, space separated), st (pending, approved, denied,
 //	                  redeemed), u (normalised user code), p (session payload,
 //	                  set on approval), lp (last poll, Unix ms), iv (polling
 //	                  interval, seconds)
@@ -41,9 +42,11 @@ type NewDevice struct {
 	MAC      string
 	ClientID string
 	Scopes   []string
-	UserCode string // normalised
-	Interval time.Duration
-	TTL      time.Duration
+	// Resources are the requested resource indicators (RFC 8707).
+	Resources []string
+	UserCode  string // normalised
+	Interval  time.Duration
+	TTL       time.Duration
 }
 
 func (s *Store) userCodeKey(code string) string { return s.prefix + "uc:" + code }
@@ -65,7 +68,7 @@ func (s *Store) CreateDevice(ctx context.Context, d NewDevice) error {
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, k, "m", d.MAC, "c", d.ClientID, "s", strings.Join(d.Scopes, " "),
-			"st", DevicePending, "u", d.UserCode, "iv", iv)
+			"r", strings.Join(d.Resources, " "), "st", DevicePending, "u", d.UserCode, "iv", iv)
 		p.PExpire(ctx, k, d.TTL)
 		return nil
 	})
@@ -146,6 +149,8 @@ type DevicePoll struct {
 	State    string
 	Interval time.Duration
 	Scopes   []string
+	// Resources are the requested resource indicators (RFC 8707).
+	Resources []string
 	// Payload is the session stored on approval (approved state only).
 	Payload []byte
 }
@@ -154,7 +159,7 @@ type DevicePoll struct {
 const DeviceSlowDown = "slow_down"
 
 var pollDevice = redis.NewScript(`
-local v = redis.call('HMGET', KEYS[1], 'm', 'c', 'st', 'lp', 'iv', 's', 'p')
+local v = redis.call('HMGET', KEYS[1], 'm', 'c', 'st', 'lp', 'iv', 's', 'p', 'r')
 if not v[1] or v[1] ~= ARGV[1] then return {'missing'} end
 if v[2] ~= ARGV[2] then return {'client'} end
 local iv = tonumber(v[5]) or 5
@@ -169,7 +174,7 @@ if v[3] == 'pending' then
   redis.call('HSET', KEYS[1], 'lp', ARGV[3])
   return {'pending', tostring(iv)}
 end
-return {v[3], tostring(iv), v[6] or '', v[7] or ''}`)
+return {v[3], tostring(iv), v[6] or '', v[7] or '', v[8] or ''}`)
 
 // ErrWrongClient: the device code was issued to another client.
 var ErrWrongClient = errors.New("redisstore: device code issued to another client")
@@ -200,6 +205,9 @@ func (s *Store) PollDevice(ctx context.Context, grant, mac, clientID string, now
 		if v[3] != "" {
 			out.Payload = []byte(v[3])
 		}
+	}
+	if len(v) > 4 {
+		out.Resources = strings.Fields(v[4])
 	}
 	return out, nil
 }

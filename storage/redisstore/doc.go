@@ -38,7 +38,7 @@
 //	P{G}:rs   hash    the refresh retry window's kept response: g, m (the rotated-away
 //	                  token), c (client id), b (sealed response). TTL: the retry
 //	                  window; dropped by the next rotation or a revocation.
-//	P{G}:dc   hash    device authorization (device.go): m, c, s, st, u, p, lp, iv.
+//	P{G}:dc   hash    device authorization (device.go): m, c, s, r, st, u, p, lp, iv.
 //	                  TTL: the device code's lifetime.
 //	Puc:<user code>      string  the grant id the user code belongs to (no hash tag).
 //	                             TTL: the device code's lifetime.
