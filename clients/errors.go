@@ -48,6 +48,8 @@ var metadataNames = strings.NewReplacer(
 	"--auth-method", "token_endpoint_auth_method",
 	"--jwks-file", "jwks",
 	"--jwks-uri", "jwks_uri",
+	"--audience", "audiences",
+	"--resource", "resource",
 )
 
 // metadataError is a refusal of metadata that has no command-line form

@@ -12,7 +12,8 @@ import (
 
 // Metadata is a client as RFC 7591 §2 and §3.2.1 (and OpenID Connect
 // Dynamic Client Registration) name its fields, plus authd's own:
-// introspect, allowed_cors_origins and access_token_format. It is what the
+// introspect, allowed_cors_origins, access_token_format, audiences and
+// resource. It is what the
 // registration endpoint and the admin API read and answer.
 type Metadata struct {
 	ClientID         string `json:"client_id,omitempty"`
@@ -34,6 +35,10 @@ type Metadata struct {
 	Introspect               bool            `json:"introspect,omitempty"`
 	AllowedCORSOrigins       []string        `json:"allowed_cors_origins,omitempty"`
 	AccessTokenFormat        string          `json:"access_token_format,omitempty"`
+	// Audiences are the resources (RFC 8707) the client may ask tokens
+	// for; Resource is the API a resource server's client protects.
+	Audiences []string `json:"audiences,omitempty"`
+	Resource  string   `json:"resource,omitempty"`
 }
 
 // Defaults of fields a registration leaves out (RFC 7591 §2; the scope is
@@ -50,7 +55,7 @@ func ToMetadata(c storage.Client) Metadata {
 		ResponseTypes: c.ResponseTypes, Scope: strings.Join(c.Scopes, " "), TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, JWKS: json.RawMessage(c.JWKS), JWKSURI: c.JWKSURI,
 		IDTokenSignedResponseAlg: c.IDTokenAlg, Introspect: c.Introspect, AllowedCORSOrigins: c.CORSOrigins,
-		AccessTokenFormat: c.AccessTokenFormat,
+		AccessTokenFormat: c.AccessTokenFormat, Audiences: c.Audience, Resource: c.Resource,
 	}
 	if !c.CreatedAt.IsZero() {
 		m.ClientIDIssuedAt = c.CreatedAt.Unix()
@@ -83,6 +88,7 @@ func (m Metadata) Client() (storage.Client, error) {
 		Scopes: strings.Fields(m.Scope), TokenEndpointAuthMethod: m.TokenEndpointAuthMethod,
 		PostLogoutRedirectURIs: m.PostLogoutRedirectURIs, JWKSURI: m.JWKSURI, IDTokenAlg: m.IDTokenSignedResponseAlg,
 		Introspect: m.Introspect, CORSOrigins: m.AllowedCORSOrigins, AccessTokenFormat: m.AccessTokenFormat,
+		Audience: m.Audiences, Resource: m.Resource,
 	}
 	if c.GrantTypes == nil {
 		c.GrantTypes = slices.Clone(DefaultGrantTypes)
@@ -132,6 +138,7 @@ func (m Metadata) Update(current storage.Client) (storage.ClientUpdate, error) {
 		Name: &c.Name, RedirectURIs: orEmpty(c.RedirectURIs), PostLogoutRedirectURIs: orEmpty(c.PostLogoutRedirectURIs),
 		Scopes: orEmpty(c.Scopes), GrantTypes: orEmpty(c.GrantTypes), CORSOrigins: orEmpty(c.CORSOrigins),
 		AccessTokenFormat: &c.AccessTokenFormat, IDTokenAlg: &c.IDTokenAlg, Introspect: &c.Introspect,
+		Audience: orEmpty(c.Audience), Resource: &c.Resource,
 	}, nil
 }
 

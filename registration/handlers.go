@@ -155,7 +155,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, id, token string) {
 	var u storage.ClientUpdate
 	if err == nil {
 		u, err = m.Update(*cur)
-		u.Introspect = nil // an operator's to give and take
+		u.Introspect, u.Resource = nil, nil // an operator's to give and take
 	}
 	if err == nil {
 		cur, err = a.Clients.Update(r.Context(), id, u)

@@ -106,8 +106,8 @@ const (
 )
 
 // selfPolicy is what a client that registers itself may not ask for, on
-// top of clients.Check: the right to introspect every token (operators
-// grant it), a jwks_uri (authd would fetch a URL of the registrant's
+// top of clients.Check: the right to introspect every token and the
+// resource a resource server protects (operators grant them), a jwks_uri (authd would fetch a URL of the registrant's
 // choice), in Open mode client_credentials (tokens no user consented
 // to), and more than a page's worth of name and URIs. On an update, cur
 // is the registration as it is: what it already has (an operator gave
@@ -119,6 +119,9 @@ func (a *API) selfPolicy(m clients.Metadata, cur *storage.Client) error {
 	var problems []string
 	if m.Introspect && !cur.Introspect {
 		problems = append(problems, "introspect is granted by an operator, not at registration")
+	}
+	if m.Resource != "" && m.Resource != cur.Resource {
+		problems = append(problems, "resource (the API a resource server protects) is set by an operator, not at registration")
 	}
 	if m.JWKSURI != "" && m.JWKSURI != cur.JWKSURI {
 		problems = append(problems, "jwks_uri is not accepted at registration: register the key set as jwks")
