@@ -25,6 +25,7 @@ import (
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/storage/postgres"
 	"github.com/authd/authd/storage/redisstore"
+	"github.com/authd/authd/users"
 	"github.com/authd/authd/web"
 )
 
@@ -40,6 +41,11 @@ type App struct {
 	Clients *fositestore.ClientCache
 	Store   *fositestore.Store
 	Grants  *grants.Manager
+	// Users is the user service the admin API shares with `authd users`.
+	// Its Sessions (browser sessions a password change, disabling or
+	// deletion ends) is not wired yet: no store indexes login sessions by
+	// subject.
+	Users   *users.Service
 	OAuth   *oauth.Server
 	Pages   *web.Pages
 	Handler http.Handler
@@ -167,6 +173,7 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.Users = &users.Service{Store: a.DB, Grants: a.Grants, Logger: a.Log}
 	a.Handler = a.routes(reg, secure)
 
 	bg, cancel := context.WithCancel(context.Background())
@@ -191,11 +198,11 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 	if a.Config.AdminAddr != "" {
 		ops = mux.NewRouter()
 	}
-	a.OAuth.Mount(r)                                                                     // /oauth2/*, /userinfo, /.well-known/*, health
-	a.OAuth.DeviceFlow().Mount(r)                                                        // /oauth2/device/auth, /device
-	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r)            // /api/me/*
-	(&admin.API{Token: a.Config.AdminToken, Grants: a.Grants, Logger: a.Log}).Mount(ops) // /admin/*
-	a.Pages.Routes(r)                                                                    // /login, /logout, /account/devices, /static/
+	a.OAuth.Mount(r)                                                                                     // /oauth2/*, /userinfo, /.well-known/*, health
+	a.OAuth.DeviceFlow().Mount(r)                                                                        // /oauth2/device/auth, /device
+	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r)                            // /api/me/*
+	(&admin.API{Token: a.Config.AdminToken, Grants: a.Grants, Users: a.Users, Logger: a.Log}).Mount(ops) // /admin/*
+	a.Pages.Routes(r)                                                                                    // /login, /logout, /account/devices, /static/
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	if ops != r {
 		a.AdminHandler = a.outer(ops, secure)
