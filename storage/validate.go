@@ -16,9 +16,15 @@ import (
 var knownGrantTypes = []string{AuthorizationCodeGrantType, RefreshTokenGrantType, ClientCredentialsGrantType, DeviceCodeGrantType}
 
 // InvalidClientError lists every problem of a client registration, in a
-// fixed order. The problems name the flags of `authd clients create`, the
-// one way clients are registered today.
-type InvalidClientError struct{ Problems []string }
+// fixed order. The problems name the flags of `authd clients create`
+// (package clients words them with RFC 7591 metadata names for the HTTP
+// APIs). Redirect is set when a redirect or post-logout redirect URI itself
+// is malformed (RFC 7591 invalid_redirect_uri rather than
+// invalid_client_metadata).
+type InvalidClientError struct {
+	Problems []string
+	Redirect bool
+}
 
 func (e *InvalidClientError) Error() string { return strings.Join(e.Problems, "; ") }
 
@@ -28,10 +34,12 @@ func (e *InvalidClientError) Error() string { return strings.Join(e.Problems, ";
 // client_secret_post or private_key_jwt; a secret, when there is one, is
 // already hashed into SecretHash).
 func (c *Client) Validate() error {
-	problems := append(c.grantProblems(), c.authProblems()...)
+	redirects := c.redirectProblems()
+	problems := append(c.grantProblems(), redirects...)
+	problems = append(problems, c.authProblems()...)
 	problems = append(problems, c.browserProblems()...)
 	if len(problems) > 0 {
-		return &InvalidClientError{Problems: problems}
+		return &InvalidClientError{Problems: problems, Redirect: len(redirects) > 0}
 	}
 	return nil
 }
@@ -66,19 +74,48 @@ func (c *Client) grantProblems() []string {
 	if slices.Contains(c.GrantTypes, "refresh_token") && !code && !slices.Contains(c.GrantTypes, DeviceCodeGrantType) {
 		errs = append(errs, "refresh_token needs a grant that issues refresh tokens (authorization_code or "+DeviceCodeGrantType+")")
 	}
+	return errs
+}
+
+// redirectProblems checks each redirect and post-logout redirect URI
+// (goodRedirect).
+func (c *Client) redirectProblems() []string {
+	var errs []string
 	for _, u := range c.RedirectURIs {
-		if !goodRedirect(u) {
-			errs = append(errs, fmt.Sprintf("redirect URI %q must be absolute, without fragment, and https unless on loopback", u))
+		if !goodRedirect(u, c.Public) {
+			errs = append(errs, fmt.Sprintf("redirect URI %q %s", u, redirectRule))
+		}
+	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		if !goodRedirect(u, c.Public) {
+			errs = append(errs, fmt.Sprintf("post-logout redirect URI %q %s", u, redirectRule))
 		}
 	}
 	return errs
 }
 
-// goodRedirect: an absolute URI without fragment, https unless on loopback
-// (or a private-use scheme, RFC 8252 §7.1).
-func goodRedirect(u string) bool {
+const redirectRule = "must be absolute, without fragment, and https unless on loopback " +
+	"(a private-use scheme such as com.example.app:/cb only for a --public native app)"
+
+// goodRedirect: an exact absolute URI (matched as registered: no wildcard,
+// no user info) without fragment; https, or http on loopback (RFC 8252
+// §7.3), or, for a public client (a native app), a private-use scheme
+// (RFC 8252 §7.1) other than those that run code or read files.
+func goodRedirect(u string, public bool) bool {
 	p, err := url.Parse(u)
-	return err == nil && p.Scheme != "" && p.Fragment == "" && (p.Scheme != "http" || loopback(p.Hostname())) && (p.Scheme != "https" || p.Host != "")
+	if err != nil || p.Scheme == "" || p.Fragment != "" || strings.Contains(u, "#") || p.User != nil || strings.Contains(p.Host, "*") {
+		return false
+	}
+	switch scheme := strings.ToLower(p.Scheme); scheme {
+	case "https":
+		return p.Host != ""
+	case "http":
+		return loopback(p.Hostname())
+	case "javascript", "data", "file", "vbscript", "blob", "about", "ws", "wss", "ftp":
+		return false
+	default:
+		return public && strings.Contains(scheme, ".")
+	}
 }
 
 // browserProblems checks the post-logout redirect URIs (the rules of
@@ -88,11 +125,6 @@ func (c *Client) browserProblems() []string {
 	var errs []string
 	if len(c.PostLogoutRedirectURIs) > 0 && !slices.Contains(c.GrantTypes, "authorization_code") {
 		errs = append(errs, "--post-logout-redirect-uri is only meaningful with the authorization_code grant")
-	}
-	for _, u := range c.PostLogoutRedirectURIs {
-		if !goodRedirect(u) {
-			errs = append(errs, fmt.Sprintf("post-logout redirect URI %q must be absolute, without fragment, and https unless on loopback", u))
-		}
 	}
 	for _, o := range c.CORSOrigins {
 		p, err := url.Parse(o)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authd/authd/clients"
 	"github.com/authd/authd/storage"
 )
 
@@ -25,34 +26,47 @@ func splitList(s string) []string {
 
 // clientsCreate registers a client and prints a generated secret once.
 func clientsCreate(ctx context.Context, e *cmdEnv, args []string) error {
-	c, err := clientFromFlags(args)
+	c, secret, err := clientFromFlags(args)
 	if err != nil {
 		return err
 	}
-	printed := ""
-	if len(c.SecretHash) == 0 && !c.Public && c.TokenEndpointAuthMethod != "private_key_jwt" {
-		printed = storage.GenerateClientSecret()
-		if c.SecretHash, err = storage.HashClientSecret(printed); err != nil {
-			return err
-		}
+	created, err := clientService(e).Create(ctx, clients.New{Client: c, Secret: secret})
+	switch {
+	case errors.Is(err, storage.ErrConflict):
+		return fmt.Errorf("client %q already exists", c.ID)
+	case err != nil:
+		return createUsage(err)
 	}
-	if err := e.db.CreateClient(ctx, &c); err != nil {
-		if errors.Is(err, storage.ErrConflict) {
-			return fmt.Errorf("client %q already exists", c.ID)
-		}
-		return err
-	}
-	fmt.Fprintf(e.stdout, "client %s created\n", c.ID)
-	if printed != "" {
-		fmt.Fprintf(e.stdout, "client_secret: %s\n(shown once; only its hash is stored)\n", printed)
+	fmt.Fprintf(e.stdout, "client %s created\n", created.Client.ID)
+	if created.Secret != "" {
+		fmt.Fprintf(e.stdout, "client_secret: %s\n(shown once; only its hash is stored)\n", created.Secret)
 	}
 	return nil
+}
+
+// clientService is the client lifecycle over the command's stores; with
+// Redis open, Delete ends tokens through the grants home as the server's
+// does.
+func clientService(e *cmdEnv) *clients.Service {
+	s := &clients.Service{Store: e.db}
+	if e.rdb != nil {
+		s.Deleter = cliDeleter{e}
+	}
+	return s
+}
+
+// cliDeleter deletes a client as `clients delete` always has (deleteClient,
+// grants_cli.go).
+type cliDeleter struct{ e *cmdEnv }
+
+func (d cliDeleter) DeleteClient(ctx context.Context, id string) error {
+	return deleteClient(ctx, d.e.cfg, d.e.db, d.e.rdb, id)
 }
 
 // registration is the flags `clients create` and `clients update` share: what
 // a registration says about the client, apart from its credentials. Both
 // commands turn the flags given into one storage.ClientUpdate, and both
-// check the result with storage.Client.Validate.
+// go through clients.Service, which checks the result (clients.Check).
 type registration struct {
 	fs                                           *flag.FlagSet
 	name, grantTypes, scopes, format, idTokenAlg *string
@@ -108,9 +122,9 @@ func (s *registration) update() storage.ClientUpdate {
 	return u
 }
 
-// clientFromFlags reads `clients create`'s flags into a checked client, a
-// --secret hashed into it.
-func clientFromFlags(args []string) (storage.Client, error) {
+// clientFromFlags reads `clients create`'s flags into a client and the
+// --secret given; clients.Service.Create checks both.
+func clientFromFlags(args []string) (storage.Client, string, error) {
 	fs := flag.NewFlagSet("clients create", flag.ContinueOnError)
 	id := fs.String("id", "", "client id")
 	secret := fs.String("secret", "", "client secret (generated when omitted)")
@@ -120,7 +134,7 @@ func clientFromFlags(args []string) (storage.Client, error) {
 	jwksFile := fs.String("jwks-file", "", "private_key_jwt: file with the client's public JWK Set")
 	jwksURI := fs.String("jwks-uri", "", "private_key_jwt: URL of the client's public JWK Set")
 	if err := parseFlags(fs, args); err != nil {
-		return storage.Client{}, err
+		return storage.Client{}, "", err
 	}
 	c := set.update().Apply(storage.Client{
 		ID: *id, Public: *public, AccessTokenFormat: *set.format, IDTokenAlg: *set.idTokenAlg,
@@ -129,41 +143,26 @@ func clientFromFlags(args []string) (storage.Client, error) {
 	if *jwksFile != "" {
 		b, err := os.ReadFile(*jwksFile)
 		if err != nil {
-			return storage.Client{}, usageError{"clients create: --jwks-file: " + err.Error()}
+			return storage.Client{}, "", usageError{"clients create: --jwks-file: " + err.Error()}
 		}
 		c.JWKS = b
 	}
-	if c.TokenEndpointAuthMethod == "client_secret_basic" || c.TokenEndpointAuthMethod == "client_secret_post" {
-		c.TokenEndpointAuthMethod = "" // the default, stored as such
-	}
-	if *secret != "" {
-		h, err := storage.HashClientSecret(*secret)
-		if err != nil {
-			return storage.Client{}, err
-		}
-		c.SecretHash = h
-	}
-	return c, checkClient(c, *secret)
+	return c, *secret, nil
 }
 
 // checkClient reports every problem of a registration from the command
-// line: the client's own (storage.Client.Validate; c holds the hash of
-// secret when one is given) and those of the --secret itself.
-func checkClient(c storage.Client, secret string) error {
-	var problems []string
-	var invalid *storage.InvalidClientError
-	if err := c.Validate(); errors.As(err, &invalid) {
-		problems = invalid.Problems
-	} else if err != nil {
-		return err
+// line (clients.Check; c holds the hash of secret when one is given) as a
+// usage error.
+func checkClient(c storage.Client, secret string) error { return createUsage(clients.Check(c, secret)) }
+
+// createUsage turns the policy's refusal (a *clients.Error) into a usage
+// error of `clients create`; other errors pass through.
+func createUsage(err error) error {
+	var invalid *clients.Error
+	if errors.As(err, &invalid) {
+		return usageError{"clients create: " + invalid.Error()}
 	}
-	if secret != "" && len(secret) < 16 {
-		problems = append(problems, "--secret must be at least 16 characters (omit it to get a generated one)")
-	}
-	if len(problems) > 0 {
-		return usageError{"clients create: " + strings.Join(problems, "; ")}
-	}
-	return nil
+	return err
 }
 
 func clientsList(ctx context.Context, e *cmdEnv, args []string) error {
@@ -195,7 +194,7 @@ func clientsDelete(ctx context.Context, e *cmdEnv, args []string) error {
 	if *id == "" {
 		return usageError{"clients delete: --id is required"}
 	}
-	if err := deleteClient(ctx, e.cfg, e.db, e.rdb, *id); err != nil { // grants_cli.go
+	if err := clientService(e).Delete(ctx, *id); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "client %s deleted (its grants are revoked; its client_credentials tokens stop working within %s, when every replica's client cache expires)\n",
@@ -221,8 +220,8 @@ func clientsUpdate(ctx context.Context, e *cmdEnv, args []string) error {
 	if u == (storage.ClientUpdate{}) {
 		return usageError{"clients update: nothing to change"}
 	}
-	c, err := e.db.UpdateClient(ctx, *id, u)
-	var invalid *storage.InvalidClientError
+	c, err := clientService(e).Update(ctx, *id, u)
+	var invalid *clients.Error
 	switch {
 	case errors.As(err, &invalid):
 		return usageError{"clients update: " + invalid.Error()}
@@ -252,16 +251,8 @@ func clientsRotateSecret(ctx context.Context, e *cmdEnv, args []string) error {
 	if *id == "" || *overlap < 0 {
 		return usageError{"clients rotate-secret: --id is required and --overlap may not be negative"}
 	}
-	secret := storage.GenerateClientSecret()
-	hash, err := storage.HashClientSecret(secret)
-	if err != nil {
-		return err
-	}
-	var until time.Time
-	if *overlap > 0 {
-		until = time.Now().Add(*overlap)
-	}
-	switch err := e.db.RotateClientSecret(ctx, *id, hash, until); {
+	secret, until, err := clientService(e).RotateSecret(ctx, *id, *overlap)
+	switch {
 	case errors.Is(err, storage.ErrNoSecret):
 		return fmt.Errorf("client %q has no secret to rotate (a public or private_key_jwt client)", *id)
 	case errors.Is(err, storage.ErrNotFound):

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/authd/authd/storage"
 )
@@ -37,16 +38,26 @@ func (db *DB) CreateClient(ctx context.Context, c *storage.Client) error {
 		return errors.New("postgres: create client: empty id")
 	}
 	c.CreatedAt = orNow(c.CreatedAt)
-	_, err := db.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
+	if err := insertClient(ctx, db.pool, c); err != nil {
+		return wrap("create client", err)
+	}
+	return nil
+}
+
+// execer is a pool or a transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// insertClient writes the row of c (CreatedAt set).
+func insertClient(ctx context.Context, db execer, c *storage.Client) error {
+	_, err := db.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL, NULL)`,
 		c.ID, c.Name, c.SecretHash, c.Public, texts(c.RedirectURIs), texts(c.GrantTypes),
 		texts(c.ResponseTypes), texts(c.Scopes), texts(c.Audience), c.TokenEndpointAuthMethod,
 		c.Introspect, c.CreatedAt, orDefault(c.AccessTokenFormat, "opaque"), jsonOrNil(c.JWKS), c.JWKSURI,
 		orDefault(c.IDTokenAlg, "RS256"), texts(c.PostLogoutRedirectURIs), texts(c.CORSOrigins))
-	if err != nil {
-		return wrap("create client", err)
-	}
-	return nil
+	return err
 }
 
 // GetClient returns the client with the given id, or storage.ErrNotFound.
