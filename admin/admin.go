@@ -28,7 +28,10 @@ type API struct {
 	Token  string
 	Grants Grants
 	Users  Users // users.go
-	Logger *slog.Logger
+	// Clients and ClientPages: clients.go.
+	Clients     Clients
+	ClientPages ClientPages
+	Logger      *slog.Logger
 }
 
 // Mount mounts the API's routes; openapi.json describes each of them
@@ -44,6 +47,12 @@ func (a *API) Mount(r *mux.Router) {
 	r.HandleFunc("/admin/users/{subject}", a.only(a.getUser)).Methods(http.MethodGet)
 	r.HandleFunc("/admin/users/{subject}", a.only(a.updateUser)).Methods(http.MethodPut)
 	r.HandleFunc("/admin/users/{subject}", a.only(a.deleteUser)).Methods(http.MethodDelete)
+	r.HandleFunc("/admin/clients", a.only(a.listClients)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/clients", a.only(a.createClient)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/clients/{id}", a.only(a.getClient)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/clients/{id}", a.only(a.updateClient)).Methods(http.MethodPut)
+	r.HandleFunc("/admin/clients/{id}", a.only(a.deleteClient)).Methods(http.MethodDelete)
+	r.HandleFunc("/admin/clients/{id}/rotate-secret", a.only(a.rotateSecret)).Methods(http.MethodPost)
 }
 
 // only admits requests bearing the admin token (compared in constant time).

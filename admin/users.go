@@ -78,11 +78,9 @@ func userError(err error) error {
 	case errors.As(err, &invalid):
 		return httpx.Invalid(strings.Join(invalid.Problems, "; ") + ".")
 	case errors.Is(err, storage.ErrConflict):
-		return &httpx.Error{Problem: httpx.Problem{Status: http.StatusConflict, Code: "conflict",
-			Description: "Another user has this username."}}
+		return problem(http.StatusConflict, "conflict", "Another user has this username.")
 	case errors.Is(err, storage.ErrNotFound):
-		return &httpx.Error{Problem: httpx.Problem{Status: http.StatusNotFound, Code: "not_found",
-			Description: "No such user."}}
+		return problem(http.StatusNotFound, "not_found", "No such user.")
 	}
 	return err
 }

@@ -38,9 +38,9 @@ type Sessions interface {
 // Service is the one code path for user accounts.
 type Service struct {
 	Store    Store
-	Grants   Grants   // required for Update and Delete
-	Sessions Sessions // optional
-	Logger   *slog.Logger
+	Grants   Grants       // required for Update and Delete
+	Sessions Sessions     // optional
+	Logger   *slog.Logger // optional: nil logs nothing
 }
 
 // Change is a new user's fields or a change to a user's: a nil field is
@@ -258,9 +258,11 @@ func (s *Service) endAll(ctx context.Context, subject, reason string) error {
 	return errors.Join(errs...)
 }
 
+// log is the Logger; without one (the CLI, which prints its own lines)
+// nothing is logged.
 func (s *Service) log() *slog.Logger {
 	if s.Logger == nil {
-		return slog.Default()
+		return slog.New(slog.DiscardHandler)
 	}
 	return s.Logger
 }

@@ -295,16 +295,25 @@ func TestAdminUserDisabled(t *testing.T) {
 	}
 }
 
-// TestAdminUsersOnAdminListener: with AUTHD_ADMIN_ADDR the users API is
-// served on the admin listener only.
-func TestAdminUsersOnAdminListener(t *testing.T) {
+// TestAdminAPIOnAdminListener: with AUTHD_ADMIN_ADDR the users and
+// clients APIs and the OpenAPI document are served on the admin listener
+// only.
+func TestAdminAPIOnAdminListener(t *testing.T) {
 	l := testListener(t)
 	e := newDevicesE2E(t, func(c *Config) { c.AdminAddr = l.Addr().String() })
 	serveAdmin(t, e.srv.App, l)
 	public, private := e.admin(), e.admin()
 	private.base = "http://" + l.Addr().String()
-	if r := public.do(http.MethodGet, "/admin/users", ""); r.Status != http.StatusNotFound {
-		t.Errorf("public listener: %v, want 404", r)
+	for _, p := range []string{"/admin/users", "/admin/clients", "/admin/openapi.json"} {
+		if r := public.do(http.MethodGet, p, ""); r.Status != http.StatusNotFound {
+			t.Errorf("public listener %s: %v, want 404", p, r)
+		}
+	}
+	c := decodeClient(t, private.want(private.do(http.MethodPost, "/admin/clients", `{"client_id":"svc",
+		"grant_types":["client_credentials"],"scope":"api:read"}`), http.StatusCreated))
+	ccToken(t, e.hc, e.srv.URL, "svc:"+c.ClientSecret, "api:read")
+	if r := private.do(http.MethodGet, "/admin/openapi.json", ""); r.Status != http.StatusOK || r.str("openapi") != "3.1.0" {
+		t.Errorf("admin listener /admin/openapi.json: %.200s", r.Raw)
 	}
 	private.want(private.do(http.MethodPost, "/admin/users", `{"username":"bob","password":"bob-password-1"}`), http.StatusCreated)
 	us, _ := items[adminUser](t, private.do(http.MethodGet, "/admin/users", ""))

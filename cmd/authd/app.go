@@ -18,6 +18,7 @@ import (
 
 	"github.com/authd/authd/account"
 	"github.com/authd/authd/admin"
+	"github.com/authd/authd/clients"
 	"github.com/authd/authd/grants"
 	"github.com/authd/authd/keys"
 	"github.com/authd/authd/oauth"
@@ -41,17 +42,21 @@ type App struct {
 	Clients *fositestore.ClientCache
 	Store   *fositestore.Store
 	Grants  *grants.Manager
-	// Users is the user service the admin API shares with `authd users`.
-	// Its Sessions (browser sessions a password change, disabling or
-	// deletion ends) is not wired yet: no store indexes login sessions by
-	// subject.
-	Users   *users.Service
 	OAuth   *oauth.Server
 	Pages   *web.Pages
 	Handler http.Handler
 	// AdminHandler serves /metrics and /admin/* when AUTHD_ADMIN_ADDR is
 	// set (nil otherwise: Handler serves them).
 	AdminHandler http.Handler
+
+	// Users is the user service the admin API shares with `authd users`.
+	// Its Sessions (browser sessions a password change, disabling or
+	// deletion ends) is not wired yet: no store indexes login sessions by
+	// subject.
+	Users *users.Service
+	// ClientService is the client lifecycle the admin API shares with
+	// `authd clients`.
+	ClientService *clients.Service
 
 	stores *storeMetrics // storemetrics.go
 	cancel context.CancelFunc
@@ -174,6 +179,7 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.Users = &users.Service{Store: a.DB, Grants: a.Grants, Logger: a.Log}
+	a.ClientService = &clients.Service{Store: a.DB, Deleter: a.Grants}
 	a.Handler = a.routes(reg, secure)
 
 	bg, cancel := context.WithCancel(context.Background())
@@ -198,16 +204,25 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 	if a.Config.AdminAddr != "" {
 		ops = mux.NewRouter()
 	}
-	a.OAuth.Mount(r)                                                                                     // /oauth2/*, /userinfo, /.well-known/*, health
-	a.OAuth.DeviceFlow().Mount(r)                                                                        // /oauth2/device/auth, /device
-	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r)                            // /api/me/*
-	(&admin.API{Token: a.Config.AdminToken, Grants: a.Grants, Users: a.Users, Logger: a.Log}).Mount(ops) // /admin/*
-	a.Pages.Routes(r)                                                                                    // /login, /logout, /account/devices, /static/
+	a.OAuth.Mount(r)                                                          // /oauth2/*, /userinfo, /.well-known/*, health
+	a.OAuth.DeviceFlow().Mount(r)                                             // /oauth2/device/auth, /device
+	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r) // /api/me/*
+	a.adminAPI().Mount(ops)                                                   // /admin/*
+	a.Pages.Routes(r)                                                         // /login, /logout, /account/devices, /static/
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	if ops != r {
 		a.AdminHandler = a.outer(ops, secure)
 	}
 	return a.outer(r, secure)
+}
+
+// adminAPI is the admin area over the grants home and the user and client
+// services.
+func (a *App) adminAPI() *admin.API {
+	return &admin.API{
+		Token: a.Config.AdminToken, Grants: a.Grants, Users: a.Users,
+		Clients: a.ClientService, ClientPages: a.DB, Logger: a.Log,
+	}
 }
 
 // outer puts the middleware every request goes through around a router.
