@@ -57,6 +57,9 @@ type App struct {
 	// ClientService is the client lifecycle the admin API shares with
 	// `authd clients`.
 	ClientService *clients.Service
+	// adminRoutes is the router /admin/* is mounted on (the public one
+	// without AUTHD_ADMIN_ADDR): TestOpenAPICoversRoutes walks it.
+	adminRoutes *mux.Router
 
 	stores *storeMetrics // storemetrics.go
 	cancel context.CancelFunc
@@ -204,6 +207,7 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 	if a.Config.AdminAddr != "" {
 		ops = mux.NewRouter()
 	}
+	a.adminRoutes = ops
 	a.OAuth.Mount(r)                                                          // /oauth2/*, /userinfo, /.well-known/*, health
 	a.OAuth.DeviceFlow().Mount(r)                                             // /oauth2/device/auth, /device
 	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r) // /api/me/*
