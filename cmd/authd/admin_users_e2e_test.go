@@ -145,6 +145,13 @@ func TestAdminUsersCRUD(t *testing.T) {
 		wantOAuthError(t, a.do(http.MethodPost, "/admin/users", body), http.StatusBadRequest, "invalid_request")
 	}
 
+	form := e.call(http.MethodPost, "/admin/users", "application/x-www-form-urlencoded", "username=carl&password=long-enough-1")
+	wantOAuthError(t, form, http.StatusUnauthorized, "invalid_token")
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/admin/users", strings.NewReader(`{"username":"carl","password":"long-enough-1"}`))
+	req.Header.Set("Authorization", "Bearer "+devAdminToken)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded") // curl -d without --json
+	wantOAuthError(t, mustFetch(t, e.hc, req), http.StatusBadRequest, "invalid_request")
+
 	got := decodeUser(t, a.want(a.do(http.MethodGet, "/admin/users/"+bob.Subject, ""), http.StatusOK))
 	if got != bob {
 		t.Errorf("GET = %+v, want %+v", got, bob)
