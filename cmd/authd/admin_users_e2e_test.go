@@ -273,19 +273,22 @@ func TestAdminUserPasswordChange(t *testing.T) {
 	}
 }
 
-// TestAdminUserDisabled: disabling a user ends its grants and refuses its
-// sign-in with the right password (403); enabling it again lets it sign
-// in. Deleting a user ends its grants too; their rows stay, revoked
+// TestAdminUserDisabled: disabling a user ends its grants, refuses its
+// sign-in with the right password (403) and a code issued before (no grant
+// is born); enabling it again lets it sign in. Deleting a user ends its grants too; their rows stay, revoked
 // (user_deleted), for the janitor.
 func TestAdminUserDisabled(t *testing.T) {
 	e := newDevicesE2E(t)
 	a := e.admin()
 	tok := e.pkceLogin()
+	code := e.confCode(e.newBrowser(), "openid", "offline_access") // issued before, redeemed after
 	u := decodeUser(t, a.want(a.do(http.MethodPut, "/admin/users/"+e.sub, `{"disabled":true}`), http.StatusOK))
 	if !u.Disabled {
 		t.Fatalf("after disabling: %+v", u)
 	}
 	wantOAuthError(t, e.refresh(tok.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	r := e.post("/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e2eRedirect}}, confBasic)
+	wantOAuthError(t, r, http.StatusBadRequest, "invalid_grant")
 	if got := e.signInStatus(e2eUser, e2ePassword); got != http.StatusForbidden {
 		t.Errorf("sign-in of a disabled user: %d, want 403", got)
 	}
@@ -341,4 +344,29 @@ func serveAdmin(t *testing.T, app *App, l net.Listener) {
 			t.Errorf("serve admin: %v", err)
 		}
 	})
+}
+
+// TestAdminAPIPostgresDown: with Postgres gone the users and clients
+// routes answer 503 temporarily_unavailable with Retry-After, fast, never
+// a 500.
+func TestAdminAPIPostgresDown(t *testing.T) {
+	pg := startOwnPostgres(t)
+	e := newDevicesE2E(t, func(c *Config) { c.DatabaseURL = pg.URL() })
+	a := e.admin()
+	pg.Stop()
+	for _, c := range []struct{ method, path, body string }{
+		{http.MethodGet, "/admin/users", ""},
+		{http.MethodPost, "/admin/users", `{"username":"bob","password":"bob-password-1"}`},
+		{http.MethodPut, "/admin/users/" + e.sub, `{"password":"a-new-password"}`},
+		{http.MethodDelete, "/admin/users/" + e.sub, ""},
+		{http.MethodGet, "/admin/clients", ""},
+		{http.MethodPost, "/admin/clients", `{"client_id":"svc","grant_types":["client_credentials"]}`},
+		{http.MethodDelete, "/admin/clients/" + e2eConfID, ""},
+	} {
+		r, took := timed(func() apiResp { return a.do(c.method, c.path, c.body) })
+		wantUnavailable(t, c.method+" "+c.path, r, took, 5*time.Second)
+		if r.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s: no Retry-After", c.method, c.path)
+		}
+	}
 }

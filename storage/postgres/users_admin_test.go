@@ -8,7 +8,8 @@ import (
 	"github.com/authd/authd/storage/storagetest"
 )
 
-// TestUserLifecycle: migration 00009's disabled flag is written and read;
+// TestUserLifecycle: migration 00009's disabled flag is written and read
+// (CreateGrant refuses a disabled user's grant);
 // UpdateUser renames (a taken name is ErrConflict); ListUsersAfter pages by
 // username; DeleteUser deletes the user and its consents only.
 func TestUserLifecycle(t *testing.T) {
@@ -22,6 +23,15 @@ func TestUserLifecycle(t *testing.T) {
 	if !c.Disabled {
 		t.Fatal("disabled not stored")
 	}
+	// No grant is born for a disabled user; a retried creation is still fine.
+	if err := db.CreateGrant(ctx, newGrant("gc", c.ID)); !errors.Is(err, storage.ErrRevoked) {
+		t.Fatalf("grant of a disabled user: %v, want ErrRevoked", err)
+	}
+	if _, err := db.GetGrant(ctx, "gc"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("a grant row of a disabled user was written: %v", err)
+	}
+	must(t, db.CreateGrant(ctx, newGrant("gb", "sub-of-b")))
+	must(t, db.CreateGrant(ctx, newGrant("gb", "sub-of-b")))
 	c.Disabled, c.Username = false, "e"
 	must(t, db.UpdateUser(ctx, c))
 	if got, err := db.GetUser(ctx, c.ID); err != nil || got.Disabled || got.Username != "e" {
