@@ -58,7 +58,7 @@ func TestPolicy(t *testing.T) {
 			c := web("https://app.example/cb")
 			c.PostLogoutRedirectURIs = []string{"https://app.example/bye#x"}
 			return c
-		}(), "", InvalidRedirectURI, "post-logout redirect URI"},
+		}(), "", InvalidClientMetadata, "post-logout redirect URI"},
 		{"code grant without redirect URI", web(), "", InvalidClientMetadata, "at least one redirect_uris"},
 		{"unknown grant type", func() storage.Client {
 			c := web("https://app.example/cb")

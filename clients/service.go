@@ -41,6 +41,20 @@ type Deleter interface {
 type Service struct {
 	Store   Store
 	Deleter Deleter // needed by Delete only
+	// Cache, when set, hears of every change, so the replica that made it
+	// uses it at once (the others within their client cache's TTL).
+	Cache Cache
+}
+
+// Cache is a replica's cache of clients (the server's ClientCache).
+type Cache interface {
+	ClientChanged(ctx context.Context, id string)
+}
+
+func (s *Service) changed(ctx context.Context, id string) {
+	if s.Cache != nil {
+		s.Cache.ClientChanged(ctx, id)
+	}
 }
 
 // New is the client to create: Client as given (Normalize fills its
@@ -168,6 +182,7 @@ func (s *Service) Update(ctx context.Context, id string, u storage.ClientUpdate)
 	if err != nil {
 		return nil, fromInvalid(err)
 	}
+	s.changed(ctx, id)
 	return c, nil
 }
 
@@ -178,7 +193,11 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	if s.Deleter == nil {
 		return errors.New("clients: delete needs a Deleter")
 	}
-	return s.Deleter.DeleteClient(ctx, id)
+	if err := s.Deleter.DeleteClient(ctx, id); err != nil {
+		return err
+	}
+	s.changed(ctx, id)
+	return nil
 }
 
 // RotateSecret gives a client that authenticates with a secret a new
@@ -199,5 +218,6 @@ func (s *Service) RotateSecret(ctx context.Context, id string, overlap time.Dura
 	if err := s.Store.RotateClientSecret(ctx, id, hash, until); err != nil {
 		return "", time.Time{}, err
 	}
+	s.changed(ctx, id)
 	return secret, until, nil
 }

@@ -49,6 +49,9 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		"request_uri_parameter_supported":               false,
 		"claims_parameter_supported":                    false,
 	}
+	if s.cfg.RegistrationEndpoint != "" {
+		doc["registration_endpoint"] = s.cfg.RegistrationEndpoint // RFC 8414, RFC 7591
+	}
 	return json.MarshalIndent(doc, "", "  ")
 }
 

@@ -36,6 +36,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// RefreshRetryWindow (AUTHD_REFRESH_RETRY_WINDOW): see retry.go. 0: off.
 	RefreshRetryWindow time.Duration
+	// RegistrationEndpoint is advertised in discovery when set (dynamic
+	// client registration is on; package registration serves it).
+	RegistrationEndpoint string
 }
 
 // Keys is what the provider needs from the key manager.

@@ -18,9 +18,8 @@ var knownGrantTypes = []string{AuthorizationCodeGrantType, RefreshTokenGrantType
 // InvalidClientError lists every problem of a client registration, in a
 // fixed order. The problems name the flags of `authd clients create`
 // (package clients words them with RFC 7591 metadata names for the HTTP
-// APIs). Redirect is set when a redirect or post-logout redirect URI itself
-// is malformed (RFC 7591 invalid_redirect_uri rather than
-// invalid_client_metadata).
+// APIs). Redirect is set when a redirect URI itself is malformed (RFC 7591
+// invalid_redirect_uri rather than invalid_client_metadata).
 type InvalidClientError struct {
 	Problems []string
 	Redirect bool
@@ -44,7 +43,8 @@ func (c *Client) Validate() error {
 	return nil
 }
 
-// grantProblems checks the id, the grant types and the redirect URIs.
+// grantProblems checks the id, the grant types and whether they need
+// redirect URIs.
 func (c *Client) grantProblems() []string {
 	var errs []string
 	if c.ID == "" || len(c.ID) > 255 || strings.ContainsAny(c.ID, " \t\r\n:") {
@@ -77,18 +77,12 @@ func (c *Client) grantProblems() []string {
 	return errs
 }
 
-// redirectProblems checks each redirect and post-logout redirect URI
-// (goodRedirect).
+// redirectProblems checks each redirect URI (goodRedirect).
 func (c *Client) redirectProblems() []string {
 	var errs []string
 	for _, u := range c.RedirectURIs {
 		if !goodRedirect(u, c.Public) {
 			errs = append(errs, fmt.Sprintf("redirect URI %q %s", u, redirectRule))
-		}
-	}
-	for _, u := range c.PostLogoutRedirectURIs {
-		if !goodRedirect(u, c.Public) {
-			errs = append(errs, fmt.Sprintf("post-logout redirect URI %q %s", u, redirectRule))
 		}
 	}
 	return errs
@@ -125,6 +119,11 @@ func (c *Client) browserProblems() []string {
 	var errs []string
 	if len(c.PostLogoutRedirectURIs) > 0 && !slices.Contains(c.GrantTypes, "authorization_code") {
 		errs = append(errs, "--post-logout-redirect-uri is only meaningful with the authorization_code grant")
+	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		if !goodRedirect(u, c.Public) {
+			errs = append(errs, fmt.Sprintf("post-logout redirect URI %q %s", u, redirectRule))
+		}
 	}
 	for _, o := range c.CORSOrigins {
 		p, err := url.Parse(o)

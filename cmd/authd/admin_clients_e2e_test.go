@@ -175,11 +175,16 @@ func TestAdminClientUpdateKeepsGrants(t *testing.T) {
 	if r.Status != http.StatusOK {
 		t.Fatalf("refresh after an update: %v", r)
 	}
-	// An omitted field takes its default (RFC 7592 replaces): no scope is openid.
+	// An omitted field takes its default (RFC 7592 replaces): no name is "".
 	a.want(a.do(http.MethodPut, "/admin/clients/app", `{"token_endpoint_auth_method":"none","redirect_uris":["`+e2eRedirect+`"],
-		"grant_types":["authorization_code","refresh_token"]}`), http.StatusOK)
-	if c := decodeClient(t, a.do(http.MethodGet, "/admin/clients/app", "")); c.Scope != "openid" || c.ClientName != "" {
-		t.Errorf("PUT without scope or name: %+v", c)
+		"grant_types":["authorization_code","refresh_token"],"scope":"openid offline_access"}`), http.StatusOK)
+	if c := decodeClient(t, a.do(http.MethodGet, "/admin/clients/app", "")); c.ClientName != "" || len(c.RedirectURIs) != 1 {
+		t.Errorf("PUT without a name and with one redirect URI: %+v", c)
+	}
+	a.want(a.do(http.MethodPost, "/admin/clients", `{"client_id":"svc","grant_types":["client_credentials"],"scope":"api:read"}`), http.StatusCreated)
+	a.want(a.do(http.MethodPut, "/admin/clients/svc", `{"grant_types":["client_credentials"]}`), http.StatusOK)
+	if c := decodeClient(t, a.do(http.MethodGet, "/admin/clients/svc", "")); c.Scope != "openid" {
+		t.Errorf("PUT without scope: %+v, want the default scope openid", c)
 	}
 	wantOAuthError(t, a.do(http.MethodPut, "/admin/clients/app", adminPKCEClient("other", "X")), http.StatusBadRequest, "invalid_client_metadata")
 	wantOAuthError(t, a.do(http.MethodPut, "/admin/clients/app", `{"grant_types":["authorization_code"],"redirect_uris":["`+e2eRedirect+`"]}`),

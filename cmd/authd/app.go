@@ -23,6 +23,7 @@ import (
 	"github.com/authd/authd/keys"
 	"github.com/authd/authd/oauth"
 	"github.com/authd/authd/ratelimit"
+	dynreg "github.com/authd/authd/registration"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/storage/postgres"
 	"github.com/authd/authd/storage/redisstore"
@@ -54,9 +55,6 @@ type App struct {
 	// deletion ends) is not wired yet: no store indexes login sessions by
 	// subject.
 	Users *users.Service
-	// ClientService is the client lifecycle the admin API shares with
-	// `authd clients`.
-	ClientService *clients.Service
 	// adminRoutes is the router /admin/* is mounted on (the public one
 	// without AUTHD_ADMIN_ADDR): TestOpenAPICoversRoutes walks it.
 	adminRoutes *mux.Router
@@ -172,6 +170,7 @@ func (a *App) build(ctx context.Context) error {
 		Issuer: c.Issuer, Secret: c.Secret, AccessTokenTTL: c.AccessTokenTTL,
 		RefreshTokenTTL: c.RefreshTokenTTL, AuthCodeTTL: c.AuthCodeTTL, IDTokenTTL: c.IDTokenTTL,
 		DeviceCodeTTL: c.DeviceCodeTTL, RefreshRetryWindow: c.RefreshRetryWindow,
+		RegistrationEndpoint: dynreg.Endpoint(c.Issuer, c.Registration),
 	}, oauth.Deps{
 		Store: a.Store, Clients: a.Clients, Keys: a.Keys, Pages: a.Pages, Consents: a.DB, Users: a.DB,
 		Logger: a.Log, Metrics: reg, Usage: a.Grants,
@@ -182,7 +181,6 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.Users = &users.Service{Store: a.DB, Grants: a.Grants, Logger: a.Log}
-	a.ClientService = &clients.Service{Store: a.DB, Deleter: a.Grants}
 	a.Handler = a.routes(reg, secure)
 
 	bg, cancel := context.WithCancel(context.Background())
@@ -213,6 +211,7 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r) // /api/me/*
 	a.adminAPI().Mount(ops)                                                   // /admin/*
 	a.Pages.Routes(r)                                                         // /login, /logout, /account/devices, /static/
+	a.registrationAPI().Mount(r)                                              // /oauth2/register (RFC 7591, 7592) unless off
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	if ops != r {
 		a.AdminHandler = a.outer(ops, secure)
@@ -225,9 +224,33 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 func (a *App) adminAPI() *admin.API {
 	return &admin.API{
 		Token: a.Config.AdminToken, Grants: a.Grants, Users: a.Users,
-		Clients: a.ClientService, ClientPages: a.DB, Logger: a.Log,
+		Clients: a.ClientService(), ClientPages: a.DB, Logger: a.Log,
 	}
 }
+
+// registrationAPI is the dynamic client registration area over the client
+// service (deletes end tokens through the grants home).
+func (a *App) registrationAPI() *dynreg.API {
+	c := a.Config
+	return &dynreg.API{
+		Mode: c.Registration, InitialToken: c.RegistrationToken, Issuer: c.Issuer,
+		Clients: a.ClientService(), Tokens: a.DB, Logger: a.Log,
+		Limit: ratelimit.NewWindow(a.RDB, c.RedisPrefix, "reg", c.RegistrationRate, time.Hour),
+	}
+}
+
+// ClientService is the client lifecycle over the server's stores: deletes
+// end tokens through the grants home, and every change reloads this
+// replica's client cache at once.
+func (a *App) ClientService() *clients.Service {
+	return &clients.Service{Store: a.DB, Deleter: a.Grants, Cache: reloadCache{a.Clients}}
+}
+
+// reloadCache reloads a changed client into the cache (a failure leaves
+// the cached copy to expire).
+type reloadCache struct{ c *fositestore.ClientCache }
+
+func (r reloadCache) ClientChanged(ctx context.Context, id string) { _, _ = r.c.Reload(ctx, id) }
 
 // outer puts the middleware every request goes through around a router.
 func (a *App) outer(r *mux.Router, secure bool) http.Handler {

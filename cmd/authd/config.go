@@ -13,6 +13,7 @@ import (
 
 	"github.com/authd/authd/internal/httpx"
 	"github.com/authd/authd/ratelimit"
+	dynreg "github.com/authd/authd/registration"
 )
 
 // Config is authd's configuration, read from AUTHD_* environment variables
@@ -82,7 +83,13 @@ type Config struct {
 	// AdminAddr: AUTHD_ADMIN_ADDR, a separate listener for /metrics and
 	// /admin/* (empty: both on the public listener).
 	AdminAddr string
-	keyTimes  keyTiming // tests shorten the key intervals (keyrotation.go)
+	// Registration: AUTHD_REGISTRATION, who may register clients (RFC 7591);
+	// RegistrationToken the initial access token of token mode;
+	// RegistrationRate registrations an hour per source address.
+	Registration      dynreg.Mode
+	RegistrationToken string
+	RegistrationRate  int
+	keyTimes          keyTiming // tests shorten the key intervals (keyrotation.go)
 }
 
 // maxUsageFlushInterval keeps the usage flush far inside the TTL of the
@@ -139,6 +146,9 @@ func settings(c *Config) []setting {
 		{"AUTHD_SESSION_TTL", "24h", positive(&c.SessionTTL, "24h"), "absolute lifetime of a browser sign-in"},
 		{"AUTHD_SESSION_IDLE_TIMEOUT", "1h", orOff(&c.SessionIdleTimeout), "a browser sign-in unused this long ends; 0 is off (only AUTHD_SESSION_TTL ends it)"},
 		{"AUTHD_ADMIN_ADDR", "", text(&c.AdminAddr), "separate listen address for /metrics and /admin/*; unset, both are on AUTHD_ADDR"},
+		{"AUTHD_REGISTRATION", "off", registrationMode(&c.Registration), "dynamic client registration (RFC 7591/7592) at /oauth2/register: off, token (needs AUTHD_REGISTRATION_TOKEN) or open"},
+		{"AUTHD_REGISTRATION_TOKEN", "", text(&c.RegistrationToken), "initial access token registration needs in token mode (at least 32 characters)"},
+		{"AUTHD_REGISTRATION_RATE", "20", count(&c.RegistrationRate), "client registrations an hour per client address (positive)"},
 	}
 }
 
@@ -288,6 +298,17 @@ func proxyHeader(p *string) func(string) error {
 	}
 }
 
+func registrationMode(p *dynreg.Mode) func(string) error {
+	return func(v string) error {
+		switch m := dynreg.Mode(strings.ToLower(v)); m {
+		case dynreg.Off, dynreg.Token, dynreg.Open:
+			*p = m
+			return nil
+		}
+		return errors.New("is not off, token or open")
+	}
+}
+
 func logLevel(p *string) func(string) error {
 	return func(v string) error {
 		var l slog.Level
@@ -318,6 +339,8 @@ func (c Config) ValidateServe() error {
 		{c.UsageFlushInterval > maxUsageFlushInterval, "AUTHD_USAGE_FLUSH_INTERVAL must be at most 24h (pending usage in Redis expires after a week without a write)"},
 		{c.AdminAddr != "" && c.AdminAddr == c.Addr, "AUTHD_ADMIN_ADDR must differ from AUTHD_ADDR"},
 		{c.SessionIdleTimeout > c.SessionTTL, "AUTHD_SESSION_IDLE_TIMEOUT must not exceed AUTHD_SESSION_TTL"},
+		{c.Registration == dynreg.Token && len(c.RegistrationToken) < 32, "AUTHD_REGISTRATION=token needs AUTHD_REGISTRATION_TOKEN of at least 32 characters"},
+		{c.Registration != dynreg.Token && c.RegistrationToken != "", "AUTHD_REGISTRATION_TOKEN is set but AUTHD_REGISTRATION is not token"},
 	}
 	for _, ch := range checks {
 		if ch.bad {

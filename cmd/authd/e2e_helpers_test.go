@@ -50,7 +50,13 @@ type e2e struct {
 // PKCE client and an introspecting resource server.
 func newE2E(t testing.TB, cfgFn ...func(*Config)) *e2e {
 	t.Helper()
-	srv := startServer(t, cfgFn...)
+	return newE2ELog(t, nil, cfgFn...)
+}
+
+// newE2ELog is newE2E with authd's logs written to logw (startServerLog).
+func newE2ELog(t testing.TB, logw io.Writer, cfgFn ...func(*Config)) *e2e {
+	t.Helper()
+	srv := startServerLog(t, logw, cfgFn...)
 	e := &e2e{t: t, srv: srv, ctx: context.Background(), hc: noRedirectClient(nil)}
 	e.sub = srv.addUser(t, e2eUser, e2ePassword)
 	srv.addClient(t, storage.Client{

@@ -51,6 +51,9 @@
 //	                             TTL: until the assertion expires (at least 1 s).
 //	Prl:<key>            string  a failure counter (throttling guesses). TTL: its
 //	                             window, from the first failure.
+//	Prl:{reg:<hash of source address>}:n
+//	                     string  dynamic client registrations from one source address
+//	                             (ratelimit.Window). TTL: the hour's window, from the first.
 //	Ptouch:{N}           hash    grant id -> its latest use, N in 0..15 (usage.go).
 //	                             TTL: UsageTTL (7 days), refreshed by every write; the
 //	                             usage flusher takes and deletes whole shards.
