@@ -39,12 +39,16 @@ func (f *fakeStore) GetUserByUsername(_ context.Context, name string) (*storage.
 	return nil, storage.ErrNotFound
 }
 
-func (f *fakeStore) UpdateUser(_ context.Context, u *storage.User) error {
-	if _, ok := f.users[u.ID]; !ok {
-		return storage.ErrNotFound
+func (f *fakeStore) ModifyUser(_ context.Context, id string, change func(*storage.User) error) (*storage.User, error) {
+	u, ok := f.users[id]
+	if !ok {
+		return nil, storage.ErrNotFound
 	}
-	f.users[u.ID] = *u
-	return nil
+	if err := change(&u); err != nil {
+		return nil, err
+	}
+	f.users[id] = u
+	return &u, nil
 }
 
 func (f *fakeStore) ListUsersAfter(context.Context, string, int) ([]storage.User, error) {

@@ -38,20 +38,46 @@ func (db *DB) CreateUser(ctx context.Context, u *storage.User) error {
 	return nil
 }
 
+const updateUserSQL = `UPDATE users SET username = $2, password_hash = $3, email = $4,
+	email_verified = $5, name = $6, given_name = $7, family_name = $8, disabled = $9, updated_at = now()
+	WHERE id = $1 RETURNING updated_at`
+
 // UpdateUser writes the username, password hash, profile and disabled flag
 // of the user u.ID (the id and creation time stay) and sets u.UpdatedAt to
 // now. It returns storage.ErrNotFound when there is no such user and
 // storage.ErrConflict when the username is another user's.
 func (db *DB) UpdateUser(ctx context.Context, u *storage.User) error {
-	err := db.pool.QueryRow(ctx, `UPDATE users SET username = $2, password_hash = $3, email = $4,
-		email_verified = $5, name = $6, given_name = $7, family_name = $8, disabled = $9, updated_at = now()
-		WHERE id = $1 RETURNING updated_at`,
-		u.ID, u.Username, u.PasswordHash, u.Email, u.EmailVerified, u.Name, u.GivenName, u.FamilyName,
-		u.Disabled).Scan(&u.UpdatedAt)
+	err := db.pool.QueryRow(ctx, updateUserSQL, u.ID, u.Username, u.PasswordHash, u.Email, u.EmailVerified,
+		u.Name, u.GivenName, u.FamilyName, u.Disabled).Scan(&u.UpdatedAt)
 	if err != nil {
 		return wrap("update user", err)
 	}
 	return nil
+}
+
+// ModifyUser changes the user id as change says, atomically: in one
+// transaction the row is read FOR UPDATE, change edits it (an error from
+// change is returned and nothing is written), and UpdateUser's columns are
+// written back, updated_at set to now. It returns the user as stored,
+// storage.ErrNotFound when there is none and storage.ErrConflict when the
+// new username is another user's.
+func (db *DB) ModifyUser(ctx context.Context, id string, change func(*storage.User) error) (*storage.User, error) {
+	var u storage.User
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var err error
+		if u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1 FOR UPDATE`, id)); err != nil {
+			return err
+		}
+		if err := change(&u); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, updateUserSQL, u.ID, u.Username, u.PasswordHash, u.Email, u.EmailVerified,
+			u.Name, u.GivenName, u.FamilyName, u.Disabled).Scan(&u.UpdatedAt)
+	})
+	if err != nil {
+		return nil, wrap("modify user", err)
+	}
+	return &u, nil
 }
 
 // GetUser returns the user with the given id, or storage.ErrNotFound.
