@@ -99,8 +99,9 @@ func (c Change) problems(creating bool) []string {
 	return ps
 }
 
-// hashed is c with its password replaced by the password's hash (argon2id
-// takes a core for ~35 ms: done before any row is locked).
+// hashed returns c without its password, and the password's hash (nil
+// when c has none). argon2id takes a core for ~35 ms: it runs before any
+// row is locked.
 func (c Change) hashed() (Change, *string, error) {
 	if c.Password == nil {
 		return c, nil, nil
