@@ -370,3 +370,40 @@ func TestAdminAPIPostgresDown(t *testing.T) {
 		}
 	}
 }
+
+// TestUsersCLIDisableDelete: `users update --disabled` and `users delete`
+// take the admin API's path: the user's grants end, a disabled user cannot
+// sign in and `users list` says so, a deleted one is gone.
+func TestUsersCLIDisableDelete(t *testing.T) {
+	e := newDevicesE2E(t)
+	tok := e.pkceLogin()
+	if _, err := cli(t, e.srv, "users", "update", "--username", e2eUser, "--disabled"); err != nil {
+		t.Fatal(err)
+	}
+	wantOAuthError(t, e.refresh(tok.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	if got := e.signInStatus(e2eUser, e2ePassword); got != http.StatusForbidden {
+		t.Errorf("sign-in after users update --disabled: %d, want 403", got)
+	}
+	out, err := cli(t, e.srv, "users", "list", "--json")
+	if err != nil || !strings.Contains(out, `"disabled": true`) {
+		t.Errorf("users list --json: %v %s", err, out)
+	}
+	if _, err := cli(t, e.srv, "users", "update", "--username", e2eUser, "--disabled=false"); err != nil {
+		t.Fatal(err)
+	}
+	tok = e.pkceLogin()
+	out, err = cli(t, e.srv, "users", "delete", "--username", e2eUser)
+	if err != nil || !strings.Contains(out, e.sub) {
+		t.Fatalf("users delete: %v %s", err, out)
+	}
+	wantOAuthError(t, e.refresh(tok.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	wantOAuthError(t, e.admin().do(http.MethodGet, "/admin/users/"+e.sub, ""), http.StatusNotFound, "not_found")
+	if _, err := cli(t, e.srv, "users", "delete", "--subject", e.sub); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("delete twice: %v", err)
+	}
+	for _, args := range [][]string{{"users", "delete"}, {"users", "delete", "--username", "a", "--subject", "b"}} {
+		if _, err := cli(t, e.srv, args...); exitCode(err) != 2 {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+}

@@ -179,8 +179,8 @@ func usersList(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printList(e.stdout, asJSON, us, "USERNAME\tSUBJECT\tCREATED", func(u storage.User) string {
-		return fmt.Sprintf("%s\t%s\t%s", u.Username, u.ID, u.CreatedAt.Format(time.RFC3339))
+	return printList(e.stdout, asJSON, us, "USERNAME\tSUBJECT\tCREATED\tDISABLED", func(u storage.User) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%v", u.Username, u.ID, u.CreatedAt.Format(time.RFC3339), u.Disabled)
 	}, userView)
 }
 
