@@ -138,6 +138,7 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, clientError(err))
 		return
 	}
+	a.Logger.InfoContext(r.Context(), "admin api: client updated", "client_id", id)
 	httpx.WriteJSON(w, http.StatusOK, clients.ToMetadata(*c))
 }
 
