@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -26,15 +27,32 @@ type API struct {
 	// Token is the bearer token the API requires; empty: no API (404).
 	Token  string
 	Grants Grants
-	Logger *slog.Logger
+	Users  Users // users.go
+	// Clients and ClientPages: clients.go.
+	Clients     Clients
+	ClientPages ClientPages
+	Logger      *slog.Logger
 }
 
-// Mount mounts the API's routes.
+// Mount mounts the API's routes; openapi.json describes each of them
+// (TestOpenAPICoversRoutes).
 func (a *API) Mount(r *mux.Router) {
+	r.HandleFunc("/admin/openapi.json", a.only(serveOpenAPI)).Methods(http.MethodGet)
 	r.HandleFunc("/admin/subjects/{sub}/grants", a.only(a.listGrants)).Methods(http.MethodGet)
 	r.HandleFunc("/admin/subjects/{sub}/grants", a.only(a.revokeSubject)).Methods(http.MethodDelete)
 	r.HandleFunc("/admin/subjects/{sub}/grants/count", a.only(a.countGrants)).Methods(http.MethodGet)
 	r.HandleFunc("/admin/grants/{id}", a.only(a.revokeGrant)).Methods(http.MethodDelete)
+	r.HandleFunc("/admin/users", a.only(a.listUsers)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/users", a.only(a.createUser)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/users/{subject}", a.only(a.getUser)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/users/{subject}", a.only(a.updateUser)).Methods(http.MethodPut)
+	r.HandleFunc("/admin/users/{subject}", a.only(a.deleteUser)).Methods(http.MethodDelete)
+	r.HandleFunc("/admin/clients", a.only(a.listClients)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/clients", a.only(a.createClient)).Methods(http.MethodPost)
+	r.HandleFunc("/admin/clients/{id}", a.only(a.getClient)).Methods(http.MethodGet)
+	r.HandleFunc("/admin/clients/{id}", a.only(a.updateClient)).Methods(http.MethodPut)
+	r.HandleFunc("/admin/clients/{id}", a.only(a.deleteClient)).Methods(http.MethodDelete)
+	r.HandleFunc("/admin/clients/{id}/rotate-secret", a.only(a.rotateSecret)).Methods(http.MethodPost)
 }
 
 // only admits requests bearing the admin token (compared in constant time).
@@ -62,13 +80,33 @@ func activeOnly(r *http.Request) bool {
 	return v == "true" || v == "1"
 }
 
+// listGrants lists a subject's grants, most recently used first. A
+// subject has few grants: the page is cut from the whole listing, and the
+// cursor is the position in it.
 func (a *API) listGrants(w http.ResponseWriter, r *http.Request) {
-	gs, err := a.Grants.List(r.Context(), mux.Vars(r)["sub"], activeOnly(r))
+	p, err := readPage(r, "g")
+	var gs []grants.View
+	if err == nil {
+		gs, err = a.Grants.List(r.Context(), mux.Vars(r)["sub"], activeOnly(r))
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"grants": gs})
+	from := 0
+	if p.key != "" {
+		if from, err = strconv.Atoi(p.key); err != nil || from < 0 {
+			a.fail(w, r, httpx.Invalid("cursor is not a next_cursor of this listing."))
+			return
+		}
+	}
+	from = min(from, len(gs))
+	to := min(from+p.limit, len(gs))
+	out := list[grants.View]{Items: nonNil(gs[from:to])}
+	if to < len(gs) {
+		out.NextCursor = cursor("g", strconv.Itoa(to))
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 func (a *API) countGrants(w http.ResponseWriter, r *http.Request) {

@@ -87,6 +87,8 @@ type User struct {
 	GivenName     string
 	FamilyName    string
 	UpdatedAt     time.Time // last change of the record; CreatedAt at first
+	// Disabled: the user cannot sign in (an operator disabled it).
+	Disabled bool
 }
 
 // Revocation reasons recorded on a grant.
@@ -98,6 +100,10 @@ const (
 	RevokedByClient   = "client" // RFC 7009 revocation request
 	RevokedCodeReplay = "code_reuse"
 	RevokedExpired    = "expired"
+	// An operator changed the user's password, disabled or deleted the user.
+	RevokedPasswordChanged = "password_changed"
+	RevokedUserDisabled    = "user_disabled"
+	RevokedUserDeleted     = "user_deleted"
 )
 
 // Grant is one device grant: the token family born from one authorization.

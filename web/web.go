@@ -290,6 +290,9 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, errBadCredentials) {
 		p.RenderLogin(w, r, http.StatusUnauthorized, LoginPage{Next: next, Username: username, Error: "Wrong username or password."})
 		return
+	} else if errors.Is(err, errDisabled) {
+		p.RenderLogin(w, r, http.StatusForbidden, LoginPage{Next: next, Username: username, Error: "This account is disabled."})
+		return
 	} else if err != nil {
 		p.cfg.Logger.ErrorContext(r.Context(), "login failed", "err", err)
 		p.RenderError(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Signing in is temporarily unavailable. Please try again in a moment.")
@@ -304,6 +307,9 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
 }
 
 var errBadCredentials = errors.New("bad credentials")
+
+// errDisabled: the password is right but an operator disabled the user.
+var errDisabled = errors.New("web: user disabled")
 
 // errBusy: too many sign-ins are being checked; the caller may retry.
 var errBusy = errors.New("web: password checks saturated")
@@ -333,6 +339,9 @@ func (p *Pages) authenticate(ctx context.Context, username, password string) (*s
 	}
 	if !ok {
 		return nil, errBadCredentials
+	}
+	if u.Disabled {
+		return nil, errDisabled
 	}
 	return u, nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/storage/postgres"
 	"github.com/authd/authd/storage/redisstore"
+	"github.com/authd/authd/users"
 	"github.com/authd/authd/web"
 )
 
@@ -48,6 +49,15 @@ type App struct {
 	// AdminHandler serves /metrics and /admin/* when AUTHD_ADMIN_ADDR is
 	// set (nil otherwise: Handler serves them).
 	AdminHandler http.Handler
+
+	// Users is the user service the admin API shares with `authd users`.
+	// Its Sessions (browser sessions a password change, disabling or
+	// deletion ends) is not wired yet: no store indexes login sessions by
+	// subject.
+	Users *users.Service
+	// adminRoutes is the router /admin/* is mounted on (the public one
+	// without AUTHD_ADMIN_ADDR): TestOpenAPICoversRoutes walks it.
+	adminRoutes *mux.Router
 
 	stores *storeMetrics // storemetrics.go
 	cancel context.CancelFunc
@@ -170,6 +180,7 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.Users = &users.Service{Store: a.DB, Grants: a.Grants, Logger: a.Log}
 	a.Handler = a.routes(reg, secure)
 
 	bg, cancel := context.WithCancel(context.Background())
@@ -194,17 +205,27 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 	if a.Config.AdminAddr != "" {
 		ops = mux.NewRouter()
 	}
-	a.OAuth.Mount(r)                                                                     // /oauth2/*, /userinfo, /.well-known/*, health
-	a.OAuth.DeviceFlow().Mount(r)                                                        // /oauth2/device/auth, /device
-	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r)            // /api/me/*
-	(&admin.API{Token: a.Config.AdminToken, Grants: a.Grants, Logger: a.Log}).Mount(ops) // /admin/*
-	a.Pages.Routes(r)                                                                    // /login, /logout, /account/devices, /static/
-	a.registrationAPI().Mount(r)                                                         // /oauth2/register (RFC 7591, 7592) unless off
+	a.adminRoutes = ops
+	a.OAuth.Mount(r)                                                          // /oauth2/*, /userinfo, /.well-known/*, health
+	a.OAuth.DeviceFlow().Mount(r)                                             // /oauth2/device/auth, /device
+	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r) // /api/me/*
+	a.adminAPI().Mount(ops)                                                   // /admin/*
+	a.Pages.Routes(r)                                                         // /login, /logout, /account/devices, /static/
+	a.registrationAPI().Mount(r)                                              // /oauth2/register (RFC 7591, 7592) unless off
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	if ops != r {
 		a.AdminHandler = a.outer(ops, secure)
 	}
 	return a.outer(r, secure)
+}
+
+// adminAPI is the admin area over the grants home and the user and client
+// services.
+func (a *App) adminAPI() *admin.API {
+	return &admin.API{
+		Token: a.Config.AdminToken, Grants: a.Grants, Users: a.Users,
+		Clients: a.ClientService(), ClientPages: a.DB, Logger: a.Log,
+	}
 }
 
 // registrationAPI is the dynamic client registration area over the client

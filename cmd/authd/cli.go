@@ -45,7 +45,9 @@ const usage = `usage: authd <command>
   clients list [--json] | clients delete --id ID
   users create --username U --password P [--email E] [--email-verified] [--name "Full Name"]
                [--given-name G] [--family-name F]
-  users update --username U [--password P] [the profile flags of create; flags not given stay]
+  users update --username U [--password P] [--disabled[=false]] [the profile flags of create; flags
+               not given stay; a new password or --disabled ends the user's grants]
+  users delete --username U | --subject SUB   (revokes the user's grants, forgets its consents)
   users list [--json]
   keys list [--json] | keys rotate [--alg RS256|ES256]
   grants list --subject SUB [--active]
@@ -93,7 +95,8 @@ var commands = []command{
 	{"clients update", pgOnly, clientsUpdate},
 	{"clients rotate-secret", pgOnly, clientsRotateSecret},
 	{"users create", pgOnly, usersCreate},
-	{"users update", pgOnly, usersUpdate},
+	{"users update", pgAndRedis, usersUpdate},
+	{"users delete", pgAndRedis, usersDelete},
 	{"users list", pgOnly, usersList},
 	{"keys list", pgOnly, keysList},
 	{"keys rotate", pgOnly, keysRotate},

@@ -43,11 +43,12 @@ func clientView(c storage.Client) any {
 type userJSON struct {
 	Subject   string    `json:"subject"`
 	Username  string    `json:"username"`
+	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
 func userView(u storage.User) any {
-	return userJSON{Subject: u.ID, Username: u.Username, CreatedAt: u.CreatedAt.UTC()}
+	return userJSON{Subject: u.ID, Username: u.Username, Disabled: u.Disabled, CreatedAt: u.CreatedAt.UTC()}
 }
 
 // keyView: keys.KeyInfo holds public facts only (kid, alg, dates, current).

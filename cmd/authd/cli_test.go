@@ -26,8 +26,10 @@ func TestCLIOpensOnlyTheStoresItNeeds(t *testing.T) {
 			t.Errorf("%v without Redis: %v", args, err)
 		}
 	}
-	// clients delete ends the client's tokens in Redis (the grants home).
-	for _, args := range [][]string{{"janitor"}, {"grants", "list", "--subject", "x"}, {"clients", "delete", "--id", "svc"}} {
+	// clients delete ends the client's tokens in Redis (the grants home), as
+	// users update and users delete end the user's.
+	for _, args := range [][]string{{"janitor"}, {"grants", "list", "--subject", "x"}, {"clients", "delete", "--id", "svc"},
+		{"users", "update", "--username", "pat", "--disabled"}, {"users", "delete", "--username", "pat"}} {
 		var out bytes.Buffer
 		if err := run(context.Background(), args, &out, &out); err == nil || !strings.Contains(err.Error(), "AUTHD_REDIS_URL") {
 			t.Errorf("%v without Redis: %v, want the Redis URL refused", args, err)

@@ -14,104 +14,160 @@ import (
 
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/postgres"
+	"github.com/authd/authd/users"
 )
 
 func usersCreate(ctx context.Context, e *cmdEnv, args []string) error {
 	fs := flag.NewFlagSet("users create", flag.ContinueOnError)
-	name := fs.String("username", "", "username")
-	pw := fs.String("password", "", "password")
-	prof := addProfileFlags(fs)
+	fs.String("username", "", "username")
+	fs.String("password", "", "password")
+	addProfileFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	u := &storage.User{Username: *name}
-	prof.apply(fs, u)
-	if err := insertUser(ctx, e.db, u, *pw); err != nil {
-		return err
+	u, err := (&users.Service{Store: e.db}).Create(ctx, userChange(fs))
+	if err != nil {
+		return userError("users create", flagValue(fs, "username"), err)
 	}
 	fmt.Fprintf(e.stdout, "user %s created (subject %s)\n", u.Username, u.ID)
 	return nil
 }
 
+// userService is the user service over the command's stores: a change
+// that ends grants ends them through the grants home, as the server does.
+// Browser sessions are not ended from the CLI (see users.Sessions).
+func userService(e *cmdEnv) (*users.Service, error) {
+	_, _, _, m, err := newGrantStores(e.cfg, e.db, e.rdb, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &users.Service{Store: e.db, Grants: m}, nil
+}
+
 // usersUpdate changes the profile flags given (the others stay) and, with
-// --password, the password of the user --username.
+// --password, the password of the user --username; --disabled disables
+// it. A new password or disabling ends the user's grants.
 func usersUpdate(ctx context.Context, e *cmdEnv, args []string) error {
 	fs := flag.NewFlagSet("users update", flag.ContinueOnError)
 	name := fs.String("username", "", "username")
-	pw := fs.String("password", "", "new password")
-	prof := addProfileFlags(fs)
+	fs.String("password", "", "new password")
+	fs.Bool("disabled", false, "disable the user (--disabled=false enables it)")
+	addProfileFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *name == "" {
 		return usageError{"users update: --username is required"}
 	}
-	u, err := e.db.GetUserByUsername(ctx, *name)
-	if errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("user %q not found", *name)
-	} else if err != nil {
+	svc, err := userService(e)
+	if err != nil {
 		return err
 	}
-	prof.apply(fs, u)
-	if flagSet(fs, "password") {
-		if u.PasswordHash, err = hashNewPassword("users update", *pw); err != nil {
-			return err
-		}
+	u, err := svc.GetByUsername(ctx, *name)
+	if err == nil {
+		c := userChange(fs)
+		c.Username = nil // --username names the user
+		u, err = svc.Update(ctx, u.ID, c)
 	}
-	if err := e.db.UpdateUser(ctx, u); err != nil {
-		return err
+	if err != nil {
+		return userError("users update", *name, err)
 	}
 	fmt.Fprintf(e.stdout, "user %s updated (subject %s)\n", u.Username, u.ID)
 	return nil
 }
 
-// profileFlags are the profile flags of users create and users update.
-type profileFlags struct {
-	email, name, given, family *string
-	verified                   *bool
-}
-
-func addProfileFlags(fs *flag.FlagSet) profileFlags {
-	return profileFlags{
-		email:    fs.String("email", "", "email address"),
-		verified: fs.Bool("email-verified", false, "the email address is verified"),
-		name:     fs.String("name", "", "full name"),
-		given:    fs.String("given-name", "", "given name"),
-		family:   fs.String("family-name", "", "family name"),
+// usersDelete deletes the user --username (or --subject), its consents
+// and its grants' tokens; the grant rows go after AUTHD_GRANT_RETENTION.
+func usersDelete(ctx context.Context, e *cmdEnv, args []string) error {
+	fs := flag.NewFlagSet("users delete", flag.ContinueOnError)
+	name := fs.String("username", "", "username")
+	subject := fs.String("subject", "", "subject (user id)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
+	if (*name == "") == (*subject == "") {
+		return usageError{"users delete: give exactly one of --username or --subject"}
+	}
+	svc, err := userService(e)
+	if err != nil {
+		return err
+	}
+	who := *subject
+	if *name != "" {
+		who = *name
+		u, err := svc.GetByUsername(ctx, *name)
+		if err != nil {
+			return userError("users delete", who, err)
+		}
+		*subject = u.ID
+	}
+	if err := svc.Delete(ctx, *subject); err != nil {
+		return userError("users delete", who, err)
+	}
+	fmt.Fprintf(e.stdout, "user %s deleted (subject %s; its grants are revoked, their records deleted after %s)\n",
+		who, *subject, e.cfg.GrantRetention)
+	return nil
 }
 
-// apply copies onto u the profile flags given on the command line.
-func (p profileFlags) apply(fs *flag.FlagSet, u *storage.User) {
+// userError words a user service error for the command line.
+func userError(cmd, who string, err error) error {
+	var invalid *users.InvalidError
+	switch {
+	case errors.As(err, &invalid):
+		return usageError{cmd + ": " + invalid.Error()}
+	case errors.Is(err, storage.ErrConflict):
+		return fmt.Errorf("user %q already exists", who)
+	case errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("user %q not found", who)
+	}
+	return err
+}
+
+// userChange is the users.Change the flags given on the command line make.
+func userChange(fs *flag.FlagSet) users.Change {
+	var c users.Change
+	str := func(f *flag.Flag) *string { v := f.Value.String(); return &v }
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
+		case "username":
+			c.Username = str(f)
+		case "password":
+			c.Password = str(f)
 		case "email":
-			u.Email = *p.email
-		case "email-verified":
-			u.EmailVerified = *p.verified
+			c.Email = str(f)
 		case "name":
-			u.Name = *p.name
+			c.Name = str(f)
 		case "given-name":
-			u.GivenName = *p.given
+			c.GivenName = str(f)
 		case "family-name":
-			u.FamilyName = *p.family
+			c.FamilyName = str(f)
+		case "email-verified":
+			v := f.Value.String() == "true"
+			c.EmailVerified = &v
+		case "disabled":
+			v := f.Value.String() == "true"
+			c.Disabled = &v
 		}
 	})
+	return c
 }
 
-// flagSet reports whether the flag name was given on the command line.
-func flagSet(fs *flag.FlagSet, name string) bool {
-	found := false
-	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
-	return found
-}
-
-// hashNewPassword checks a new password's length and hashes it.
-func hashNewPassword(cmd, password string) (string, error) {
-	if len(password) < 8 {
-		return "", usageError{cmd + ": the password must be at least 8 characters"}
+// flagValue is the value of the flag name ("" when it has none).
+func flagValue(fs *flag.FlagSet, name string) string {
+	if f := fs.Lookup(name); f != nil {
+		return f.Value.String()
 	}
-	return storage.HashPassword(password)
+	return ""
+}
+
+// addProfileFlags defines the profile flags of users create and users
+// update.
+func addProfileFlags(fs *flag.FlagSet) {
+	fs.String("email", "", "email address")
+	fs.Bool("email-verified", false, "the email address is verified")
+	fs.String("name", "", "full name")
+	fs.String("given-name", "", "given name")
+	fs.String("family-name", "", "family name")
 }
 
 func usersList(ctx context.Context, e *cmdEnv, args []string) error {
@@ -123,36 +179,18 @@ func usersList(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printList(e.stdout, asJSON, us, "USERNAME\tSUBJECT\tCREATED", func(u storage.User) string {
-		return fmt.Sprintf("%s\t%s\t%s", u.Username, u.ID, u.CreatedAt.Format(time.RFC3339))
+	return printList(e.stdout, asJSON, us, "USERNAME\tSUBJECT\tCREATED\tDISABLED", func(u storage.User) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%v", u.Username, u.ID, u.CreatedAt.Format(time.RFC3339), u.Disabled)
 	}, userView)
 }
 
+// createUser creates a user with a username and password (demo, tests).
 func createUser(ctx context.Context, db *postgres.DB, username, password string) (*storage.User, error) {
-	u := &storage.User{Username: username}
-	if err := insertUser(ctx, db, u, password); err != nil {
-		return nil, err
+	u, err := (&users.Service{Store: db}).Create(ctx, users.Change{Username: &username, Password: &password})
+	if err != nil {
+		return nil, userError("users create", username, err)
 	}
 	return u, nil
-}
-
-// insertUser creates the user u (username and profile set) with password.
-func insertUser(ctx context.Context, db *postgres.DB, u *storage.User, password string) error {
-	if u.Username == "" || password == "" {
-		return usageError{"users create: --username and --password are required"}
-	}
-	h, err := hashNewPassword("users create", password)
-	if err != nil {
-		return err
-	}
-	u.PasswordHash = h
-	if err := db.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, storage.ErrConflict) {
-			return fmt.Errorf("user %q already exists", u.Username)
-		}
-		return err
-	}
-	return nil
 }
 
 // Demo credentials created by `authd demo` (development only).

@@ -134,12 +134,13 @@ func decodeGrants(t *testing.T, r apiResp) []grantJSON {
 		t.Fatalf("grants: %v", r)
 	}
 	var body struct {
-		Grants []grantJSON `json:"grants"`
+		Grants []grantJSON `json:"grants"` // /api/me/grants
+		Items  []grantJSON `json:"items"`  // the admin API's paginated lists
 	}
 	if err := json.Unmarshal([]byte(r.Raw), &body); err != nil {
 		t.Fatalf("grants body: %v: %s", err, r.Raw)
 	}
-	return body.Grants
+	return append(body.Grants, body.Items...)
 }
 
 func (e *e2e) myGrants(t *testing.T, access string) []grantJSON {

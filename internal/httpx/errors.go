@@ -16,11 +16,28 @@ type Problem struct {
 	Description string
 }
 
-// Classify maps a domain or storage error to its answer: not found is 404,
-// an unavailable backend 503 temporarily_unavailable (retry), anything else
-// a 500 server_error (whose cause is logged, never shown).
+// Error is an error that carries its own answer: a request the caller
+// must fix (400 invalid_request), a conflict worded for what conflicts.
+type Error struct{ Problem }
+
+func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+// Invalid is the 400 invalid_request answer with description.
+func Invalid(description string) error {
+	return &Error{Problem{http.StatusBadRequest, "invalid_request", description}}
+}
+
+// Classify maps a domain or storage error to its answer: an *Error its own
+// Problem, not found 404, a conflict (storage.ErrConflict) 409, an
+// unavailable backend 503 temporarily_unavailable (retry), anything else a
+// 500 server_error (whose cause is logged, never shown).
 func Classify(err error) Problem {
+	var e *Error
 	switch {
+	case errors.As(err, &e):
+		return e.Problem
+	case errors.Is(err, storage.ErrConflict):
+		return Problem{http.StatusConflict, "conflict", "It conflicts with an existing record."}
 	case errors.Is(err, storage.ErrNotFound):
 		return Problem{http.StatusNotFound, "not_found", "No such grant, client or user."}
 	case errors.Is(err, storage.ErrUnavailable):

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,7 +29,10 @@ func collectGrants(rows pgx.Rows) ([]storage.Grant, error) {
 // nothing and still returns nil: a token family has one row however many
 // times its creation is retried. g.ID and g.ExpiresAt are required. Defaults
 // are written back into g: CreatedAt now, LastUsedAt CreatedAt, LastIP
-// FirstIP. RevokedAt and RevokeReason are ignored (use RevokeGrant).
+// FirstIP. RevokedAt and RevokeReason are ignored (use RevokeGrant). A
+// grant of a disabled user is refused with storage.ErrRevoked (in the same
+// statement: a code or device approval issued before the user was disabled
+// gives no grant).
 func (db *DB) CreateGrant(ctx context.Context, g *storage.Grant) error {
 	if g.ID == "" {
 		return errors.New("postgres: create grant: empty id")
@@ -43,14 +47,35 @@ func (db *DB) CreateGrant(ctx context.Context, g *storage.Grant) error {
 	if g.LastIP == "" {
 		g.LastIP = g.FirstIP
 	}
-	_, err := db.pool.Exec(ctx, `INSERT INTO grants (id, subject, client_id, scopes, flow,
+	tag, err := db.pool.Exec(ctx, `INSERT INTO grants (id, subject, client_id, scopes, flow,
 			user_agent, first_ip, last_ip, created_at, last_used_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		SELECT $1::text, $2::text, $3::text, $4::text[], $5::text, $6::text, $7::text, $8::text,
+			$9::timestamptz, $10::timestamptz, $11::timestamptz
+		WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = $2 AND disabled)
 		ON CONFLICT (id) DO NOTHING`,
 		g.ID, g.Subject, g.ClientID, texts(g.Scopes), g.Flow, g.UserAgent, g.FirstIP, g.LastIP,
 		g.CreatedAt, g.LastUsedAt, g.ExpiresAt)
 	if err != nil {
 		return wrap("create grant", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return db.grantRefused(ctx, g)
+	}
+	return nil
+}
+
+// grantRefused tells why CreateGrant wrote no row: the grant exists (a
+// retried creation: nil), or its user was disabled after the code or
+// device approval was issued (storage.ErrRevoked: no grant is born).
+func (db *DB) grantRefused(ctx context.Context, g *storage.Grant) error {
+	var disabled bool
+	err := db.pool.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM grants WHERE id = $1)
+		AND EXISTS (SELECT 1 FROM users WHERE id = $2 AND disabled)`, g.ID, g.Subject).Scan(&disabled)
+	if err != nil {
+		return wrap("create grant", err)
+	}
+	if disabled {
+		return fmt.Errorf("postgres: create grant: user %s is disabled: %w", g.Subject, storage.ErrRevoked)
 	}
 	return nil
 }
