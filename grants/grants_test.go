@@ -256,7 +256,7 @@ func TestFlushUsageReturnsWhatFailed(t *testing.T) {
 	m.pending = p
 	ctx := context.Background()
 	for i := 0; i < usageBatch+1; i++ {
-		_ = m.RecordUsage(ctx, "a", "10.0.0.1", "ua", t0.Add(time.Duration(i)*time.Second), t0.Add(time.Hour))
+		_ = m.RecordUsage(ctx, "a", "10.0.0.1", t0.Add(time.Duration(i)*time.Second), t0.Add(time.Hour))
 	}
 	n, err := m.FlushUsage(ctx)
 	if err != nil || n != usageBatch+1 || len(recs.touched) != 2 {
@@ -266,7 +266,7 @@ func TestFlushUsageReturnsWhatFailed(t *testing.T) {
 		t.Errorf("usage %+v", u)
 	}
 	recs.touchErr = errors.New("postgres down")
-	_ = m.RecordUsage(ctx, "a", "ip", "ua", t0, t0)
+	_ = m.RecordUsage(ctx, "a", "ip", t0, t0)
 	if n, err := m.FlushUsage(ctx); err == nil || n != 0 || len(p.returned) != 1 {
 		t.Errorf("failed flush = %d, %v, %d returned; want the usage handed back", n, err, len(p.returned))
 	}

@@ -233,11 +233,11 @@ func testTouchGrants(t *testing.T, ctx context.Context, db *postgres.DB) {
 	must(t, db.CreateGrant(ctx, newGrant("g3", "alice")))
 
 	must(t, db.TouchGrants(ctx, []storage.GrantUsage{
-		{ID: "g1", IP: "198.51.100.1", UserAgent: "app/1", At: t0.Add(time.Minute)},
-		{ID: "g1", IP: "198.51.100.2", UserAgent: "app/2", At: t0.Add(2 * time.Minute)}, // latest wins
+		{ID: "g1", IP: "198.51.100.1", At: t0.Add(time.Minute)},
+		{ID: "g1", IP: "198.51.100.2", At: t0.Add(2 * time.Minute)}, // latest wins
 		{ID: "g1", IP: "198.51.100.3", At: t0.Add(30 * time.Second)},
 		{ID: "g2", IP: "203.0.113.9", At: t0.Add(-time.Minute)}, // backwards: ignored
-		{ID: "g3", At: t0.Add(time.Hour)},                       // no IP/UA: keep them
+		{ID: "g3", At: t0.Add(time.Hour)},                       // no IP: keep it
 		{ID: "unknown", IP: "x", At: t0.Add(time.Hour)},
 	}))
 
@@ -245,7 +245,7 @@ func testTouchGrants(t *testing.T, ctx context.Context, db *postgres.DB) {
 		id, ip, ua string
 		lastUsed   time.Time
 	}{
-		{"g1", "198.51.100.2", "app/2", t0.Add(2 * time.Minute)},
+		{"g1", "198.51.100.2", "curl/8", t0.Add(2 * time.Minute)}, // the device stays
 		{"g2", "192.0.2.1", "curl/8", t0},
 		{"g3", "192.0.2.1", "curl/8", t0.Add(time.Hour)},
 	} {
