@@ -183,6 +183,27 @@ func TestRevokeAllKeeps(t *testing.T) {
 	}
 }
 
+// An app removed by the user: only that client's grants of that user end.
+func TestRevokeClientFor(t *testing.T) {
+	m, fams, recs, _ := fixture()
+	recs.rows = append(recs.rows, storage.Grant{ID: "f", Subject: "alice", ClientID: "other", ExpiresAt: t0.Add(time.Hour)})
+	got, err := m.RevokeClientFor(context.Background(), "alice", "app", storage.RevokedByUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("revoked %v, want alice's app grants [a b]", got)
+	}
+	if !fams.fams["a"].revoked || fams.fams["d"] != nil && fams.fams["d"].revoked {
+		t.Error("families: a must be revoked, bob's d untouched")
+	}
+	for id, want := range map[string]bool{"a": true, "b": true, "d": false, "f": false} {
+		if g, _ := recs.GetGrant(context.Background(), id); (g.RevokedAt != nil) != want {
+			t.Errorf("grant %s revoked=%v, want %v", id, g.RevokedAt != nil, want)
+		}
+	}
+}
+
 func TestRevokeAllReportsFailures(t *testing.T) {
 	m, fams, _, _ := fixture()
 	fams.err = errors.New("redis down")

@@ -83,6 +83,17 @@ type User struct {
 	UpdatedAt     time.Time // last change of the record; CreatedAt at first
 }
 
+// Consent is what a user allowed a client, remembered so that the next
+// authorization does not ask again (until the user removes the app).
+type Consent struct {
+	Subject    string
+	ClientID   string
+	ClientName string
+	Scopes     []string // sorted
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
 // Revocation reasons recorded on a grant.
 const (
 	RevokedByUser     = "user"

@@ -148,6 +148,7 @@ func (a *App) build(ctx context.Context) error {
 		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
 		Secure: secure, SessionTTL: c.SessionTTL, SessionIdle: c.SessionIdleTimeout,
 		Logger: a.Log, Devices: account.Devices{Grants: a.Grants},
+		Apps:          account.AppsPage{Apps: account.Apps{Grants: a.Grants, Consents: a.DB}},
 		BrowserGrants: a.Redis, SignInLimiter: limiter,
 		UserCodeFailures: c.DeviceCodeFailures, UserCodeWindow: c.DeviceCodeWindow,
 	})
@@ -191,9 +192,10 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 	if a.Config.AdminAddr != "" {
 		ops = mux.NewRouter()
 	}
+	me := &account.API{Grants: a.Grants, Apps: account.Apps{Grants: a.Grants, Consents: a.DB}, Tokens: a.OAuth, Logger: a.Log}
 	a.OAuth.Mount(r)                                                                     // /oauth2/*, /userinfo, /.well-known/*, health
 	a.OAuth.DeviceFlow().Mount(r)                                                        // /oauth2/device/auth, /device
-	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r)            // /api/me/*
+	me.Mount(r)                                                                          // /api/me/*
 	(&admin.API{Token: a.Config.AdminToken, Grants: a.Grants, Logger: a.Log}).Mount(ops) // /admin/*
 	a.Pages.Routes(r)                                                                    // /login, /logout, /account/devices, /static/
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
