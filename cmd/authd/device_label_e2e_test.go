@@ -75,8 +75,9 @@ func TestDeviceLabelFromAuthorizingBrowser(t *testing.T) {
 	}
 	noDeviceInTokens(t, e.srv, gs[0].ID, "Firefox")
 	page := b.get(e.srv.URL + "/account/devices").Body
-	if !strings.Contains(page, firefoxLabel) || strings.Contains(page, "Go-http-client") {
-		t.Errorf("devices page must name the browser, not the backend:\n%s", page)
+	if !strings.Contains(page, firefoxLabel) || strings.Contains(page, "Go-http-client") ||
+		!strings.Contains(page, `<span class="first-ip">198.51.100.7</span>`) {
+		t.Errorf("devices page must name the browser and its address, not the backend:\n%s", page)
 	}
 
 	// A refresh from the backend at another address: last use moves, the
@@ -121,7 +122,8 @@ func TestDeviceFlowLabelFromVerificationBrowser(t *testing.T) {
 	}
 	noDeviceInTokens(t, f.srv, gs[0].ID, "iPhone")
 	page := b.get("/account/devices")
-	if !strings.Contains(page.Body, devUAs[2].Label) || strings.Contains(page.Body, "Go-http-client") {
+	if !strings.Contains(page.Body, devUAs[2].Label) || strings.Contains(page.Body, "Go-http-client") ||
+		!strings.Contains(page.Body, `<span class="first-ip">198.51.100.8</span>`) {
 		t.Errorf("devices page must name the verification browser:\n%s", page.Body)
 	}
 }
