@@ -20,6 +20,7 @@ type Grants interface {
 	List(ctx context.Context, subject string, activeOnly bool) ([]grants.View, error)
 	RevokeFor(ctx context.Context, subject, id, reason string) error
 	RevokeAll(ctx context.Context, subject, reason string, keep ...string) ([]string, error)
+	RevokeClientFor(ctx context.Context, subject, clientID, reason string) ([]string, error)
 }
 
 // Tokens authenticates the bearer access token of a request (oauth.Server):
@@ -29,9 +30,11 @@ type Tokens interface {
 	AuthenticateBearer(w http.ResponseWriter, r *http.Request, scope string) (subject, grant string, ok bool)
 }
 
-// API is the /api/me grants API.
+// API is the /api/me grants and apps API.
 type API struct {
 	Grants Grants
+	// Apps backs /api/me/apps (its Grants is the same grants home).
+	Apps   Apps
 	Tokens Tokens
 	Logger *slog.Logger
 }
@@ -41,6 +44,8 @@ func (a *API) Mount(r *mux.Router) {
 	r.HandleFunc("/api/me/grants", a.caller(a.list)).Methods(http.MethodGet)
 	r.HandleFunc("/api/me/grants/revoke-others", a.caller(a.revokeOthers)).Methods(http.MethodPost)
 	r.HandleFunc("/api/me/grants/{id}", a.caller(a.revoke)).Methods(http.MethodDelete)
+	r.HandleFunc("/api/me/apps", a.caller(a.listApps)).Methods(http.MethodGet)
+	r.HandleFunc("/api/me/apps/{client_id:.+}", a.caller(a.removeApp)).Methods(http.MethodDelete)
 }
 
 // caller is who a request acts for.
@@ -80,6 +85,25 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, c caller) {
 
 func (a *API) revoke(w http.ResponseWriter, r *http.Request, c caller) {
 	if err := a.Grants.RevokeFor(r.Context(), c.subject, mux.Vars(r)["id"], storage.RevokedByUser); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) listApps(w http.ResponseWriter, r *http.Request, c caller) {
+	apps, err := a.Apps.List(r.Context(), c.subject)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"apps": apps})
+}
+
+// removeApp revokes the app's grants and forgets its consent: 204, 404 for
+// an app the caller never allowed (or has nothing left of).
+func (a *API) removeApp(w http.ResponseWriter, r *http.Request, c caller) {
+	if err := a.Apps.Remove(r.Context(), c.subject, mux.Vars(r)["client_id"]); err != nil {
 		a.fail(w, r, err)
 		return
 	}

@@ -159,6 +159,19 @@ func (m *Manager) RevokeFor(ctx context.Context, subject, id, reason string) err
 // recorded expiry are included (their family may have slid past it). Grants
 // born after the listing are not affected.
 func (m *Manager) RevokeAll(ctx context.Context, subject, reason string, keep ...string) ([]string, error) {
+	return m.revokeWhere(ctx, subject, reason, func(g storage.Grant) bool { return !slices.Contains(keep, g.ID) })
+}
+
+// RevokeClientFor revokes for reason every grant of subject to the client
+// that is not revoked (an app the user removes) and returns the ids it
+// revoked, as RevokeAll does.
+func (m *Manager) RevokeClientFor(ctx context.Context, subject, clientID, reason string) ([]string, error) {
+	return m.revokeWhere(ctx, subject, reason, func(g storage.Grant) bool { return g.ClientID == clientID })
+}
+
+// revokeWhere ends subject's unrevoked grants that match, one by one (a
+// failure does not stop the others), and returns the ids it ended.
+func (m *Manager) revokeWhere(ctx context.Context, subject, reason string, match func(storage.Grant) bool) ([]string, error) {
 	rows, err := m.records.ListGrants(ctx, subject)
 	if err != nil {
 		return nil, err
@@ -166,7 +179,7 @@ func (m *Manager) RevokeAll(ctx context.Context, subject, reason string, keep ..
 	var done []string
 	var errs []error
 	for _, g := range rows {
-		if g.RevokedAt != nil || slices.Contains(keep, g.ID) {
+		if g.RevokedAt != nil || !match(g) {
 			continue
 		}
 		if err := m.end(ctx, g, reason); err != nil {

@@ -183,6 +183,27 @@ func TestRevokeAllKeeps(t *testing.T) {
 	}
 }
 
+// An app removed by the user: only that client's grants of that user end.
+func TestRevokeClientFor(t *testing.T) {
+	m, fams, recs, _ := fixture()
+	recs.rows = append(recs.rows, storage.Grant{ID: "f", Subject: "alice", ClientID: "other", ExpiresAt: t0.Add(time.Hour)})
+	got, err := m.RevokeClientFor(context.Background(), "alice", "app", storage.RevokedByUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("revoked %v, want alice's app grants [a b]", got)
+	}
+	if !fams.fams["a"].revoked || fams.fams["d"] != nil && fams.fams["d"].revoked {
+		t.Error("families: a must be revoked, bob's d untouched")
+	}
+	for id, want := range map[string]bool{"a": true, "b": true, "d": false, "f": false} {
+		if g, _ := recs.GetGrant(context.Background(), id); (g.RevokedAt != nil) != want {
+			t.Errorf("grant %s revoked=%v, want %v", id, g.RevokedAt != nil, want)
+		}
+	}
+}
+
 func TestRevokeAllReportsFailures(t *testing.T) {
 	m, fams, _, _ := fixture()
 	fams.err = errors.New("redis down")
@@ -256,7 +277,7 @@ func TestFlushUsageReturnsWhatFailed(t *testing.T) {
 	m.pending = p
 	ctx := context.Background()
 	for i := 0; i < usageBatch+1; i++ {
-		_ = m.RecordUsage(ctx, "a", "10.0.0.1", "ua", t0.Add(time.Duration(i)*time.Second), t0.Add(time.Hour))
+		_ = m.RecordUsage(ctx, "a", "10.0.0.1", t0.Add(time.Duration(i)*time.Second), t0.Add(time.Hour))
 	}
 	n, err := m.FlushUsage(ctx)
 	if err != nil || n != usageBatch+1 || len(recs.touched) != 2 {
@@ -266,7 +287,7 @@ func TestFlushUsageReturnsWhatFailed(t *testing.T) {
 		t.Errorf("usage %+v", u)
 	}
 	recs.touchErr = errors.New("postgres down")
-	_ = m.RecordUsage(ctx, "a", "ip", "ua", t0, t0)
+	_ = m.RecordUsage(ctx, "a", "ip", t0, t0)
 	if n, err := m.FlushUsage(ctx); err == nil || n != 0 || len(p.returned) != 1 {
 		t.Errorf("failed flush = %d, %v, %d returned; want the usage handed back", n, err, len(p.returned))
 	}

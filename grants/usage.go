@@ -23,17 +23,19 @@ const usageBatch = 1000
 
 // RecordUsage notes a use of grant (a refresh: when, from where, and the
 // family's new end) where it is cheap to write; FlushUsage moves it to the
-// row later, so the refresh path never waits on Postgres.
-func (m *Manager) RecordUsage(ctx context.Context, grant, ip, userAgent string, at, expires time.Time) error {
+// row later, so the refresh path never waits on Postgres. The User-Agent
+// slot of the pending usage stays empty: a grant's device (its label) is
+// the browser that authorized it, not whatever client refreshes.
+func (m *Manager) RecordUsage(ctx context.Context, grant, ip string, at, expires time.Time) error {
 	if m.pending == nil {
 		return nil
 	}
-	c := storage.RequestMeta{IP: ip, UserAgent: userAgent}.Clean()
-	return m.pending.RecordUsage(ctx, grant, c.IP, c.UserAgent, at, expires)
+	c := storage.RequestMeta{IP: ip}.Clean()
+	return m.pending.RecordUsage(ctx, grant, c.IP, "", at, expires)
 }
 
 // FlushUsage writes every pending grant usage to the rows (last used, last
-// IP, User-Agent, and the expiry moved forward with the sliding family) and
+// IP, and the expiry moved forward with the sliding family) and
 // returns how many it wrote. Usages it could not write go back for the next
 // flush; a usage Postgres refuses on its own (touch) is dropped, logged, so
 // it cannot hold back the others. Safe on every replica at once.
@@ -64,13 +66,14 @@ func (m *Manager) FlushUsage(ctx context.Context) (int, error) {
 }
 
 // grantUsages turns pending usages into rows' updates, repairing their
-// strings (storage.CleanText): usage recorded by an older authd, or written
-// to Redis by anything else, must not reach Postgres unclean.
+// address (storage.CleanText): usage recorded by an older authd, or written
+// to Redis by anything else, must not reach Postgres unclean. A User-Agent
+// an older authd queued is ignored (the grant's device does not change).
 func grantUsages(us []redisstore.Usage) []storage.GrantUsage {
 	gu := make([]storage.GrantUsage, len(us))
 	for j, u := range us {
-		c := storage.RequestMeta{IP: u.IP, UserAgent: u.UserAgent}.Clean()
-		gu[j] = storage.GrantUsage{ID: u.Grant, IP: c.IP, UserAgent: c.UserAgent, At: u.At, ExpiresAt: u.Expires}
+		c := storage.RequestMeta{IP: u.IP}.Clean()
+		gu[j] = storage.GrantUsage{ID: u.Grant, IP: c.IP, At: u.At, ExpiresAt: u.Expires}
 	}
 	return gu
 }

@@ -324,7 +324,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 //
 // The session's RequestedAt is when the request first arrived (before any
 // sign-in it needed): fosite's own prompt and max_age checks compare it with
-// AuthTime.
+// AuthTime. Its Device is the browser r came from.
 func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, user *web.LoginSession, requestedAt time.Time) {
 	ctx := r.Context()
 	for _, sc := range ar.GetRequestedScopes() {
@@ -337,6 +337,9 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 	sess.Claims.AuthTime = user.AuthTime
 	sess.Claims.RequestedAt = requestedAt
 	sess.Claims.AuthenticationMethodsReferences = []string{"pwd"}
+	// The grant's device is this browser: the code carries it to the
+	// grant's birth, whatever client then exchanges the code.
+	sess.Device = requestMeta(r)
 	resp, err := s.provider.NewAuthorizeResponse(ctx, ar, sess)
 	if err != nil {
 		s.authorizeError(w, r, ar, err)

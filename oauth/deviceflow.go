@@ -332,13 +332,14 @@ func decisionError(err error) error {
 	return err
 }
 
-func (v deviceVerifier) ApproveUserCode(ctx context.Context, input, subject, username string, authTime time.Time) error {
+func (v deviceVerifier) ApproveUserCode(ctx context.Context, input string, by web.Approver) error {
 	code, ok := normalizeUserCode(input)
 	if !ok {
 		return web.ErrUserCodeInvalid
 	}
-	sess := newSession(subject, username)
-	sess.Claims.AuthTime = authTime
+	sess := newSession(by.Subject, by.Username)
+	sess.Device = by.Device // the grant's device: the approving browser
+	sess.Claims.AuthTime = by.AuthTime
 	sess.Claims.RequestedAt = time.Now().UTC().Truncate(time.Second)
 	sess.Claims.AuthenticationMethodsReferences = []string{"pwd"}
 	return decisionError(v.s.devices.ApproveDevice(ctx, code, sess))

@@ -106,9 +106,7 @@ func (s *Server) parsed(fail formError, h http.Handler) http.HandlerFunc {
 	}
 }
 
-// requestMeta extracts the caller's address and user agent for grant
-// records (a grant's birth and its usage), cleaned for storage: valid UTF-8,
-// no control characters, bounded (storage.CleanText).
-func requestMeta(r *http.Request) storage.RequestMeta {
-	return storage.RequestMeta{IP: httpx.ClientIP(r), UserAgent: r.UserAgent()}.Clean()
-}
+// requestMeta extracts the caller's address and user agent (the
+// authorizing browser's at the authorization step, a grant's last use at
+// a refresh), cleaned for storage.
+func requestMeta(r *http.Request) storage.RequestMeta { return httpx.RequestMeta(r) }

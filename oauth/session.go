@@ -7,6 +7,8 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
+
+	"github.com/authd/authd/storage"
 )
 
 // Session is what authd keeps about the user behind a request: subject,
@@ -19,9 +21,17 @@ type Session struct {
 	ExpiresAt map[fosite.TokenType]time.Time
 	Claims    *jwt.IDTokenClaims
 	Headers   *jwt.Headers
+	// Device is the browser that authorized the grant (its address and
+	// User-Agent at the consent step, or on the device-verification page).
+	// It travels in the code's (or device code's) stored session to the
+	// grant's birth, which takes it (TakeDevice): tokens never carry it.
+	Device storage.RequestMeta
 }
 
-var _ openid.Session = (*Session)(nil)
+var (
+	_ openid.Session        = (*Session)(nil)
+	_ storage.DeviceCarrier = (*Session)(nil)
+)
 
 // NewSession returns an empty session; fosite and storage decode into it.
 func NewSession() fosite.Session { return newSession("", "") }
@@ -67,12 +77,20 @@ func (s *Session) IDTokenHeaders() *jwt.Headers {
 	return s.Headers
 }
 
+// TakeDevice returns the authorizing device and forgets it.
+func (s *Session) TakeDevice() (storage.RequestMeta, bool) {
+	d := s.Device
+	s.Device = storage.RequestMeta{}
+	return d, d != (storage.RequestMeta{})
+}
+
 // Clone returns a deep copy (the claims are per request).
 func (s *Session) Clone() fosite.Session {
 	if s == nil {
 		return nil
 	}
 	c := newSession(s.Subject, s.Username)
+	c.Device = s.Device
 	for k, v := range s.ExpiresAt {
 		c.ExpiresAt[k] = v
 	}
@@ -95,6 +113,14 @@ type wire struct {
 	Auth  int64    `json:"at,omitempty"`
 	Rat   int64    `json:"rt,omitempty"`
 	AMR   []string `json:"amr,omitempty"`
+	Dev   *wireDev `json:"d,omitempty"`
+}
+
+// wireDev is the authorizing device (only in the sessions of codes and
+// device codes).
+type wireDev struct {
+	IP string `json:"ip,omitempty"`
+	UA string `json:"ua,omitempty"`
 }
 
 // wireExp holds the expiries, Unix seconds, 0 for none. A struct rather
@@ -152,6 +178,9 @@ func (s *Session) MarshalJSON() ([]byte, error) {
 	if c := s.Claims; c != nil {
 		w.Nonce, w.Auth, w.Rat, w.AMR = c.Nonce, unix(c.AuthTime), unix(c.RequestedAt), c.AuthenticationMethodsReferences
 	}
+	if s.Device != (storage.RequestMeta{}) {
+		w.Dev = &wireDev{IP: s.Device.IP, UA: s.Device.UserAgent}
+	}
 	return json.Marshal(w)
 }
 
@@ -175,6 +204,9 @@ func (s *Session) UnmarshalJSON(b []byte) error {
 	}
 	claims.Subject = w.Sub
 	*s = Session{Subject: w.Sub, Username: w.User, ExpiresAt: exp, Claims: claims}
+	if w.Dev != nil {
+		s.Device = storage.RequestMeta{IP: w.Dev.IP, UserAgent: w.Dev.UA}
+	}
 	if w.Exp != nil {
 		for _, t := range expTypes {
 			if v := *w.Exp.field(t); v != 0 {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+
+	"github.com/authd/authd/storage"
 )
 
 // FuzzSessionJSON: any stored session bytes decode to an error or to a
@@ -65,5 +67,35 @@ func TestSessionJSONRoundTrip(t *testing.T) {
 		got.Claims.Nonce != "nonce" || !got.Claims.AuthTime.Equal(s.Claims.AuthTime) || !got.Claims.RequestedAt.Equal(s.Claims.RequestedAt) ||
 		len(got.Claims.AuthenticationMethodsReferences) != 1 || got.Claims.Subject != "sub-1" {
 		t.Fatalf("decoded %+v (claims %+v)", got, got.Claims)
+	}
+}
+
+// TestSessionDevice: the authorizing device round-trips through the stored
+// form (the code's session) and TakeDevice removes it, so what is encoded
+// after the grant's birth (its tokens) no longer carries it.
+func TestSessionDevice(t *testing.T) {
+	s := newSession("sub-1", "alice")
+	s.Device = storage.RequestMeta{IP: "198.51.100.7", UserAgent: "Mozilla/5.0 Firefox/120.0"}
+	b, err := s.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Session
+	if err := got.UnmarshalJSON(b); err != nil || got.Device != s.Device {
+		t.Fatalf("decoded device %+v (%v) from %s, want %+v", got.Device, err, b, s.Device)
+	}
+	if c, ok := got.Clone().(*Session); !ok || c.Device != s.Device {
+		t.Errorf("clone lost the device")
+	}
+	d, ok := got.TakeDevice()
+	if !ok || d != s.Device {
+		t.Errorf("TakeDevice = %+v %v", d, ok)
+	}
+	if _, ok := got.TakeDevice(); ok {
+		t.Error("the device was taken twice")
+	}
+	after, _ := got.MarshalJSON()
+	if bytes.Contains(after, []byte(`"d"`)) || bytes.Contains(after, []byte("Firefox")) {
+		t.Errorf("encoded after TakeDevice: %s", after)
 	}
 }

@@ -2,9 +2,11 @@ package storage
 
 import "context"
 
-// RequestMeta is what the HTTP layer knows about the caller of a request
-// that may give birth to a grant: its address and User-Agent, recorded on
-// the grant (Grant.FirstIP, Grant.UserAgent).
+// RequestMeta is what the HTTP layer knows about the caller of a request:
+// its address and User-Agent. A grant records the device that authorized
+// it (Grant.FirstIP, Grant.UserAgent: the browser at the authorization or
+// consent step, or on the device-verification page), and its refreshes
+// record where it was last used (Grant.LastIP).
 type RequestMeta struct {
 	IP, UserAgent string
 }
@@ -20,4 +22,14 @@ func WithRequestMeta(ctx context.Context, m RequestMeta) context.Context {
 func RequestMetaFrom(ctx context.Context) RequestMeta {
 	m, _ := ctx.Value(metaKey{}).(RequestMeta)
 	return m
+}
+
+// DeviceCarrier is a session (oauth.Session) that carries the device that
+// authorized its grant, from the authorization (the code's or the device
+// code's stored session) to the grant's birth at the first token.
+type DeviceCarrier interface {
+	// TakeDevice returns the authorizing device and removes it from the
+	// session, so the grant's tokens do not carry it; ok is false when the
+	// session carries none (a code issued before devices were carried).
+	TakeDevice() (d RequestMeta, ok bool)
 }

@@ -91,6 +91,17 @@ type User struct {
 	Disabled bool
 }
 
+// Consent is what a user allowed a client, remembered so that the next
+// authorization does not ask again (until the user removes the app).
+type Consent struct {
+	Subject    string
+	ClientID   string
+	ClientName string
+	Scopes     []string // sorted
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
 // Revocation reasons recorded on a grant.
 const (
 	RevokedByUser     = "user"
@@ -109,11 +120,15 @@ const (
 // Grant is one device grant: the token family born from one authorization.
 // Its ID is fosite's request ID, which stays the same across refreshes.
 type Grant struct {
-	ID           string
-	Subject      string
-	ClientID     string
-	Scopes       []string
-	Flow         string // "authorization_code" or "device_code"
+	ID       string
+	Subject  string
+	ClientID string
+	Scopes   []string
+	Flow     string // "authorization_code" or "device_code"
+	// UserAgent and FirstIP are the grant's device: the browser that
+	// authorized it (at the consent step, or on the device-verification
+	// page for the device flow), whatever client then exchanged the code.
+	// LastIP is where it was last used (the code exchange, then refreshes).
 	UserAgent    string
 	FirstIP      string
 	LastIP       string
@@ -140,13 +155,13 @@ type SigningKey struct {
 }
 
 // GrantUsage records one use of a grant (a refresh), to be applied in
-// batches: it moves LastUsedAt forward to At and sets LastIP and UserAgent
-// when they are not empty, and moves ExpiresAt forward to the family's new
-// end (refresh tokens slide; zero leaves it).
+// batches: it moves LastUsedAt forward to At and sets LastIP when it is not
+// empty, and moves ExpiresAt forward to the family's new end (refresh
+// tokens slide; zero leaves it). It never changes the grant's device
+// (UserAgent, FirstIP: the browser that authorized it).
 type GrantUsage struct {
 	ID        string
 	IP        string
-	UserAgent string
 	At        time.Time
 	ExpiresAt time.Time
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authd/authd/internal/httpx"
 	"github.com/authd/authd/ratelimit"
+	"github.com/authd/authd/storage"
 )
 
 // The device verification page (RFC 8628 §3.3): a signed-in person enters
@@ -40,8 +41,17 @@ type DeviceVerifier interface {
 	// that cannot be approved.
 	LookupUserCode(ctx context.Context, code string) (UserCodeRequest, error)
 	// ApproveUserCode and DenyUserCode return the same errors.
-	ApproveUserCode(ctx context.Context, code, subject, username string, authTime time.Time) error
+	ApproveUserCode(ctx context.Context, code string, by Approver) error
 	DenyUserCode(ctx context.Context, code string) error
+}
+
+// Approver is who approves a device: the signed-in user and the browser
+// they approve from, which becomes the grant's device (its label, first
+// address).
+type Approver struct {
+	Subject, Username string
+	AuthTime          time.Time
+	Device            storage.RequestMeta
 }
 
 // FailureCounter keeps fixed-window failure counters (Redis in production).
@@ -204,7 +214,9 @@ func (h *deviceHandler) decide(w http.ResponseWriter, r *http.Request, user *Log
 	var err error
 	switch r.PostFormValue("decision") {
 	case "approve":
-		err = h.v.ApproveUserCode(r.Context(), code, user.UserID, user.Username, user.AuthTime)
+		err = h.v.ApproveUserCode(r.Context(), code, Approver{
+			Subject: user.UserID, Username: user.Username, AuthTime: user.AuthTime, Device: httpx.RequestMeta(r),
+		})
 		page.Approved = true
 	case "deny":
 		err = h.v.DenyUserCode(r.Context(), code)

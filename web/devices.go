@@ -60,6 +60,9 @@ func (p *Pages) deviceRoutes(r *mux.Router) {
 	r.Handle(devicesPath+"/revoke-others", p.revokeForm(p.revokeOthers, backToDevices("others"))).Methods(http.MethodPost)
 	r.Handle(devicesPath+"/revoke-all", p.revokeForm(p.revokeEverywhere, p.logout)).Methods(http.MethodPost)
 	r.Handle(devicesPath+"/{id}/revoke", p.revokeForm(p.revokeDevice, backToDevices("revoked"))).Methods(http.MethodPost)
+	if p.cfg.Apps != nil {
+		r.Handle(appsPath, p.CSRF(http.HandlerFunc(p.removeApp))).Methods(http.MethodPost) // apps.go
+	}
 }
 
 // signedIn returns the login session or sends the browser to sign in and
@@ -88,6 +91,11 @@ func (p *Pages) devicesPage(w http.ResponseWriter, r *http.Request) {
 		p.devicesUnavailable(w, r, err)
 		return
 	}
+	apps, err := p.listApps(r.Context(), s) // apps.go
+	if err != nil {
+		p.devicesUnavailable(w, r, err)
+		return
+	}
 	mine := p.browserGrants(r.Context(), s)
 	cutoff := time.Now().Add(-DeviceHistory)
 	var active, history []Device
@@ -102,7 +110,7 @@ func (p *Pages) devicesPage(w http.ResponseWriter, r *http.Request) {
 	}
 	p.render(w, r, http.StatusOK, "devices.html", map[string]any{
 		"Title": "Your devices", "Username": s.Username, "Active": active, "History": history,
-		"Notice": notices[r.URL.Query().Get("done")],
+		"Notice": notices[r.URL.Query().Get("done")], "Apps": apps,
 	})
 }
 
@@ -111,6 +119,7 @@ func (p *Pages) devicesPage(w http.ResponseWriter, r *http.Request) {
 var notices = map[string]string{
 	"revoked": "The device was signed out.",
 	"others":  "All other devices were signed out.",
+	"app":     "The app's access was removed. It will ask for your permission again.",
 }
 
 // browserGrants is the set of grant ids authorized in this browser's login

@@ -63,6 +63,9 @@ type Config struct {
 	// Devices backs the "your devices" page; the page is not mounted when
 	// it is nil.
 	Devices Devices
+	// Apps, when set, backs the page's "Apps you've allowed" and their
+	// "Remove access" forms (web/apps.go).
+	Apps Apps
 	// BrowserGrants, when set, records the grants each login session
 	// authorized (the devices page marks them "this browser").
 	BrowserGrants BrowserGrants

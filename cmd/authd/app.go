@@ -160,6 +160,7 @@ func (a *App) build(ctx context.Context) error {
 		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
 		Secure: secure, SessionTTL: c.SessionTTL, SessionIdle: c.SessionIdleTimeout,
 		Logger: a.Log, Devices: account.Devices{Grants: a.Grants},
+		Apps:          account.AppsPage{Apps: account.Apps{Grants: a.Grants, Consents: a.DB}},
 		BrowserGrants: a.Redis, SignInLimiter: limiter,
 		UserCodeFailures: c.DeviceCodeFailures, UserCodeWindow: c.DeviceCodeWindow,
 	})
@@ -206,12 +207,13 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 		ops = mux.NewRouter()
 	}
 	a.adminRoutes = ops
-	a.OAuth.Mount(r)                                                          // /oauth2/*, /userinfo, /.well-known/*, health
-	a.OAuth.DeviceFlow().Mount(r)                                             // /oauth2/device/auth, /device
-	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r) // /api/me/*
-	a.adminAPI().Mount(ops)                                                   // /admin/*
-	a.Pages.Routes(r)                                                         // /login, /logout, /account/devices, /static/
-	a.registrationAPI().Mount(r)                                              // /oauth2/register (RFC 7591, 7592) unless off
+	me := &account.API{Grants: a.Grants, Apps: account.Apps{Grants: a.Grants, Consents: a.DB}, Tokens: a.OAuth, Logger: a.Log}
+	a.OAuth.Mount(r)              // /oauth2/*, /userinfo, /.well-known/*, health
+	a.OAuth.DeviceFlow().Mount(r) // /oauth2/device/auth, /device
+	me.Mount(r)                   // /api/me/*
+	a.adminAPI().Mount(ops)       // /admin/*
+	a.Pages.Routes(r)             // /login, /logout, /account/devices, /static/
+	a.registrationAPI().Mount(r)  // /oauth2/register (RFC 7591, 7592) unless off
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	if ops != r {
 		a.AdminHandler = a.outer(ops, secure)

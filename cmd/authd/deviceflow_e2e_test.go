@@ -152,6 +152,8 @@ type devBrowser struct {
 	t    testing.TB
 	base string
 	c    *http.Client
+	// header is sent with every request (nil: Go's defaults).
+	header http.Header
 }
 
 func newDevBrowser(t testing.TB, base string) *devBrowser {
@@ -183,6 +185,9 @@ func (b *devBrowser) do(method, u string, form url.Values) devPage {
 	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, vs := range b.header {
+		req.Header[k] = vs
 	}
 	resp, err := b.c.Do(req)
 	if err != nil {

@@ -1,8 +1,9 @@
 package main
 
 // A real headless Chromium signs in to the devices page, sees the user's
-// devices and revokes one with its Revoke button (no JavaScript involved:
-// plain forms).
+// devices and revokes one with its Revoke button, then removes an app's
+// access with its Remove access button (no JavaScript involved: plain
+// forms).
 
 import (
 	"strings"
@@ -17,6 +18,7 @@ func TestDevicesPageInBrowser(t *testing.T) {
 	tokA := e.deviceLogin(devUAs[1].UA)
 	tokB := e.deviceLogin(devUAs[2].UA)
 	grantA, grantB := e.grantOfToken(t, tokA.AccessToken), e.grantOfToken(t, tokB.AccessToken)
+	tokCLI := e.cliLoginIn(e.newBrowser()) // another app
 
 	bctx := headlessChrome(t)
 
@@ -72,5 +74,29 @@ func TestDevicesPageInBrowser(t *testing.T) {
 	}
 	if !strings.Contains(hist, devUAs[1].Label) {
 		t.Errorf("history lacks the revoked device: %q", hist)
+	}
+
+	// Remove the cli app's access with its button: its grant ends, the
+	// devices app keeps B.
+	cliApp := `li.app[data-client="` + e2ePubID + `"]`
+	err = chromedp.Do(bctx,
+		chromedp.WaitVisible(chromedp.CSS(cliApp)),
+		chromedp.Click(chromedp.CSS(cliApp+" button.remove-app")),
+		chromedp.WaitVisible(chromedp.CSS("p.notice")),
+		chromedp.WaitNotPresent(chromedp.CSS(cliApp)),
+		chromedp.WaitVisible(chromedp.CSS(`li.app[data-client="`+devClientID+`"]`)),
+	)
+	if err != nil {
+		fail("remove access", err)
+	}
+	notice, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("p.notice")))
+	if err != nil || !strings.Contains(notice, "access was removed") {
+		t.Errorf("notice after Remove access: %q %v", notice, err)
+	}
+	if e.active(tokCLI.AccessToken) {
+		t.Error("the removed app's access token is still active")
+	}
+	if !e.active(tokB.AccessToken) {
+		t.Error("removing another app ended B")
 	}
 }

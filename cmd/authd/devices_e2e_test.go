@@ -58,16 +58,19 @@ func (e *e2e) devConfig(scopes ...string) *oauth2.Config {
 	return &oauth2.Config{ClientID: devClientID, Endpoint: e.endpoint(oauth2.AuthStyleInParams), RedirectURL: e2eRedirect, Scopes: scopes}
 }
 
-// deviceLogin signs in from a fresh browser and exchanges the code with the
-// given User-Agent, as an app on that device would.
+// deviceLogin signs in from a fresh browser on a device with User-Agent ua
+// and exchanges the code from there (same User-Agent), as a native app on
+// that device would.
 func (e *e2e) deviceLogin(ua string, scopes ...string) *oauth2.Token {
 	e.t.Helper()
 	return e.deviceLoginIn(e.newBrowser(), ua, scopes...)
 }
 
-// deviceLoginIn is deviceLogin in a given browser (signed in already or not).
+// deviceLoginIn is deviceLogin in a given browser (signed in already or
+// not), which from now on sends User-Agent ua.
 func (e *e2e) deviceLoginIn(b *browser, ua string, scopes ...string) *oauth2.Token {
 	e.t.Helper()
+	b.header = http.Header{"User-Agent": {ua}}
 	cfg := e.devConfig(scopes...)
 	v := oauth2.GenerateVerifier()
 	state := randString(e.t)

@@ -132,6 +132,9 @@ type browser struct {
 	t  testing.TB
 	e  *e2e
 	hc *http.Client
+	// header is sent with every request (a User-Agent, a proxy's
+	// X-Forwarded-For); nil: Go's defaults.
+	header http.Header
 }
 
 func (e *e2e) newBrowser() *browser {
@@ -165,6 +168,9 @@ func (p page) location(t testing.TB) *url.URL {
 
 func (b *browser) do(req *http.Request) page {
 	b.t.Helper()
+	for k, vs := range b.header {
+		req.Header[k] = vs
+	}
 	resp, err := b.hc.Do(req)
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)

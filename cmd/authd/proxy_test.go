@@ -24,12 +24,15 @@ func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // exchangeWithHeaders signs in from a fresh browser as the devices client
-// and exchanges the code with extra headers on the token request.
+// and exchanges the code, with extra headers on the browser's requests and
+// on the token request (a native app behind the same proxy).
 func (e *e2e) exchangeWithHeaders(h http.Header) *oauth2.Token {
 	e.t.Helper()
 	cfg := e.devConfig()
 	v := oauth2.GenerateVerifier()
-	q := e.newBrowser().authorize(cfg.AuthCodeURL(randString(e.t), oauth2.S256ChallengeOption(v)))
+	b := e.newBrowser()
+	b.header = h
+	q := b.authorize(cfg.AuthCodeURL(randString(e.t), oauth2.S256ChallengeOption(v)))
 	ctx := context.WithValue(e.ctx, oauth2.HTTPClient, &http.Client{Timeout: 10 * time.Second, Transport: headerTransport{h}})
 	tok, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(v))
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/authd/authd/storage"
 )
 
 // BearerHeader returns the token of an "Authorization: Bearer" header
@@ -55,4 +57,12 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// RequestMeta is the caller's address (ClientIP) and User-Agent, cleaned
+// for storage (valid UTF-8, no control characters, bounded:
+// storage.CleanText): what a grant records of the browser that authorized
+// it and of the requests that use it.
+func RequestMeta(r *http.Request) storage.RequestMeta {
+	return storage.RequestMeta{IP: ClientIP(r), UserAgent: r.UserAgent()}.Clean()
 }

@@ -453,13 +453,13 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 	if !ok {
 		return fmt.Errorf("fositestore: bad access token signature")
 	}
-	b, err := encode(r)
-	if err != nil {
-		return err
-	}
 	now := s.now()
 	ttl := ttlUntil(now, r.GetSession().GetExpiresAt(fosite.AccessToken), time.Hour)
 	if tx := rotationOf(ctx, sg.Grant); tx != nil && tx.access == nil && !isBirth(r) {
+		b, err := encode(r)
+		if err != nil {
+			return err
+		}
 		tx.access = &pendingWrite{sig: sg, payload: b, ttl: ttl, req: r} // tx.go
 		return nil
 	}
@@ -471,9 +471,16 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 			exp = r.GetSession().GetExpiresAt(fosite.RefreshToken)
 		}
 		birth = &redisstore.Birth{FamilyTTL: ttlUntil(now, exp, ttl), CodeDone: !refresh}
+		// Before encoding: the birth takes the authorizing device out of
+		// the session, so neither this token nor the refresh token
+		// stored after it carries the device.
 		if err := s.createGrant(ctx, r, now, exp); err != nil {
 			return err
 		}
+	}
+	b, err := encode(r)
+	if err != nil {
+		return err
 	}
 	err = s.redis.CreateAccess(ctx, sg.Grant, sg.MAC, b, ttl, birth)
 	if errors.Is(err, storage.ErrRevoked) && birth != nil {
@@ -484,16 +491,27 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 	return err
 }
 
+// createGrant records the grant born from r. Its device (User-Agent and
+// first address) is the browser that authorized it, which the code's or
+// device code's session carried here (taken out of the session); its last
+// use is this token request. A session that carries no device (a code
+// issued by an older authd) names the token request's caller.
 func (s *Store) createGrant(ctx context.Context, r fosite.Requester, now, exp time.Time) error {
-	meta := storage.RequestMetaFrom(ctx)
+	last := storage.RequestMetaFrom(ctx)
+	device := last
+	if c, ok := r.GetSession().(storage.DeviceCarrier); ok {
+		if d, ok := c.TakeDevice(); ok {
+			device = d.Clean()
+		}
+	}
 	flow := "authorization_code"
 	if r.GetRequestForm().Get("grant_type") == storage.DeviceCodeGrantType {
 		flow = "device_code"
 	}
 	g := &storage.Grant{
 		ID: r.GetID(), Subject: r.GetSession().GetSubject(), ClientID: r.GetClient().GetID(),
-		Scopes: r.GetGrantedScopes(), Flow: flow, UserAgent: meta.UserAgent,
-		FirstIP: meta.IP, LastIP: meta.IP, CreatedAt: now, LastUsedAt: now, ExpiresAt: exp,
+		Scopes: r.GetGrantedScopes(), Flow: flow, UserAgent: device.UserAgent,
+		FirstIP: device.IP, LastIP: last.IP, CreatedAt: now, LastUsedAt: now, ExpiresAt: exp,
 	}
 	if err := s.records.CreateGrant(ctx, g); err != nil {
 		return fmt.Errorf("fositestore: record grant: %w", err)

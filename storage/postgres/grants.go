@@ -135,7 +135,7 @@ func (db *DB) RevokeGrant(ctx context.Context, id, reason string, at time.Time) 
 
 // TouchGrants records grant usage in one statement: for each usage it moves
 // last_used_at forward to At (never back) and, in the same update, sets
-// last_ip and user_agent to the non-empty values given and moves expires_at
+// last_ip to the non-empty value given and moves expires_at
 // forward to ExpiresAt (never back). Several usages of one
 // grant collapse into the latest; usages with a zero At and unknown ids are
 // ignored.
@@ -155,23 +155,20 @@ func (db *DB) TouchGrants(ctx context.Context, usages []storage.GrantUsage) erro
 	ids := make([]string, 0, len(latest))
 	ats := make([]time.Time, 0, len(latest))
 	ips := make([]string, 0, len(latest))
-	uas := make([]string, 0, len(latest))
 	exps := make([]time.Time, 0, len(latest))
 	for _, u := range latest {
 		ids = append(ids, u.ID)
 		ats = append(ats, u.At)
 		ips = append(ips, u.IP)
-		uas = append(uas, u.UserAgent)
 		exps = append(exps, u.ExpiresAt)
 	}
 	_, err := db.pool.Exec(ctx, `UPDATE grants g SET
 			last_used_at = u.at,
 			last_ip = COALESCE(NULLIF(u.ip, ''), g.last_ip),
-			user_agent = COALESCE(NULLIF(u.ua, ''), g.user_agent),
 			expires_at = GREATEST(g.expires_at, u.exp)
-		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::timestamptz[]) AS u(id, at, ip, ua, exp)
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::timestamptz[]) AS u(id, at, ip, exp)
 		WHERE g.id = u.id AND g.last_used_at < u.at`,
-		ids, ats, ips, uas, exps)
+		ids, ats, ips, exps)
 	if err != nil {
 		return wrap("touch grants", err)
 	}

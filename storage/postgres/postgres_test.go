@@ -29,6 +29,7 @@ func TestDB(t *testing.T) {
 		{"ListGrants", testListGrants},
 		{"DeleteClientRevokesGrantsAndConsents", testDeleteClient},
 		{"Consents", testConsents},
+		{"ListAndDeleteConsents", testListDeleteConsents},
 		{"SigningKeys", testSigningKeys},
 		{"MigrateTwice", testMigrateTwice},
 	}
@@ -234,11 +235,11 @@ func testTouchGrants(t *testing.T, ctx context.Context, db *postgres.DB) {
 	must(t, db.CreateGrant(ctx, newGrant("g3", "alice")))
 
 	must(t, db.TouchGrants(ctx, []storage.GrantUsage{
-		{ID: "g1", IP: "198.51.100.1", UserAgent: "app/1", At: t0.Add(time.Minute)},
-		{ID: "g1", IP: "198.51.100.2", UserAgent: "app/2", At: t0.Add(2 * time.Minute)}, // latest wins
+		{ID: "g1", IP: "198.51.100.1", At: t0.Add(time.Minute)},
+		{ID: "g1", IP: "198.51.100.2", At: t0.Add(2 * time.Minute)}, // latest wins
 		{ID: "g1", IP: "198.51.100.3", At: t0.Add(30 * time.Second)},
 		{ID: "g2", IP: "203.0.113.9", At: t0.Add(-time.Minute)}, // backwards: ignored
-		{ID: "g3", At: t0.Add(time.Hour)},                       // no IP/UA: keep them
+		{ID: "g3", At: t0.Add(time.Hour)},                       // no IP: keep it
 		{ID: "unknown", IP: "x", At: t0.Add(time.Hour)},
 	}))
 
@@ -246,7 +247,7 @@ func testTouchGrants(t *testing.T, ctx context.Context, db *postgres.DB) {
 		id, ip, ua string
 		lastUsed   time.Time
 	}{
-		{"g1", "198.51.100.2", "app/2", t0.Add(2 * time.Minute)},
+		{"g1", "198.51.100.2", "curl/8", t0.Add(2 * time.Minute)}, // the device stays
 		{"g2", "192.0.2.1", "curl/8", t0},
 		{"g3", "192.0.2.1", "curl/8", t0.Add(time.Hour)},
 	} {
@@ -351,6 +352,35 @@ func testConsents(t *testing.T, ctx context.Context, db *postgres.DB) {
 	mustNotFound(t, "GetConsent(bob)", err)
 
 	mustNotFound(t, "SaveConsent(unknown client)", db.SaveConsent(ctx, "alice", "nope", []string{"openid"}))
+}
+
+func testListDeleteConsents(t *testing.T, ctx context.Context, db *postgres.DB) {
+	must(t, db.CreateClient(ctx, newClient("app")))
+	must(t, db.CreateClient(ctx, newClient("cli")))
+	must(t, db.SaveConsent(ctx, "alice", "app", []string{"openid", "offline_access"}))
+	must(t, db.SaveConsent(ctx, "alice", "cli", []string{"openid"}))
+	must(t, db.SaveConsent(ctx, "bob", "app", []string{"openid"}))
+	cs, err := db.ListConsents(ctx, "alice")
+	must(t, err)
+	if len(cs) != 2 || cs[0].ClientID != "app" || cs[0].ClientName != "Client app" || cs[0].Subject != "alice" ||
+		!slices.Equal(cs[0].Scopes, []string{"offline_access", "openid"}) || cs[0].CreatedAt.IsZero() || cs[1].ClientID != "cli" {
+		t.Fatalf("ListConsents(alice) = %+v", cs)
+	}
+	if none, err := db.ListConsents(ctx, "carol"); err != nil || len(none) != 0 {
+		t.Errorf("ListConsents(carol) = %v, %v; want none", none, err)
+	}
+
+	must(t, db.DeleteConsent(ctx, "alice", "app"))
+	_, err = db.GetConsent(ctx, "alice", "app")
+	mustNotFound(t, "GetConsent after DeleteConsent", err)
+	mustNotFound(t, "DeleteConsent twice", db.DeleteConsent(ctx, "alice", "app"))
+	mustNotFound(t, "DeleteConsent(unknown client)", db.DeleteConsent(ctx, "alice", "nope"))
+	if _, err := db.GetConsent(ctx, "bob", "app"); err != nil {
+		t.Errorf("bob's consent to the same app went too: %v", err)
+	}
+	if _, err := db.GetConsent(ctx, "alice", "cli"); err != nil {
+		t.Errorf("alice's consent to another app went too: %v", err)
+	}
 }
 
 func testSigningKeys(t *testing.T, ctx context.Context, db *postgres.DB) {
