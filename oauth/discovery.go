@@ -47,7 +47,7 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		"prompt_values_supported":                       promptValues,
 		"request_parameter_supported":                   false,
 		"request_uri_parameter_supported":               false,
-		"claims_parameter_supported":                    false,
+		"claims_parameter_supported":                    true,
 	}
 	return json.MarshalIndent(doc, "", "  ")
 }

@@ -1,6 +1,8 @@
 package oauth
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -17,8 +19,14 @@ type Session struct {
 	Subject   string
 	Username  string
 	ExpiresAt map[fosite.TokenType]time.Time
-	Claims    *jwt.IDTokenClaims
-	Headers   *jwt.Headers
+	// Claims are the ID token's; Claims.Extra holds the user claims the
+	// claims parameter asked in the ID token, read from the user record once
+	// at the authorization, so a refresh re-issues them from here.
+	Claims  *jwt.IDTokenClaims
+	Headers *jwt.Headers
+	// UserinfoClaims are the claims the claims parameter asked at userinfo
+	// beyond those of the granted scopes (names).
+	UserinfoClaims []string
 }
 
 var _ openid.Session = (*Session)(nil)
@@ -80,9 +88,10 @@ func (s *Session) Clone() fosite.Session {
 		cl := *s.Claims
 		cl.Audience = append([]string(nil), s.Claims.Audience...)
 		cl.AuthenticationMethodsReferences = append([]string(nil), s.Claims.AuthenticationMethodsReferences...)
-		cl.Extra = nil
+		cl.Extra = maps.Clone(s.Claims.Extra)
 		c.Claims = &cl
 	}
+	c.UserinfoClaims = slices.Clone(s.UserinfoClaims)
 	return c
 }
 
@@ -95,6 +104,9 @@ type wire struct {
 	Auth  int64    `json:"at,omitempty"`
 	Rat   int64    `json:"rt,omitempty"`
 	AMR   []string `json:"amr,omitempty"`
+	// ID token user claims (Claims.Extra) and userinfo claim names.
+	X  map[string]any `json:"x,omitempty"`
+	UC []string       `json:"uc,omitempty"`
 }
 
 // wireExp holds the expiries, Unix seconds, 0 for none. A struct rather
@@ -151,7 +163,9 @@ func (s *Session) MarshalJSON() ([]byte, error) {
 	}
 	if c := s.Claims; c != nil {
 		w.Nonce, w.Auth, w.Rat, w.AMR = c.Nonce, unix(c.AuthTime), unix(c.RequestedAt), c.AuthenticationMethodsReferences
+		w.X = c.Extra
 	}
+	w.UC = s.UserinfoClaims
 	return json.Marshal(w)
 }
 
@@ -184,5 +198,6 @@ func (s *Session) UnmarshalJSON(b []byte) error {
 	}
 	s.Claims.Nonce, s.Claims.AuthTime, s.Claims.RequestedAt, s.Claims.AuthenticationMethodsReferences =
 		w.Nonce, fromUnix(w.Auth), fromUnix(w.Rat), w.AMR
+	s.Claims.Extra, s.UserinfoClaims = w.X, w.UC
 	return nil
 }
