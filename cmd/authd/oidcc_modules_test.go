@@ -625,3 +625,25 @@ func TestOIDCClaimsParameterErrors(t *testing.T) {
 	_, claims := run.idToken(run.finish(p))
 	wantHas(t, "ID token", claims, map[string]any{"sub": e.sub})
 }
+
+// TestFaultPostgresDownIDTokenClaims: the ID token claims the claims
+// parameter asked for come from the grant's session in Redis: with
+// Postgres stopped a refresh still issues them.
+func TestFaultPostgresDownIDTokenClaims(t *testing.T) {
+	pg := startOwnPostgres(t)
+	e := newSuiteE2E(t, func(c *Config) {
+		c.DatabaseURL = pg.URL()
+		c.ClientCacheTTL = time.Hour // the client comes from the cache
+	})
+	run, claims := e.suiteFlow("default", []string{"openid", "offline_access"},
+		url.Values{"claims": {`{"id_token":{"name":null,"email":null}}`}, "prompt": {"consent"}})
+	want := map[string]any{"name": "Alice Liddell", "email": "alice@example.com"}
+	wantHas(t, "ID token", claims, want)
+
+	pg.Stop()
+	r := e.postNoFatal("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {run.tok.RefreshToken}}, suiteID+":"+suiteSecret)
+	if r.Status != http.StatusOK {
+		t.Fatalf("refresh with Postgres down: %s", r)
+	}
+	wantHas(t, "refreshed ID token with Postgres down", verifiedClaims(t, e, suiteID, r.str("id_token")), want)
+}
