@@ -157,6 +157,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/oauth2/auth?"+r.Form.Encode(), http.StatusSeeOther)
 		return
 	}
+	dropUnofferedScopes(r.Form)
 	badTarget := resourcesAsAudience(r.Form) // resource.go: fosite checks them as its audience
 	ar, err := s.provider.NewAuthorizeRequest(ctx, r)
 	r.Form.Del(fositeAudienceParam) // not carried across the pages: resource is
@@ -177,16 +178,50 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		s.provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint(msg))
 		return
 	}
-	user, requestedAt, ok := s.signIn(w, r, ar, client, prompt)
-	if ok {
-		s.consent(w, r, ar, client, user, prompt, requestedAt)
+	cr, err := parseClaimsRequest(ar.GetRequestForm().Get("claims"))
+	if err == nil && cr.essentialACR() {
+		err = errUnmetAuthentication
+	}
+	if err != nil {
+		s.provider.WriteAuthorizeError(ctx, w, ar, err)
+		return
+	}
+	user, requestedAt, ok := s.signIn(w, r, ar, client, prompt, cr.subject())
+	if !ok {
+		return
+	}
+	if sub := cr.subject(); sub != "" && sub != user.UserID {
+		// OIDC Core 5.5.1: a positive answer only for the user sub names.
+		s.provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The signed-in user is not the subject the claims parameter asks for."))
+		return
+	}
+	g := grantClaims(cr, ar.GetRequestedScopes(), client.Scopes)
+	s.consent(w, r, ar, client, user, prompt, requestedAt, g)
+}
+
+// unofferedScopes are OIDC Core 5.4 standard scopes for data authd does
+// not keep (postal address, phone number). They are dropped from an
+// authorization request (RFC 6749 §3.3 lets the server ignore requested
+// scope), so it succeeds without their claims rather than failing with
+// invalid_scope; the response's scope says what was granted.
+var unofferedScopes = []string{"address", "phone"}
+
+func dropUnofferedScopes(form url.Values) {
+	if !form.Has("scope") {
+		return
+	}
+	scopes := strings.Fields(form.Get("scope"))
+	kept := slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return slices.Contains(unofferedScopes, sc) })
+	if len(kept) != len(scopes) {
+		form.Set("scope", strings.Join(kept, " "))
 	}
 }
 
 // signIn runs the sign-in decision; ok: the browser's user may go on, for
 // the request first received at requestedAt. Otherwise it has answered
-// (the sign-in form or an error).
-func (s *Server) signIn(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, client *fositestore.Client, prompt []string) (user *web.LoginSession, requestedAt time.Time, ok bool) {
+// (the sign-in form or an error). wantSub is the subject the claims
+// parameter asks for ("": any), a hint like id_token_hint's.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, client *fositestore.Client, prompt []string, wantSub string) (user *web.LoginSession, requestedAt time.Time, ok bool) {
 	ctx := r.Context()
 	hintSub, err := s.hintSubject(ctx, r.Form.Get("id_token_hint"))
 	if err != nil {
@@ -197,7 +232,8 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, ar fosite.Author
 	c.requestedAt, c.carried = s.requestTime(r.Form, time.Now())
 	user, c.signedIn = s.pages.Current(r)
 	if c.signedIn {
-		c.authTime, c.otherUser = user.AuthTime, hintSub != "" && hintSub != user.UserID
+		c.authTime = user.AuthTime
+		c.otherUser = (hintSub != "" && hintSub != user.UserID) || (wantSub != "" && wantSub != user.UserID)
 	}
 	switch signInStep(c) {
 	case stepLoginRequired:
@@ -281,11 +317,12 @@ func (s *Server) requestTime(form url.Values, now time.Time) (time.Time, bool) {
 }
 
 // consent runs the consent decision for a signed-in user and, when it
-// allows, issues the authorization response.
-func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, client *fositestore.Client, user *web.LoginSession, prompt []string, requestedAt time.Time) {
+// allows, issues the authorization response. The user consents to the
+// requested scopes and to those the claims of g need.
+func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, client *fositestore.Client, user *web.LoginSession, prompt []string, requestedAt time.Time, g claimGrant) {
 	ctx := r.Context()
 	atDecision := r.URL.Path == decisionPath
-	requested := ar.GetRequestedScopes()
+	requested := append(slices.Clone(ar.GetRequestedScopes()), g.scopes...)
 	decision, remembered := "", []string(nil)
 	if atDecision {
 		decision = r.PostForm.Get("consent")
@@ -316,7 +353,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 			return
 		}
 	}
-	s.issueCode(w, r, ar, user, requestedAt)
+	s.issueCode(w, r, ar, user, requestedAt, g)
 }
 
 // issueCode grants what was requested and writes fosite's authorization
@@ -324,8 +361,11 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 //
 // The session's RequestedAt is when the request first arrived (before any
 // sign-in it needed): fosite's own prompt and max_age checks compare it with
-// AuthTime. Its Device is the browser r came from.
-func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, user *web.LoginSession, requestedAt time.Time) {
+// AuthTime. Its Device is the browser r came from. The claims g asks for
+// are put in the session: the ID token's values read from the user record
+// now, once (the code exchange and every refresh issue them from the
+// stored session, never reading Postgres).
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, user *web.LoginSession, requestedAt time.Time, g claimGrant) {
 	ctx := r.Context()
 	for _, sc := range ar.GetRequestedScopes() {
 		ar.GrantScope(sc)
@@ -340,6 +380,16 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 	// The grant's device is this browser: the code carries it to the
 	// grant's birth, whatever client then exchanges the code.
 	sess.Device = requestMeta(r)
+	sess.UserinfoClaims = g.userinfo
+	if len(g.idToken) > 0 {
+		u, err := s.users.GetUser(ctx, user.UserID)
+		if err != nil {
+			s.authorizeError(w, r, ar, err)
+			return
+		}
+		sess.Claims.Extra = map[string]any{}
+		addUserClaims(sess.Claims.Extra, u, g.idToken)
+	}
 	resp, err := s.provider.NewAuthorizeResponse(ctx, ar, sess)
 	if err != nil {
 		s.authorizeError(w, r, ar, err)

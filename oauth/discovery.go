@@ -47,7 +47,7 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		"prompt_values_supported":                       promptValues,
 		"request_parameter_supported":                   false,
 		"request_uri_parameter_supported":               false,
-		"claims_parameter_supported":                    false,
+		"claims_parameter_supported":                    true,
 	}
 	if s.cfg.RegistrationEndpoint != "" {
 		doc["registration_endpoint"] = s.cfg.RegistrationEndpoint // RFC 8414, RFC 7591

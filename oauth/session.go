@@ -1,6 +1,8 @@
 package oauth
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -19,8 +21,14 @@ type Session struct {
 	Subject   string
 	Username  string
 	ExpiresAt map[fosite.TokenType]time.Time
-	Claims    *jwt.IDTokenClaims
-	Headers   *jwt.Headers
+	// Claims are the ID token's; Claims.Extra holds the user claims the
+	// claims parameter asked in the ID token, read from the user record once
+	// at the authorization, so a refresh re-issues them from here.
+	Claims  *jwt.IDTokenClaims
+	Headers *jwt.Headers
+	// UserinfoClaims are the claims the claims parameter asked at userinfo
+	// beyond those of the granted scopes (names).
+	UserinfoClaims []string
 	// Device is the browser that authorized the grant (its address and
 	// User-Agent at the consent step, or on the device-verification page).
 	// It travels in the code's (or device code's) stored session to the
@@ -98,9 +106,10 @@ func (s *Session) Clone() fosite.Session {
 		cl := *s.Claims
 		cl.Audience = append([]string(nil), s.Claims.Audience...)
 		cl.AuthenticationMethodsReferences = append([]string(nil), s.Claims.AuthenticationMethodsReferences...)
-		cl.Extra = nil
+		cl.Extra = maps.Clone(s.Claims.Extra)
 		c.Claims = &cl
 	}
+	c.UserinfoClaims = slices.Clone(s.UserinfoClaims)
 	return c
 }
 
@@ -114,6 +123,9 @@ type wire struct {
 	Rat   int64    `json:"rt,omitempty"`
 	AMR   []string `json:"amr,omitempty"`
 	Dev   *wireDev `json:"d,omitempty"`
+	// ID token user claims (Claims.Extra) and userinfo claim names.
+	X  map[string]any `json:"x,omitempty"`
+	UC []string       `json:"uc,omitempty"`
 }
 
 // wireDev is the authorizing device (only in the sessions of codes and
@@ -177,10 +189,12 @@ func (s *Session) MarshalJSON() ([]byte, error) {
 	}
 	if c := s.Claims; c != nil {
 		w.Nonce, w.Auth, w.Rat, w.AMR = c.Nonce, unix(c.AuthTime), unix(c.RequestedAt), c.AuthenticationMethodsReferences
+		w.X = c.Extra
 	}
 	if s.Device != (storage.RequestMeta{}) {
 		w.Dev = &wireDev{IP: s.Device.IP, UA: s.Device.UserAgent}
 	}
+	w.UC = s.UserinfoClaims
 	return json.Marshal(w)
 }
 
@@ -216,5 +230,6 @@ func (s *Session) UnmarshalJSON(b []byte) error {
 	}
 	s.Claims.Nonce, s.Claims.AuthTime, s.Claims.RequestedAt, s.Claims.AuthenticationMethodsReferences =
 		w.Nonce, fromUnix(w.Auth), fromUnix(w.Rat), w.AMR
+	s.Claims.Extra, s.UserinfoClaims = w.X, w.UC
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/ory/fosite"
@@ -125,21 +126,25 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := ar.GetSession()
 	out := map[string]any{"sub": sess.GetSubject()}
-	granted := ar.GetGrantedScopes()
-	if !granted.Has("profile") && !granted.Has("email") {
+	var asked []string
+	if as, ok := sess.(*Session); ok {
+		asked = as.UserinfoClaims
+	}
+	names := scopeClaims(ar.GetGrantedScopes(), asked)
+	if len(names) == 0 {
 		httpx.WriteJSON(w, http.StatusOK, out)
 		return
 	}
 	u, err := s.users.GetUser(r.Context(), sess.GetSubject())
 	switch {
 	case err == nil:
-		addUserClaims(out, u, granted)
+		addUserClaims(out, u, names)
 	case isUnavailable(err):
 		// Postgres down: userinfo keeps working with what the token's
 		// session holds (the username), as it did before users had a
 		// profile; the record's claims are left out until it is back.
 		s.logError(r.Context(), "userinfo: user record unavailable, answering with the session's claims", err)
-		if granted.Has("profile") {
+		if slices.Contains(names, "preferred_username") {
 			out["preferred_username"] = sess.GetUsername()
 		}
 	case errors.Is(err, storage.ErrNotFound):

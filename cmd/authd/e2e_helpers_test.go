@@ -325,6 +325,17 @@ func (b *browser) login(p page) *url.URL {
 // it returns the 303's target.
 func (b *browser) consent(p page, decision string) *url.URL {
 	b.t.Helper()
+	resp := b.consentPage(p, decision)
+	if resp.Status != http.StatusSeeOther && resp.Status != http.StatusFound {
+		b.t.Fatalf("POST consent: status %d, want 303; body %.500s", resp.Status, resp.Body)
+	}
+	return resp.location(b.t)
+}
+
+// consentPage expects p to be the consent page, posts decision and returns
+// authd's answer (a redirect, or a form_post page).
+func (b *browser) consentPage(p page, decision string) page {
+	b.t.Helper()
 	if p.Status != http.StatusOK {
 		b.t.Fatalf("consent page: status %d, body %.500s", p.Status, p.Body)
 	}
@@ -339,11 +350,7 @@ func (b *browser) consent(p page, decision string) *url.URL {
 	if action.Path != "/oauth2/auth/decision" {
 		b.t.Fatalf("consent form posts to %q", f.Action)
 	}
-	resp := b.post(action.String(), url.Values{"consent": {decision}, "csrf_token": {csrfToken(b.t, f)}})
-	if resp.Status != http.StatusSeeOther && resp.Status != http.StatusFound {
-		b.t.Fatalf("POST consent: status %d, want 303; body %.500s", resp.Status, resp.Body)
-	}
-	return resp.location(b.t)
+	return b.post(action.String(), url.Values{"consent": {decision}, "csrf_token": {csrfToken(b.t, f)}})
 }
 
 // callback checks u is the redirect URI and returns its query.

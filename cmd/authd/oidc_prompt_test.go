@@ -26,18 +26,39 @@ type oidcRun struct {
 	e        *e2e
 	b        *browser
 	cfg      *oauth2.Config
-	verifier string
+	verifier string // "": no PKCE
 	state    string
+	nonce    string        // "": none sent
+	tok      *oauth2.Token // the code exchange's response (idToken)
 }
 
 // start sends an authorization request with extra parameters and returns
 // the first response (a page or a redirect).
 func (e *e2e) startAuth(b *browser, extra url.Values) (*oidcRun, page) {
 	e.t.Helper()
-	run := &oidcRun{e: e, b: b, cfg: e.pubConfig("openid", "profile"), verifier: oauth2.GenerateVerifier(), state: randString(e.t)}
-	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(run.verifier), oauth2.SetAuthURLParam("nonce", randString(e.t))}
+	return e.startAuthWith(b, e.pubConfig("openid", "profile"), true, extra)
+}
+
+// startAuthWith is startAuth for client cfg, with PKCE (S256) or without;
+// a nonce is sent unless extra sets "nonce" to "".
+func (e *e2e) startAuthWith(b *browser, cfg *oauth2.Config, pkce bool, extra url.Values) (*oidcRun, page) {
+	e.t.Helper()
+	run := &oidcRun{e: e, b: b, cfg: cfg, state: randString(e.t), nonce: randString(e.t)}
+	if n, ok := extra["nonce"]; ok {
+		run.nonce = n[0]
+	}
+	var opts []oauth2.AuthCodeOption
+	if run.nonce != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("nonce", run.nonce))
+	}
+	if pkce {
+		run.verifier = oauth2.GenerateVerifier()
+		opts = append(opts, oauth2.S256ChallengeOption(run.verifier))
+	}
 	for k := range extra {
-		opts = append(opts, oauth2.SetAuthURLParam(k, extra.Get(k)))
+		if k != "nonce" {
+			opts = append(opts, oauth2.SetAuthURLParam(k, extra.Get(k)))
+		}
 	}
 	return run, b.get(run.cfg.AuthCodeURL(run.state, opts...))
 }
@@ -72,14 +93,28 @@ func (run *oidcRun) finish(p page) url.Values {
 		p = run.b.get(next.String())
 	}
 	if isConsent(t, p) {
-		return callback(t, run.b.consent(p, "allow"))
+		consented := run.b.consentPage(p, "allow")
+		if consented.Status == http.StatusOK {
+			return run.checkState(formPostFields(t, consented))
+		}
+		return run.checkState(callback(t, consented.location(t)))
+	}
+	if p.Status == http.StatusOK { // a form_post page
+		return run.checkState(formPostFields(t, p))
 	}
 	if p.Status != http.StatusSeeOther && p.Status != http.StatusFound {
 		t.Fatalf("want a redirect to the client, got %d: %.800s", p.Status, p.Body)
 	}
-	q := callback(t, p.location(t))
-	if q.Get("state") != run.state {
-		t.Fatalf("callback state %q, want %q (%v)", q.Get("state"), run.state, q)
+	return run.checkState(callback(t, p.location(t)))
+}
+
+// checkState checks the authorization response q carries the request's
+// state and authd's iss (RFC 9207).
+func (run *oidcRun) checkState(q url.Values) url.Values {
+	t := run.e.t
+	t.Helper()
+	if q.Get("state") != run.state || q.Get("iss") != run.e.srv.URL {
+		t.Fatalf("authorization response state %q iss %q, want %q and %q (%v)", q.Get("state"), q.Get("iss"), run.state, run.e.srv.URL, q)
 	}
 	return q
 }
@@ -92,14 +127,22 @@ func (run *oidcRun) idToken(q url.Values) (raw string, claims map[string]any) {
 	if q.Get("code") == "" {
 		t.Fatalf("callback without a code: %v", q)
 	}
-	tok, err := run.cfg.Exchange(run.e.oauthCtx(), q.Get("code"), oauth2.VerifierOption(run.verifier))
+	var opts []oauth2.AuthCodeOption
+	if run.verifier != "" {
+		opts = append(opts, oauth2.VerifierOption(run.verifier))
+	}
+	tok, err := run.cfg.Exchange(run.e.oauthCtx(), q.Get("code"), opts...)
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
+	run.tok = tok
 	raw, _ = tok.Extra("id_token").(string)
-	idt, err := run.e.provider().Verifier(&oidc.Config{ClientID: e2ePubID}).Verify(run.e.ctx, raw)
+	idt, err := run.e.provider().Verifier(&oidc.Config{ClientID: run.cfg.ClientID}).Verify(run.e.ctx, raw)
 	if err != nil {
 		t.Fatalf("verify ID token: %v", err)
+	}
+	if idt.Nonce != run.nonce {
+		t.Fatalf("ID token nonce %q, want the request's %q", idt.Nonce, run.nonce)
 	}
 	if err := idt.Claims(&claims); err != nil {
 		t.Fatal(err)
@@ -131,10 +174,15 @@ func (e *e2e) signedIn() (*browser, string, map[string]any) {
 func (run *oidcRun) wantError(p page, code string) {
 	t := run.e.t
 	t.Helper()
-	if p.Status != http.StatusSeeOther && p.Status != http.StatusFound {
+	var q url.Values
+	switch {
+	case p.Status == http.StatusOK: // a form_post page
+		q = formPostFields(t, p)
+	case p.Status != http.StatusSeeOther && p.Status != http.StatusFound:
 		t.Fatalf("want a redirect with error=%s, got %d: %.800s", code, p.Status, p.Body)
+	default:
+		q = callback(t, p.location(t))
 	}
-	q := callback(t, p.location(t))
 	if q.Get("error") != code || q.Get("state") != run.state {
 		t.Fatalf("callback %v, want error=%s and state", q, code)
 	}

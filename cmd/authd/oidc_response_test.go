@@ -55,7 +55,7 @@ func (e *e2e) decide(t *testing.T, authURL, decision string) page {
 // posts exactly want (and nothing else that has a name) to the redirect
 // URI, with a visible submit button, under a CSP that lets its script run
 // (nonce) and its form post to the redirect URI's origin.
-func wantFormPost(t *testing.T, p page, want url.Values) {
+func wantFormPost(t testing.TB, p page, want url.Values) {
 	t.Helper()
 	if p.Status != http.StatusOK || !strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("form_post: status %d, Content-Type %q; want a 200 HTML page; body %.500s", p.Status, p.Header.Get("Content-Type"), p.Body)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,21 @@ func TestUsersProfileCLI(t *testing.T) {
 	okOld, _ := storage.VerifyPassword(v.PasswordHash, "first-password")
 	if !okNew || okOld {
 		t.Error("--password did not re-hash the new password")
+	}
+	out, err = cli(t, s, "users", "list", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []map[string]any
+	if err := json.Unmarshal([]byte(out), &listed); err != nil || len(listed) != 1 {
+		t.Fatalf("users list --json: %v\n%s", err, out)
+	}
+	wantJSON := map[string]any{"subject": u.ID, "username": "dora", "email": "dora@example.org", "email_verified": false,
+		"name": "Dora Explorer", "given_name": "Dora", "family_name": "Map", "updated_at": v.UpdatedAt.UTC().Format(time.RFC3339Nano)}
+	for k, want := range wantJSON {
+		if listed[0][k] != want {
+			t.Errorf("users list --json %s = %#v, want %#v", k, listed[0][k], want)
+		}
 	}
 	if _, err := cli(t, s, "users", "update", "--username", "nobody", "--name", "X"); err == nil {
 		t.Error("update of an unknown user succeeded")
