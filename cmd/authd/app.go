@@ -18,6 +18,7 @@ import (
 
 	"github.com/authd/authd/account"
 	"github.com/authd/authd/admin"
+	"github.com/authd/authd/clientdoc"
 	"github.com/authd/authd/clients"
 	"github.com/authd/authd/grants"
 	"github.com/authd/authd/keys"
@@ -40,11 +41,14 @@ type App struct {
 	Redis   *redisstore.Store
 	Keys    *keys.Manager
 	Clients *fositestore.ClientCache
-	Store   *fositestore.Store
-	Grants  *grants.Manager
-	OAuth   *oauth.Server
-	Pages   *web.Pages
-	Handler http.Handler
+	// ClientDocs resolves Client ID Metadata Documents
+	// (AUTHD_CLIENT_ID_METADATA_DOCUMENTS; nil when off).
+	ClientDocs *clientdoc.Resolver
+	Store      *fositestore.Store
+	Grants     *grants.Manager
+	OAuth      *oauth.Server
+	Pages      *web.Pages
+	Handler    http.Handler
 	// AdminHandler serves /metrics and /admin/* when AUTHD_ADMIN_ADDR is
 	// set (nil otherwise: Handler serves them).
 	AdminHandler http.Handler
@@ -130,6 +134,9 @@ func (a *App) build(ctx context.Context) error {
 	if a.Redis, a.Clients, a.Store, a.Grants, err = newGrantStores(c, a.DB, a.RDB, reg, a.Log); err != nil {
 		return err
 	}
+	if a.ClientDocs = a.clientDocuments(); a.ClientDocs != nil {
+		a.Clients.UseDocuments(a.ClientDocs)
+	}
 	if a.Keys, err = keys.New(a.DB, c.Secret, keys.WithLogger(a.Log)); err != nil {
 		return err
 	}
@@ -160,7 +167,7 @@ func (a *App) build(ctx context.Context) error {
 		Issuer: c.Issuer, Secret: c.Secret, AccessTokenTTL: c.AccessTokenTTL,
 		RefreshTokenTTL: c.RefreshTokenTTL, AuthCodeTTL: c.AuthCodeTTL, IDTokenTTL: c.IDTokenTTL,
 		DeviceCodeTTL: c.DeviceCodeTTL, RefreshRetryWindow: c.RefreshRetryWindow,
-		RegistrationEndpoint: dynreg.Endpoint(c.Issuer, c.Registration),
+		RegistrationEndpoint: dynreg.Endpoint(c.Issuer, c.Registration), ClientIDMetadataDocuments: a.ClientDocs != nil,
 	}, oauth.Deps{
 		Store: a.Store, Clients: a.Clients, Keys: a.Keys, Pages: a.Pages, Consents: a.DB, Users: a.DB,
 		Logger: a.Log, Metrics: reg, Usage: a.Grants,

@@ -13,14 +13,34 @@ import (
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/ory/fosite"
 
+	"github.com/authd/authd/clientdoc"
 	"github.com/authd/authd/storage"
 )
 
 // Client adapts a storage.Client to fosite's client interfaces.
 type Client struct {
 	storage.Client
+	// DocumentHost is set for a client described by a Client ID Metadata
+	// Document (its id is the document's URL): the URL's host, which pages
+	// show beside the name the document gives.
+	DocumentHost string
 	// jwks is Client.JWKS parsed once, when the client is loaded.
 	jwks *jose.JSONWebKeySet
+}
+
+// DisplayName is how pages name the client: its name, else its id; for a
+// Client ID Metadata Document client the name with the URL's host, as
+// "Example App (app.example.com)", or the host alone.
+func (c *Client) DisplayName() string {
+	switch {
+	case c.DocumentHost != "" && c.Name != "":
+		return c.Name + " (" + c.DocumentHost + ")"
+	case c.DocumentHost != "":
+		return c.DocumentHost
+	case c.Name != "":
+		return c.Name
+	}
+	return c.ID
 }
 
 // NewClient adapts c, parsing its registered key set.
@@ -125,6 +145,13 @@ type ClientLoader interface {
 	GetClient(ctx context.Context, id string) (*storage.Client, error)
 }
 
+// Documents resolves client ids that are Client ID Metadata Document URLs
+// (clientdoc.Resolver, which caches them itself). Its errors wrap
+// storage.ErrNotFound when the document cannot be had or is refused.
+type Documents interface {
+	Client(ctx context.Context, id string) (*storage.Client, error)
+}
+
 // ClientCache keeps recently used clients in memory for a short TTL, so the
 // token, refresh and introspection paths do not query Postgres per request.
 // It is bounded (LRU) and unknown ids are cached too (briefly), so random
@@ -133,8 +160,24 @@ type ClientLoader interface {
 type ClientCache struct {
 	load  ClientLoader
 	cache *expirable.LRU[string, *Client] // nil value: known not to exist
+	// docs, when set, resolves https:// client ids (never Postgres).
+	docs Documents
 	// lookups counts what reached the cache (Lookups).
 	lookups atomic.Int64
+}
+
+// UseDocuments makes the cache resolve client ids that are https URLs as
+// Client ID Metadata Documents (AUTHD_CLIENT_ID_METADATA_DOCUMENTS). Call
+// it before the cache is used.
+func (c *ClientCache) UseDocuments(d Documents) { c.docs = d }
+
+// document is the client the document at id describes.
+func (c *ClientCache) document(ctx context.Context, id string) (*Client, error) {
+	sc, err := c.docs.Client(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{Client: *sc, DocumentHost: clientdoc.Host(id)}, nil
 }
 
 // NewClientCache returns a cache of at most size clients, each kept ttl.
@@ -164,6 +207,9 @@ func (c *ClientCache) Lookups() int64 { return c.lookups.Load() }
 
 func (c *ClientCache) get(ctx context.Context, id string) (*Client, error) {
 	c.lookups.Add(1)
+	if c.docs != nil && clientdoc.IsURL(id) {
+		return c.document(ctx, id)
+	}
 	if v, ok := c.cache.Get(id); ok {
 		if v == nil {
 			return nil, storage.ErrNotFound
@@ -178,6 +224,9 @@ func (c *ClientCache) get(ctx context.Context, id string) (*Client, error) {
 func (c *ClientCache) Reload(ctx context.Context, id string) (*Client, error) {
 	if id == "" || len(id) > 255 {
 		return nil, storage.ErrNotFound
+	}
+	if c.docs != nil && clientdoc.IsURL(id) {
+		return c.document(ctx, id)
 	}
 	sc, err := c.load.GetClient(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -194,11 +243,15 @@ func (c *ClientCache) Reload(ctx context.Context, id string) (*Client, error) {
 	return cl, nil
 }
 
-// ClientName is the client's display name (the grants home's listings).
+// ClientName is the client's display name (the grants home's listings):
+// its name, with the host for a Client ID Metadata Document client.
 func (c *ClientCache) ClientName(ctx context.Context, id string) (string, error) {
 	cl, err := c.Get(ctx, id)
 	if err != nil {
 		return "", err
+	}
+	if cl.DocumentHost != "" {
+		return cl.DisplayName(), nil
 	}
 	return cl.Name, nil
 }

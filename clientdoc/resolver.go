@@ -1,0 +1,213 @@
+package clientdoc
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/authd/authd/storage"
+)
+
+// Defaults of Config.
+const (
+	// DefaultMaxBytes is the draft's recommended read limit (5 KB).
+	DefaultMaxBytes = 5 << 10
+	// DefaultTimeout bounds a whole fetch: connect, TLS, headers, body.
+	DefaultTimeout = 5 * time.Second
+	// DefaultStale is how long past its lifetime a document still serves
+	// the token, refresh and introspection paths while it is fetched again
+	// in the background.
+	DefaultStale = time.Hour
+	cacheSize    = 4096
+)
+
+// Config configures a Resolver.
+type Config struct {
+	// AllowPrivate lets documents be fetched from loopback, private and
+	// other special-use addresses (tests and development only).
+	AllowPrivate bool
+	MaxBytes     int64
+	Timeout      time.Duration
+	Lifetimes    Lifetimes
+	Stale        time.Duration
+	// RootCAs replaces the system roots (tests).
+	RootCAs *x509.CertPool
+	Logger  *slog.Logger
+}
+
+// Resolver fetches, checks and caches Client ID Metadata Documents. It is
+// safe for concurrent use; concurrent lookups of one URL share one fetch.
+type Resolver struct {
+	cfg     Config
+	http    *http.Client
+	cache   *lru.Cache[string, *entry]
+	flight  singleflight.Group
+	now     func() time.Time
+	fetches atomic.Int64
+}
+
+// entry is a fetched document's client and until when it is fresh.
+type entry struct {
+	client *storage.Client
+	fresh  time.Time
+	// revalidating: a background fetch is under way.
+	revalidating atomic.Bool
+}
+
+// New returns a Resolver; zero fields of cfg take the defaults.
+func New(cfg Config) *Resolver {
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Lifetimes == (Lifetimes{}) {
+		cfg.Lifetimes = DefaultLifetimes
+	}
+	if cfg.Stale <= 0 {
+		cfg.Stale = DefaultStale
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cache, _ := lru.New[string, *entry](cacheSize) // only a size <= 0 fails
+	return &Resolver{cfg: cfg, http: newHTTPClient(cfg), cache: cache, now: time.Now}
+}
+
+// newHTTPClient is the fetching client: no proxy (it would dial for us,
+// past the guard), the dial guard on every connection, no redirects
+// followed, TLS 1.2 at least.
+func newHTTPClient(cfg Config) *http.Client {
+	d := &net.Dialer{Timeout: cfg.Timeout, Control: dialGuard(cfg.AllowPrivate)}
+	t := &http.Transport{
+		Proxy: nil, DialContext: d.DialContext, ForceAttemptHTTP2: true,
+		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.RootCAs},
+		TLSHandshakeTimeout: cfg.Timeout, ResponseHeaderTimeout: cfg.Timeout,
+		MaxIdleConns: 16, IdleConnTimeout: 30 * time.Second, MaxResponseHeaderBytes: 16 << 10,
+	}
+	return &http.Client{Transport: t, Timeout: cfg.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+}
+
+// Fetches counts the documents fetched (tests and metrics).
+func (r *Resolver) Fetches() int64 { return r.fetches.Load() }
+
+type freshKey struct{}
+
+// RequireFresh marks ctx as an authorization request's: a document past
+// its lifetime is fetched again before it is used (elsewhere a stale one
+// serves while it is fetched again in the background).
+func RequireFresh(ctx context.Context) context.Context {
+	return context.WithValue(ctx, freshKey{}, true)
+}
+
+// Client returns the client the document at id describes. Its errors wrap
+// storage.ErrNotFound (an invalid URL, a failed fetch, a refused document:
+// to OAuth an unknown client); nothing that failed is cached.
+func (r *Resolver) Client(ctx context.Context, id string) (*storage.Client, error) {
+	if err := ValidateURL(id); err != nil {
+		return nil, fmt.Errorf("%w: %v", storage.ErrNotFound, err)
+	}
+	now := r.now()
+	if e, ok := r.cache.Get(id); ok {
+		switch fresh, _ := ctx.Value(freshKey{}).(bool); {
+		case now.Before(e.fresh):
+			return e.client, nil
+		case !fresh && now.Before(e.fresh.Add(r.cfg.Stale)):
+			r.revalidate(id, e)
+			return e.client, nil
+		}
+	}
+	ch := r.flight.DoChan(id, func() (any, error) { return r.load(context.WithoutCancel(ctx), id) })
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*storage.Client), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// revalidate fetches a stale entry again in the background (once at a
+// time); a failure keeps the stale entry until its stale bound.
+func (r *Resolver) revalidate(id string, e *entry) {
+	if !e.revalidating.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer e.revalidating.Store(false)
+		_, _, _ = r.flight.Do(id, func() (any, error) { return r.load(context.Background(), id) })
+	}()
+}
+
+// load fetches and checks the document and caches the client.
+func (r *Resolver) load(ctx context.Context, id string) (*storage.Client, error) {
+	c, lifetime, err := r.fetch(ctx, id)
+	if err != nil {
+		r.cfg.Logger.WarnContext(ctx, "client id metadata document refused", "client_id", id, "err", err)
+		return nil, fmt.Errorf("%w: client id metadata document %s: %v", storage.ErrNotFound, id, err)
+	}
+	r.cache.Add(id, &entry{client: c, fresh: r.now().Add(lifetime)})
+	return c, nil
+}
+
+// fetch GETs the document within the time and size limits: 200 with a JSON
+// content type only (a redirect is not followed: it is an error).
+func (r *Resolver) fetch(ctx context.Context, id string) (*storage.Client, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, id, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Accept", "application/json")
+	r.fetches.Add(1)
+	resp, err := r.http.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		if loc := resp.Header.Get("Location"); loc != "" {
+			return nil, 0, fmt.Errorf("status %d (redirects are not followed)", resp.StatusCode)
+		}
+		return nil, 0, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if !jsonType(resp.Header.Get("Content-Type")) {
+		return nil, 0, fmt.Errorf("content type %.100q is not JSON", resp.Header.Get("Content-Type"))
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, r.cfg.MaxBytes+1))
+	if err != nil {
+		return nil, 0, err
+	}
+	if int64(len(body)) > r.cfg.MaxBytes {
+		return nil, 0, fmt.Errorf("the document is larger than %d bytes", r.cfg.MaxBytes)
+	}
+	c, err := Parse(id, body)
+	if err != nil {
+		return nil, 0, err
+	}
+	return &c, r.cfg.Lifetimes.Lifetime(resp.Header, r.now()), nil
+}
+
+// jsonType: application/json or application/<something>+json.
+func jsonType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"crypto/x509"
+
+	"github.com/authd/authd/clientdoc"
+)
+
+// clientDocTesting is what tests change about Client ID Metadata Document
+// fetching: the roots their TLS document server's certificate chains to,
+// and shorter lifetimes.
+type clientDocTesting struct {
+	roots     *x509.CertPool
+	lifetimes clientdoc.Lifetimes
+}
+
+// clientDocuments is the Client ID Metadata Document resolver of
+// AUTHD_CLIENT_ID_METADATA_DOCUMENTS=on (nil when off).
+func (a *App) clientDocuments() *clientdoc.Resolver {
+	c := a.Config
+	if !c.ClientIDMetadataDocuments {
+		return nil
+	}
+	return clientdoc.New(clientdoc.Config{
+		AllowPrivate: c.ClientIDMetadataAllowPrivate, RootCAs: c.clientDocs.roots,
+		Lifetimes: c.clientDocs.lifetimes, Logger: a.Log,
+	})
+}
