@@ -2,6 +2,7 @@ package clientdoc
 
 import (
 	"context"
+	"errors"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/authd/authd/clients"
 	"github.com/authd/authd/storage"
 )
 
@@ -159,6 +161,10 @@ func (r *Resolver) revalidate(id string, e *entry) {
 // load fetches and checks the document and caches the client.
 func (r *Resolver) load(ctx context.Context, id string) (*storage.Client, error) {
 	c, lifetime, err := r.fetch(ctx, id)
+	var refused *clients.Error
+	if errors.As(err, &refused) {
+		err = errors.New(refused.Description()) // metadata names, not flags
+	}
 	if err != nil {
 		r.cfg.Logger.WarnContext(ctx, "client id metadata document refused", "client_id", id, "err", err)
 		return nil, fmt.Errorf("%w: client id metadata document %s: %v", storage.ErrNotFound, id, err)

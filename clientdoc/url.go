@@ -40,7 +40,7 @@ func ValidateURL(id string) error {
 		return errors.New("authd does not accept a query in a Client Identifier URL")
 	case u.Fragment != "" || strings.Contains(id, "#"):
 		return errors.New("a Client Identifier URL must not contain a fragment")
-	case dotSegment(u.EscapedPath()):
+	case dotSegment(u.Path) || dotSegment(u.EscapedPath()):
 		return errors.New(`a Client Identifier URL must not contain "." or ".." path segments`)
 	case u.String() != id:
 		return errors.New("the Client Identifier URL is not in canonical form")
@@ -51,7 +51,7 @@ func ValidateURL(id string) error {
 // dotSegment: the path has a "." or ".." segment (escaped ones too).
 func dotSegment(p string) bool {
 	for _, seg := range strings.Split(p, "/") {
-		s := strings.ToLower(strings.ReplaceAll(seg, "%2e", "."))
+		s := strings.ReplaceAll(strings.ToLower(seg), "%2e", ".")
 		if s == "." || s == ".." {
 			return true
 		}
