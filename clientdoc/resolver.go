@@ -47,6 +47,8 @@ type Config struct {
 	// RootCAs replaces the system roots (tests).
 	RootCAs *x509.CertPool
 	Logger  *slog.Logger
+	// Now is the clock (tests; nil: time.Now).
+	Now func() time.Time
 }
 
 // Resolver fetches, checks and caches Client ID Metadata Documents. It is
@@ -86,7 +88,10 @@ func New(cfg Config) *Resolver {
 		cfg.Logger = slog.Default()
 	}
 	cache, _ := lru.New[string, *entry](cacheSize) // only a size <= 0 fails
-	return &Resolver{cfg: cfg, http: newHTTPClient(cfg), cache: cache, now: time.Now}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Resolver{cfg: cfg, http: newHTTPClient(cfg), cache: cache, now: cfg.Now}
 }
 
 // newHTTPClient is the fetching client: no proxy (it would dial for us,

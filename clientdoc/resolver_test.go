@@ -5,97 +5,33 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/authd/authd/clientdoc/clientdoctest"
 	"github.com/authd/authd/storage"
 )
 
-// docServer is a TLS server on loopback serving one document per path,
-// counting the requests for each.
-type docServer struct {
-	*httptest.Server
-	mu      sync.Mutex
-	handler map[string]http.HandlerFunc
-	hits    map[string]*atomic.Int64
-}
-
-func newDocServer(t *testing.T) *docServer {
-	s := &docServer{handler: map[string]http.HandlerFunc{}, hits: map[string]*atomic.Int64{}}
-	s.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		h, n := s.handler[r.URL.Path], s.hits[r.URL.Path]
-		s.mu.Unlock()
-		if h == nil {
-			http.NotFound(w, r)
-			return
-		}
-		n.Add(1)
-		h(w, r)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-// serve makes path answer with h and returns the document's URL.
-func (s *docServer) serve(path string, h http.HandlerFunc) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.handler[path], s.hits[path] = h, &atomic.Int64{}
-	return s.URL + path
-}
-
-func (s *docServer) count(path string) int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.hits[path].Load()
-}
-
-// doc answers a valid document for the URL the request names, with the
-// given Cache-Control.
+// doc answers a valid document with the given Cache-Control.
 func doc(cacheControl string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		id := "https://" + r.Host + r.URL.Path
-		w.Header().Set("Content-Type", "application/json")
-		if cacheControl != "" {
-			w.Header().Set("Cache-Control", cacheControl)
-		}
-		fmt.Fprintf(w, `{"client_id":%q,"client_name":"Example App","redirect_uris":["https://app.example/cb"]}`, id)
-	}
+	return clientdoctest.Document(cacheControl, `{"client_id":%q,"client_name":"Example App","redirect_uris":["https://app.example/cb"]}`)
 }
 
-// clock is a settable time for the resolver.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func newTestResolver(s *docServer, allowPrivate bool) (*Resolver, *clock) {
-	r := New(Config{AllowPrivate: allowPrivate, RootCAs: s.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs, Timeout: 2 * time.Second})
-	c := &clock{now: time.Now()}
-	r.now = c.Now
-	return r, c
+func newTestResolver(s *clientdoctest.Server, allowPrivate bool) (*Resolver, *clientdoctest.Clock) {
+	c := clientdoctest.NewClock()
+	return New(Config{AllowPrivate: allowPrivate, RootCAs: s.Roots(), Timeout: 2 * time.Second, Now: c.Now}), c
 }
 
 // TestResolverRefusals: over 5 KiB, a redirect, another status, a non-JSON
 // content type, a client_id that is not the URL: each is storage.ErrNotFound,
 // and none is cached (asking again fetches again).
 func TestResolverRefusals(t *testing.T) {
-	s := newDocServer(t)
+	s := clientdoctest.NewServer(t)
 	r, _ := newTestResolver(s, true)
 	ctx := context.Background()
-	big := s.serve("/big", func(w http.ResponseWriter, req *http.Request) {
+	big := s.Handle("/big", func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"client_id":"https://%s/big","redirect_uris":["https://app.example/cb"],"x":"%s"}`, req.Host, strings.Repeat("a", 5<<10))
 	})
@@ -103,15 +39,15 @@ func TestResolverRefusals(t *testing.T) {
 		url, says string
 	}{
 		"too large": {big, "larger than 5120 bytes"},
-		"redirect": {s.serve("/moved", func(w http.ResponseWriter, req *http.Request) {
+		"redirect": {s.Handle("/moved", func(w http.ResponseWriter, req *http.Request) {
 			http.Redirect(w, req, "/ok", http.StatusFound)
 		}), "redirects are not followed"},
 		"not found": {s.URL + "/missing", "status 404"},
-		"html": {s.serve("/html", func(w http.ResponseWriter, req *http.Request) {
+		"html": {s.Handle("/html", func(w http.ResponseWriter, req *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			fmt.Fprint(w, "<html>")
 		}), "not JSON"},
-		"client_id differs": {s.serve("/other", func(w http.ResponseWriter, req *http.Request) {
+		"client_id differs": {s.Handle("/other", func(w http.ResponseWriter, req *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprint(w, `{"client_id":"https://app.example/other","redirect_uris":["https://app.example/cb"]}`)
 		}), "not its URL"},
@@ -133,14 +69,14 @@ func TestResolverRefusals(t *testing.T) {
 // TestResolverGuard: without the allow-private setting a document on
 // loopback is never requested.
 func TestResolverGuard(t *testing.T) {
-	s := newDocServer(t)
-	id := s.serve("/client.json", doc("max-age=60"))
+	s := clientdoctest.NewServer(t)
+	id := s.Handle("/client.json", doc("max-age=60"))
 	r, _ := newTestResolver(s, false)
 	_, err := r.Client(context.Background(), id)
 	if !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "not a public address") {
 		t.Fatalf("loopback document: %v", err)
 	}
-	if n := s.count("/client.json"); n != 0 {
+	if n := s.Count("/client.json"); n != 0 {
 		t.Errorf("the loopback server was asked %d times", n)
 	}
 }
@@ -150,8 +86,8 @@ func TestResolverGuard(t *testing.T) {
 // lookup gets the stale copy while it is fetched in the background; past
 // the stale bound every lookup waits for a fetch.
 func TestResolverCache(t *testing.T) {
-	s := newDocServer(t)
-	id := s.serve("/client.json", doc("max-age=120"))
+	s := clientdoctest.NewServer(t)
+	id := s.Handle("/client.json", doc("max-age=120"))
 	r, clk := newTestResolver(s, true)
 	ctx := context.Background()
 	c, err := r.Client(ctx, id)
@@ -163,26 +99,26 @@ func TestResolverCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := s.count("/client.json"); n != 1 {
+	if n := s.Count("/client.json"); n != 1 {
 		t.Fatalf("fetched %d times within max-age", n)
 	}
 	clk.Add(121 * time.Second)
-	if _, err := r.Client(RequireFresh(ctx), id); err != nil || s.count("/client.json") != 2 {
-		t.Fatalf("authorization past max-age: %v, fetches %d", err, s.count("/client.json"))
+	if _, err := r.Client(RequireFresh(ctx), id); err != nil || s.Count("/client.json") != 2 {
+		t.Fatalf("authorization past max-age: %v, fetches %d", err, s.Count("/client.json"))
 	}
 	clk.Add(121 * time.Second)
 	if _, err := r.Client(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for s.count("/client.json") != 3 && time.Now().Before(deadline) {
+	for s.Count("/client.json") != 3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := s.count("/client.json"); n != 3 {
+	if n := s.Count("/client.json"); n != 3 {
 		t.Fatalf("stale lookup: %d fetches, want a background one (3)", n)
 	}
 	clk.Add(DefaultStale + 3*time.Minute)
-	s.serve("/client.json", func(w http.ResponseWriter, req *http.Request) { http.Error(w, "gone", http.StatusGone) })
+	s.Handle("/client.json", func(w http.ResponseWriter, req *http.Request) { http.Error(w, "gone", http.StatusGone) })
 	if _, err := r.Client(ctx, id); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("past the stale bound, a gone document: %v", err)
 	}
@@ -190,9 +126,9 @@ func TestResolverCache(t *testing.T) {
 
 // TestResolverSingleFlight: concurrent lookups of one URL share one fetch.
 func TestResolverSingleFlight(t *testing.T) {
-	s := newDocServer(t)
+	s := clientdoctest.NewServer(t)
 	release := make(chan struct{})
-	id := s.serve("/slow.json", func(w http.ResponseWriter, req *http.Request) {
+	id := s.Handle("/slow.json", func(w http.ResponseWriter, req *http.Request) {
 		<-release
 		doc("max-age=60")(w, req)
 	})
@@ -206,7 +142,7 @@ func TestResolverSingleFlight(t *testing.T) {
 		})
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for s.count("/slow.json") == 0 && time.Now().Before(deadline) {
+	for s.Count("/slow.json") == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond) // let the others queue behind the fetch
@@ -218,7 +154,7 @@ func TestResolverSingleFlight(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := s.count("/slow.json"); n != 1 {
+	if n := s.Count("/slow.json"); n != 1 {
 		t.Errorf("20 concurrent lookups fetched %d times", n)
 	}
 }

@@ -152,7 +152,7 @@ func (a *App) build(ctx context.Context) error {
 		}
 	}
 	secure := strings.HasPrefix(c.Issuer, "https://")
-	limiter := ratelimit.New(a.RDB, c.RedisPrefix, c.limits(), a.Log, publicClients{a.Clients}) // failed authentications
+	limiter := ratelimit.New(a.RDB, c.RedisPrefix, c.limits(), a.Log, publicClients{a.Clients, a.ClientDocs != nil}) // failed authentications
 	a.Pages, err = web.New(web.Config{
 		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
 		Secure: secure, SessionTTL: c.SessionTTL, SessionIdle: c.SessionIdleTimeout,

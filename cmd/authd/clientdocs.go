@@ -2,16 +2,17 @@ package main
 
 import (
 	"crypto/x509"
+	"time"
 
 	"github.com/authd/authd/clientdoc"
 )
 
 // clientDocTesting is what tests change about Client ID Metadata Document
 // fetching: the roots their TLS document server's certificate chains to,
-// and shorter lifetimes.
+// and the clock documents age by.
 type clientDocTesting struct {
-	roots     *x509.CertPool
-	lifetimes clientdoc.Lifetimes
+	roots *x509.CertPool
+	now   func() time.Time
 }
 
 // clientDocuments is the Client ID Metadata Document resolver of
@@ -23,6 +24,6 @@ func (a *App) clientDocuments() *clientdoc.Resolver {
 	}
 	return clientdoc.New(clientdoc.Config{
 		AllowPrivate: c.ClientIDMetadataAllowPrivate, RootCAs: c.clientDocs.roots,
-		Lifetimes: c.clientDocs.lifetimes, Logger: a.Log,
+		Now: c.clientDocs.now, Logger: a.Log,
 	})
 }

@@ -96,7 +96,7 @@ type Config struct {
 	ClientIDMetadataDocuments    bool
 	ClientIDMetadataAllowPrivate bool
 	keyTimes                     keyTiming        // tests shorten the key intervals (keyrotation.go)
-	clientDocs                   clientDocTesting // tests trust their document server and shorten lifetimes (clientdocs.go)
+	clientDocs                   clientDocTesting // tests trust their document server and move its clock (clientdocs.go)
 }
 
 // maxUsageFlushInterval keeps the usage flush far inside the TTL of the

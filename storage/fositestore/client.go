@@ -188,15 +188,22 @@ func NewClientCache(load ClientLoader, size int, ttl time.Duration) *ClientCache
 // Get returns the client or an error wrapping storage.ErrNotFound. Within a
 // request marked by WithTokenRequest the client found first is returned again
 // without asking the cache (fosite looks the authenticated client up, and
-// the stored request names it again).
+// the stored request names it again), and an id found to have no client is
+// not looked up again (the rate limiter and fosite both ask).
 func (c *ClientCache) Get(ctx context.Context, id string) (*Client, error) {
 	m := tokenRequestOf(ctx)
 	if m != nil && m.client != nil && m.client.ID == id {
 		return m.client, nil
 	}
+	if m != nil && m.missing == id && id != "" {
+		return nil, storage.ErrNotFound
+	}
 	cl, err := c.get(ctx, id)
-	if m != nil && err == nil {
+	switch {
+	case m != nil && err == nil:
 		m.client = cl
+	case m != nil && errors.Is(err, storage.ErrNotFound):
+		m.missing = id
 	}
 	return cl, err
 }
