@@ -171,7 +171,7 @@ func (r *Resolver) load(ctx context.Context, id string) (*storage.Client, error)
 		err = errors.New(refused.Description()) // metadata names, not flags
 	}
 	if err != nil {
-		r.cfg.Logger.WarnContext(ctx, "client id metadata document refused", "client_id", id, "err", err)
+		r.cfg.Logger.InfoContext(ctx, "client id metadata document refused", "client_id", id, "err", err)
 		return nil, fmt.Errorf("%w: client id metadata document %s: %v", storage.ErrNotFound, id, err)
 	}
 	r.cache.Add(id, &entry{client: c, fresh: r.now().Add(lifetime)})

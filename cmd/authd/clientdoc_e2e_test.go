@@ -71,7 +71,8 @@ func (e *e2e) cimdAuthorize(b *browser, cfg *oauth2.Config, verifier, nonce stri
 // URL as audience; the refresh and a second authorization are served from
 // the cache (one fetch in all within max-age); consent is asked every time
 // (never remembered); the devices page names the app with its host; past
-// max-age the next authorization fetches the document again.
+// max-age the next authorization fetches the document again, and a refresh
+// is answered from the stale copy while it is fetched in the background.
 func TestClientIDMetadataDocumentFlow(t *testing.T) {
 	m := clientdoctest.NewServer(t)
 	clk := clientdoctest.NewClock()
@@ -120,6 +121,34 @@ func TestClientIDMetadataDocumentFlow(t *testing.T) {
 	e.cimdAuthorize(b, cfg, oauth2.GenerateVerifier(), nonce)
 	if n := m.Count("/app/client.json"); n != 2 {
 		t.Errorf("after max-age the authorization fetched %d times in all, want 2", n)
+	}
+	// Past max-age again, a refresh (the hot path) is answered from the
+	// stale copy while the document is fetched in the background: the
+	// document host now hangs until the refresh has its answer.
+	release := make(chan struct{})
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	m.Handle("/app/client.json", func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		clientdoctest.Document("max-age=120", appDocument)(w, r)
+	})
+	clk.Add(121 * time.Second)
+	r = e.post("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.str("refresh_token")}, "client_id": {id}})
+	close(release)
+	if r.Status != http.StatusOK {
+		t.Fatalf("refresh past max-age: %v", r)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for m.Count("/app/client.json") != 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := m.Count("/app/client.json"); n != 1 {
+		t.Errorf("a stale document was not fetched again in the background (%d fetches, want 1)", n)
 	}
 }
 

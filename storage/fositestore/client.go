@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -13,7 +15,6 @@ import (
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/ory/fosite"
 
-	"github.com/authd/authd/clientdoc"
 	"github.com/authd/authd/storage"
 )
 
@@ -177,7 +178,18 @@ func (c *ClientCache) document(ctx context.Context, id string) (*Client, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Client{Client: *sc, DocumentHost: clientdoc.Host(id)}, nil
+	u, err := url.Parse(id)
+	if err != nil { // the resolver parsed it already
+		return nil, fmt.Errorf("%w: %v", storage.ErrNotFound, err)
+	}
+	return &Client{Client: *sc, DocumentHost: u.Host}, nil
+}
+
+// documentID: id is a Client ID Metadata Document URL to resolve (the
+// documents are on and it starts with https://, which ids authd issues
+// never do).
+func (c *ClientCache) documentID(id string) bool {
+	return c.docs != nil && strings.HasPrefix(id, "https://")
 }
 
 // NewClientCache returns a cache of at most size clients, each kept ttl.
@@ -214,7 +226,7 @@ func (c *ClientCache) Lookups() int64 { return c.lookups.Load() }
 
 func (c *ClientCache) get(ctx context.Context, id string) (*Client, error) {
 	c.lookups.Add(1)
-	if c.docs != nil && clientdoc.IsURL(id) {
+	if c.documentID(id) {
 		return c.document(ctx, id)
 	}
 	if v, ok := c.cache.Get(id); ok {
@@ -232,7 +244,7 @@ func (c *ClientCache) Reload(ctx context.Context, id string) (*Client, error) {
 	if id == "" || len(id) > 255 {
 		return nil, storage.ErrNotFound
 	}
-	if c.docs != nil && clientdoc.IsURL(id) {
+	if c.documentID(id) {
 		return c.document(ctx, id)
 	}
 	sc, err := c.load.GetClient(ctx, id)
