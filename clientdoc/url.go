@@ -34,6 +34,11 @@ func ValidateURL(id string) error {
 		return errors.New("a Client Identifier URL must not contain userinfo")
 	case u.Hostname() == "":
 		return errors.New("a Client Identifier URL must have a host")
+	case !ascii(u.Host):
+		// Pages show the host: an internationalised name must come in its
+		// ASCII (punycode) form, so look-alike letters cannot pass for
+		// another host.
+		return errors.New("a Client Identifier URL's host must be ASCII (punycode for an internationalised name)")
 	case u.Path == "" || !strings.HasPrefix(u.Path, "/"):
 		return errors.New("a Client Identifier URL must contain a path")
 	case u.RawQuery != "" || u.ForceQuery:
@@ -67,4 +72,13 @@ func Host(id string) string {
 		return ""
 	}
 	return u.Host
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -31,6 +31,8 @@ func TestValidateURL(t *testing.T) {
 		{"HTTPS://app.example.com/c", "canonical"},
 		{"https://app.example.com/" + strings.Repeat("a", 250), "255"},
 		{"not a url", "https"},
+		{"https://аpple.com/client.json", "ASCII"},
+		{"https://xn--pple-43d.com/client.json", ""},
 	} {
 		err := ValidateURL(tc.id)
 		switch {
