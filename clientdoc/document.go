@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/go-jose/go-jose/v3"
+
 	"github.com/authd/authd/clients"
 	"github.com/authd/authd/storage"
 )
@@ -22,9 +24,11 @@ const maxNameRunes = 60
 
 // Parse turns the document fetched from id into the client it describes,
 // or says why it is refused: not a JSON object, a client_id other than id,
-// a shared secret or keys (authd serves document clients as public clients:
-// token_endpoint_auth_method none, PKCE required), authd's introspect, or
-// anything the registration policy refuses (clients.Check).
+// a shared secret (a document client is public, token_endpoint_auth_method
+// none, or authenticates with private_key_jwt and the public keys of its
+// jwks or jwks_uri), private key material, authd's introspect, or anything
+// the registration policy refuses (clients.Check). A jwks_uri is left for
+// the Resolver to fetch.
 func Parse(id string, body []byte) (storage.Client, error) {
 	var m clients.Metadata
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -61,17 +65,27 @@ func Parse(id string, body []byte) (storage.Client, error) {
 }
 
 // refusals: what a document may not say (draft §4.1: no shared secret, no
-// private keys; authd: public clients only, no introspection).
+// private keys; authd: a public client or private_key_jwt, no
+// introspection).
 func refusals(m clients.Metadata) error {
 	var problems []string
 	if m.ClientSecret != "" || m.ClientSecretExpiresAt != nil {
 		problems = append(problems, "a Client ID Metadata Document must not contain client_secret or client_secret_expires_at")
 	}
-	if m.TokenEndpointAuthMethod != "" && m.TokenEndpointAuthMethod != "none" {
-		problems = append(problems, `authd accepts Client ID Metadata Document clients as public clients only: token_endpoint_auth_method must be "none"`)
-	}
-	if len(m.JWKS) > 0 && !bytes.Equal(bytes.TrimSpace(m.JWKS), []byte("null")) || m.JWKSURI != "" {
-		problems = append(problems, "jwks and jwks_uri are not accepted in a Client ID Metadata Document")
+	jwks := len(m.JWKS) > 0 && !bytes.Equal(bytes.TrimSpace(m.JWKS), []byte("null"))
+	switch m.TokenEndpointAuthMethod {
+	case "", "none":
+		if jwks || m.JWKSURI != "" {
+			problems = append(problems, "jwks and jwks_uri need token_endpoint_auth_method private_key_jwt")
+		}
+	case "private_key_jwt":
+		if jwks {
+			if err := publicKeys(m.JWKS); err != nil {
+				problems = append(problems, "jwks: "+err.Error())
+			}
+		}
+	default:
+		problems = append(problems, `a Client ID Metadata Document client authenticates with token_endpoint_auth_method "none" (public) or "private_key_jwt"`)
 	}
 	if m.Introspect {
 		problems = append(problems, "introspect is not accepted in a Client ID Metadata Document")
@@ -97,4 +111,21 @@ func cleanName(s string) string {
 		s = string(r[:maxNameRunes-1]) + "…"
 	}
 	return s
+}
+
+// publicKeys: set is a JWK Set of asymmetric public keys only.
+func publicKeys(set []byte) error {
+	var ks jose.JSONWebKeySet
+	if err := json.Unmarshal(set, &ks); err != nil {
+		return fmt.Errorf("not a JWK Set: %w", err)
+	}
+	if len(ks.Keys) == 0 {
+		return errors.New("the JWK Set has no keys")
+	}
+	for _, k := range ks.Keys {
+		if _, symmetric := k.Key.([]byte); symmetric || !k.IsPublic() {
+			return errors.New("the JWK Set must hold public keys only")
+		}
+	}
+	return nil
 }

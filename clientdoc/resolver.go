@@ -178,43 +178,66 @@ func (r *Resolver) load(ctx context.Context, id string) (*storage.Client, error)
 	return c, nil
 }
 
-// fetch GETs the document within the time and size limits: 200 with a JSON
-// content type only (a redirect is not followed: it is an error).
+// fetch GETs the document and, for a private_key_jwt client with a
+// jwks_uri, its key set (kept inline: fosite never fetches a URL a
+// document names), all within one time limit.
 func (r *Resolver) fetch(ctx context.Context, id string) (*storage.Client, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, id, nil)
+	body, h, err := r.get(ctx, id, r.cfg.MaxBytes)
 	if err != nil {
 		return nil, 0, err
-	}
-	req.Header.Set("Accept", "application/json")
-	r.fetches.Add(1)
-	resp, err := r.http.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		if loc := resp.Header.Get("Location"); loc != "" {
-			return nil, 0, fmt.Errorf("status %d (redirects are not followed)", resp.StatusCode)
-		}
-		return nil, 0, fmt.Errorf("status %d", resp.StatusCode)
-	}
-	if !jsonType(resp.Header.Get("Content-Type")) {
-		return nil, 0, fmt.Errorf("content type %.100q is not JSON", resp.Header.Get("Content-Type"))
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, r.cfg.MaxBytes+1))
-	if err != nil {
-		return nil, 0, err
-	}
-	if int64(len(body)) > r.cfg.MaxBytes {
-		return nil, 0, fmt.Errorf("the document is larger than %d bytes", r.cfg.MaxBytes)
 	}
 	c, err := Parse(id, body)
 	if err != nil {
 		return nil, 0, err
 	}
-	return &c, r.cfg.Lifetimes.Lifetime(resp.Header, r.now()), nil
+	if c.JWKSURI != "" {
+		if c.JWKS, _, err = r.get(ctx, c.JWKSURI, maxJWKSBytes); err != nil {
+			return nil, 0, fmt.Errorf("jwks_uri: %w", err)
+		}
+		if err := publicKeys(c.JWKS); err != nil {
+			return nil, 0, fmt.Errorf("jwks_uri: %w", err)
+		}
+		c.JWKSURI = ""
+	}
+	return &c, r.cfg.Lifetimes.Lifetime(h, r.now()), nil
+}
+
+// maxJWKSBytes bounds a key set fetched from a document's jwks_uri.
+const maxJWKSBytes = 16 << 10
+
+// get GETs u through the guarded client: only a 200 with a JSON content
+// type, at most limit bytes (a redirect is not followed: it is an error).
+func (r *Resolver) get(ctx context.Context, u string, limit int64) ([]byte, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil || req.URL.Scheme != "https" {
+		return nil, nil, fmt.Errorf("%.300q is not an https URL", u)
+	}
+	req.Header.Set("Accept", "application/json")
+	r.fetches.Add(1)
+	resp, err := r.http.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		if loc := resp.Header.Get("Location"); loc != "" {
+			return nil, nil, fmt.Errorf("status %d (redirects are not followed)", resp.StatusCode)
+		}
+		return nil, nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if !jsonType(resp.Header.Get("Content-Type")) {
+		return nil, nil, fmt.Errorf("content type %.100q is not JSON", resp.Header.Get("Content-Type"))
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if int64(len(body)) > limit {
+		return nil, nil, fmt.Errorf("the document is larger than %d bytes", limit)
+	}
+	return body, resp.Header, nil
 }
 
 // jsonType: application/json or application/<something>+json.

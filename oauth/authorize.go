@@ -170,6 +170,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		s.authorizeError(w, r, ar, fosite.ErrServerError.WithDebug("the authorization request's client is not an authd client"))
 		return
 	}
+	if client.DocumentHost != "" && ar.GetRequestForm().Get("code_challenge") == "" {
+		// fosite requires PKCE of public clients; a Client ID Metadata
+		// Document client must use it whatever its authentication.
+		s.provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("A client identified by a Client ID Metadata Document must use PKCE (code_challenge with S256)."))
+		return
+	}
 	prompt := fosite.RemoveEmpty(strings.Split(ar.GetRequestForm().Get("prompt"), " "))
 	if msg := promptProblem(prompt); msg != "" {
 		s.provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint(msg))

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/authd/authd/clientdoc"
@@ -210,12 +215,11 @@ func TestClientIDMetadataDocumentRefused(t *testing.T) {
 	}
 	good := m.URL + "/app/client.json"
 	wantErrorPage(t, b.get(e.authURL(good, "http://127.0.0.1:53682/elsewhere")), "redirect_uri not in the document")
-	// Without PKCE: refused once the user allows (a document client is
-	// public).
+	// Without PKCE: refused at once (to the redirect URI: it is the
+	// document's).
 	p := b.get(e.srv.URL + "/oauth2/auth?" + url.Values{"client_id": {good}, "redirect_uri": {e2eRedirect}, "response_type": {"code"}, "scope": {"openid"}, "state": {"state-0123456789"}}.Encode())
-	p = b.get(b.login(p).String())
-	if q := callback(t, b.consent(p, "allow")); q.Get("error") != "invalid_request" || q.Get("code") != "" {
-		t.Errorf("without PKCE: callback %v, want invalid_request", q)
+	if q := callback(t, p.location(t)); q.Get("error") != "invalid_request" || !strings.Contains(q.Get("error_description")+q.Get("error_hint"), "PKCE") {
+		t.Errorf("without PKCE: callback %v, want invalid_request naming PKCE", q)
 	}
 }
 
@@ -260,5 +264,49 @@ func TestClientIDMetadataDocumentConfig(t *testing.T) {
 	c.ClientIDMetadataAllowPrivate = false
 	if err := c.ValidateServe(); err != nil {
 		t.Errorf("documents on, production issuer: %v", err)
+	}
+}
+
+// TestClientIDMetadataDocumentPrivateKeyJWT: a document client with
+// private_key_jwt and a jwks_uri (fetched with the document, through the
+// same guard) must authenticate at the token endpoint with an assertion
+// signed by that key: without one, or with another key, invalid_client; with
+// it, the code + PKCE flow completes and go-oidc verifies the ID token.
+func TestClientIDMetadataDocumentPrivateKeyJWT(t *testing.T) {
+	m := clientdoctest.NewServer(t)
+	e := newE2E(t, cimdOn(m, clientdoctest.NewClock(), true))
+	id := m.URL + "/pkj/client.json"
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: id + "-k1", Algorithm: "ES256", Use: "sig"}}})
+	m.Handle("/pkj/jwks.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		_, _ = w.Write(set)
+	})
+	m.Handle("/pkj/client.json", clientdoctest.Document("max-age=600", strings.Replace(appDocument, `"token_endpoint_auth_method":"none"`,
+		`"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"`+m.URL+`/pkj/jwks.json"`, 1)))
+	cfg := e.cimdConfig(id)
+	v, nonce := oauth2.GenerateVerifier(), randString(t)
+	code := e.cimdAuthorize(e.newBrowser(), cfg, v, nonce)
+	form := func() url.Values {
+		return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e2eRedirect}, "code_verifier": {v}}
+	}
+	noAuth := form()
+	noAuth.Set("client_id", id)
+	wantOAuthError(t, e.post("/oauth2/token", noAuth), http.StatusUnauthorized, "invalid_client")
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	wantOAuthError(t, e.post("/oauth2/token", withAssertion(form(), assertion(t, e, id, other, time.Now().Add(time.Minute)))), http.StatusUnauthorized, "invalid_client")
+	r := e.post("/oauth2/token", withAssertion(form(), assertion(t, e, id, key, time.Now().Add(time.Minute))))
+	if r.Status != http.StatusOK {
+		t.Fatalf("exchange with the document's key: %v", r)
+	}
+	idt, err := e.provider().Verifier(&oidc.Config{ClientID: id}).Verify(e.oauthCtx(), r.str("id_token"))
+	if err != nil || idt.Nonce != nonce || idt.Subject != e.sub {
+		t.Fatalf("ID token %+v: %v", idt, err)
+	}
+	if m.Count("/pkj/client.json") != 1 || m.Count("/pkj/jwks.json") != 1 {
+		t.Errorf("document fetched %d times, key set %d times; want once each", m.Count("/pkj/client.json"), m.Count("/pkj/jwks.json"))
 	}
 }

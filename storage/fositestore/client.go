@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/ory/fosite"
 
@@ -161,8 +162,11 @@ type Documents interface {
 type ClientCache struct {
 	load  ClientLoader
 	cache *expirable.LRU[string, *Client] // nil value: known not to exist
-	// docs, when set, resolves https:// client ids (never Postgres).
-	docs Documents
+	// docs, when set, resolves https:// client ids (never Postgres);
+	// wrapped is each document client as fosite's Client (its keys parsed
+	// once), by the resolver's record of it (a new fetch, a new record).
+	docs    Documents
+	wrapped *lru.Cache[*storage.Client, *Client]
 	// lookups counts what reached the cache (Lookups).
 	lookups atomic.Int64
 }
@@ -170,7 +174,10 @@ type ClientCache struct {
 // UseDocuments makes the cache resolve client ids that are https URLs as
 // Client ID Metadata Documents (AUTHD_CLIENT_ID_METADATA_DOCUMENTS). Call
 // it before the cache is used.
-func (c *ClientCache) UseDocuments(d Documents) { c.docs = d }
+func (c *ClientCache) UseDocuments(d Documents) {
+	c.docs = d
+	c.wrapped, _ = lru.New[*storage.Client, *Client](4096) // only a size <= 0 fails
+}
 
 // document is the client the document at id describes.
 func (c *ClientCache) document(ctx context.Context, id string) (*Client, error) {
@@ -178,11 +185,20 @@ func (c *ClientCache) document(ctx context.Context, id string) (*Client, error) 
 	if err != nil {
 		return nil, err
 	}
+	if cl, ok := c.wrapped.Get(sc); ok {
+		return cl, nil
+	}
 	u, err := url.Parse(id)
 	if err != nil { // the resolver parsed it already
 		return nil, fmt.Errorf("%w: %v", storage.ErrNotFound, err)
 	}
-	return &Client{Client: *sc, DocumentHost: u.Host}, nil
+	cl, err := NewClient(*sc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", storage.ErrNotFound, err)
+	}
+	cl.DocumentHost = u.Host
+	c.wrapped.Add(sc, cl)
+	return cl, nil
 }
 
 // documentID: id is a Client ID Metadata Document URL to resolve (the
