@@ -66,9 +66,20 @@ type Resolver struct {
 type entry struct {
 	client *storage.Client
 	fresh  time.Time
-	// revalidating: a background fetch is under way.
+	// revalidating: a background fetch is under way; retryAt (Unix
+	// nanoseconds): after one that failed on the way, none before then.
 	revalidating atomic.Bool
+	retryAt      atomic.Int64
 }
+
+// refusal is an answer from the document's server that authd refuses (a
+// status other than 200 but for 429 and 5xx, not JSON, too large, an
+// invalid document), as opposed to a failure on the way: a stale copy
+// whose revalidation is refused is dropped at once.
+type refusal struct{ err error }
+
+func (r refusal) Error() string { return r.err.Error() }
+func (r refusal) Unwrap() error { return r.err }
 
 // New returns a Resolver; zero fields of cfg take the defaults.
 func New(cfg Config) *Resolver {
@@ -152,27 +163,38 @@ func (r *Resolver) Client(ctx context.Context, id string) (*storage.Client, erro
 }
 
 // revalidate fetches a stale entry again in the background (once at a
-// time); a failure keeps the stale entry until its stale bound.
+// time). A refusal drops the entry; a failure on the way keeps it until
+// its stale bound, tried again no sooner than the shortest lifetime.
 func (r *Resolver) revalidate(id string, e *entry) {
-	if !e.revalidating.CompareAndSwap(false, true) {
+	if r.now().UnixNano() < e.retryAt.Load() || !e.revalidating.CompareAndSwap(false, true) {
 		return
 	}
 	go func() {
 		defer e.revalidating.Store(false)
-		_, _, _ = r.flight.Do(id, func() (any, error) { return r.load(context.Background(), id) })
+		_, err, _ := r.flight.Do(id, func() (any, error) { return r.load(context.Background(), id) })
+		var refused refusal
+		switch {
+		case err == nil:
+		case errors.As(err, &refused):
+			if cur, ok := r.cache.Peek(id); ok && cur == e {
+				r.cache.Remove(id)
+			}
+		default:
+			e.retryAt.Store(r.now().Add(r.cfg.Lifetimes.Min).UnixNano())
+		}
 	}()
 }
 
 // load fetches and checks the document and caches the client.
 func (r *Resolver) load(ctx context.Context, id string) (*storage.Client, error) {
 	c, lifetime, err := r.fetch(ctx, id)
-	var refused *clients.Error
-	if errors.As(err, &refused) {
-		err = errors.New(refused.Description()) // metadata names, not flags
+	var invalid *clients.Error
+	if errors.As(err, &invalid) {
+		err = refusal{errors.New(invalid.Description())} // metadata names, not flags
 	}
 	if err != nil {
 		r.cfg.Logger.InfoContext(ctx, "client id metadata document refused", "client_id", id, "err", err)
-		return nil, fmt.Errorf("%w: client id metadata document %s: %v", storage.ErrNotFound, id, err)
+		return nil, fmt.Errorf("%w: client id metadata document %s: %w", storage.ErrNotFound, id, err)
 	}
 	r.cache.Add(id, &entry{client: c, fresh: r.now().Add(lifetime)})
 	return c, nil
@@ -190,14 +212,14 @@ func (r *Resolver) fetch(ctx context.Context, id string) (*storage.Client, time.
 	}
 	c, err := Parse(id, body)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, refusal{err}
 	}
 	if c.JWKSURI != "" {
 		if c.JWKS, _, err = r.get(ctx, c.JWKSURI, maxJWKSBytes); err != nil {
 			return nil, 0, fmt.Errorf("jwks_uri: %w", err)
 		}
 		if err := publicKeys(c.JWKS); err != nil {
-			return nil, 0, fmt.Errorf("jwks_uri: %w", err)
+			return nil, 0, refusal{fmt.Errorf("jwks_uri: %w", err)}
 		}
 		c.JWKSURI = ""
 	}
@@ -221,21 +243,22 @@ func (r *Resolver) get(ctx context.Context, u string, limit int64) ([]byte, http
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		if loc := resp.Header.Get("Location"); loc != "" {
-			return nil, nil, fmt.Errorf("status %d (redirects are not followed)", resp.StatusCode)
-		}
-		return nil, nil, fmt.Errorf("status %d", resp.StatusCode)
-	}
-	if !jsonType(resp.Header.Get("Content-Type")) {
-		return nil, nil, fmt.Errorf("content type %.100q is not JSON", resp.Header.Get("Content-Type"))
+	switch code := resp.StatusCode; {
+	case code == http.StatusTooManyRequests || code >= 500:
+		return nil, nil, fmt.Errorf("status %d", code)
+	case code != http.StatusOK && resp.Header.Get("Location") != "":
+		return nil, nil, refusal{fmt.Errorf("status %d (redirects are not followed)", code)}
+	case code != http.StatusOK:
+		return nil, nil, refusal{fmt.Errorf("status %d", code)}
+	case !jsonType(resp.Header.Get("Content-Type")):
+		return nil, nil, refusal{fmt.Errorf("content type %.100q is not JSON", resp.Header.Get("Content-Type"))}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, nil, err
 	}
 	if int64(len(body)) > limit {
-		return nil, nil, fmt.Errorf("the document is larger than %d bytes", limit)
+		return nil, nil, refusal{fmt.Errorf("the document is larger than %d bytes", limit)}
 	}
 	return body, resp.Header, nil
 }

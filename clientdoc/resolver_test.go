@@ -162,3 +162,60 @@ func TestResolverSingleFlight(t *testing.T) {
 		t.Errorf("20 concurrent lookups fetched %d times", n)
 	}
 }
+
+// TestResolverRevalidation: a stale document whose background fetch fails
+// on the way (503) is kept and not tried again before the shortest
+// lifetime has passed; one whose fetch is refused (404) is dropped, and the
+// next lookup fails.
+func TestResolverRevalidation(t *testing.T) {
+	s := clientdoctest.NewServer(t)
+	id := s.Handle("/client.json", doc("max-age=120"))
+	r, clk := newTestResolver(s, true)
+	ctx := context.Background()
+	if _, err := r.Client(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	// settled waits for the background fetch to end.
+	settled := func() {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if e, ok := r.cache.Peek(id); !ok || !e.revalidating.Load() {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatal("the background fetch did not end")
+	}
+	stale := func() {
+		t.Helper()
+		if c, err := r.Client(ctx, id); err != nil || c.Name != "Example App" {
+			t.Fatalf("stale lookup: %+v %v", c, err)
+		}
+	}
+	s.Handle("/client.json", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "busy", http.StatusServiceUnavailable) })
+	clk.Add(121 * time.Second)
+	stale()
+	settled()
+	stale() // within the shortest lifetime of the failure: no new fetch
+	settled()
+	if n := s.Count("/client.json"); n != 1 {
+		t.Fatalf("%d background fetches after a 503, want 1", n)
+	}
+	clk.Add(61 * time.Second)
+	stale()
+	settled()
+	if n := s.Count("/client.json"); n != 2 {
+		t.Fatalf("%d background fetches a minute after the 503, want 2", n)
+	}
+	s.Handle("/client.json", func(w http.ResponseWriter, req *http.Request) { http.NotFound(w, req) })
+	clk.Add(61 * time.Second)
+	stale()
+	settled()
+	if _, ok := r.cache.Peek(id); ok {
+		t.Fatal("a refused revalidation kept the stale document")
+	}
+	if _, err := r.Client(ctx, id); !errors.Is(err, storage.ErrNotFound) || !strings.Contains(err.Error(), "status 404") {
+		t.Errorf("after the refusal: %v", err)
+	}
+}

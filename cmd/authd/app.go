@@ -41,17 +41,17 @@ type App struct {
 	Redis   *redisstore.Store
 	Keys    *keys.Manager
 	Clients *fositestore.ClientCache
-	// ClientDocs resolves Client ID Metadata Documents
-	// (AUTHD_CLIENT_ID_METADATA_DOCUMENTS; nil when off).
-	ClientDocs *clientdoc.Resolver
-	Store      *fositestore.Store
-	Grants     *grants.Manager
-	OAuth      *oauth.Server
-	Pages      *web.Pages
-	Handler    http.Handler
+	Store   *fositestore.Store
+	Grants  *grants.Manager
+	OAuth   *oauth.Server
+	Pages   *web.Pages
+	Handler http.Handler
 	// AdminHandler serves /metrics and /admin/* when AUTHD_ADMIN_ADDR is
 	// set (nil otherwise: Handler serves them).
 	AdminHandler http.Handler
+	// ClientDocs resolves Client ID Metadata Documents
+	// (AUTHD_CLIENT_ID_METADATA_DOCUMENTS; nil when off).
+	ClientDocs *clientdoc.Resolver
 
 	stores *storeMetrics // storemetrics.go
 	cancel context.CancelFunc

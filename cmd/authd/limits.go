@@ -11,9 +11,9 @@ import (
 // client cache (ratelimit.PublicClients). An unknown client, or one that
 // cannot be read now, counts as confidential.
 //
-// With Client ID Metadata Documents on, an https id is public without a
-// lookup (a document client is public by construction, and anyone can name
-// any URL: a lookup here would fetch it once more).
+// With Client ID Metadata Documents on, an https id counts as public
+// without a lookup: anyone can name any URL (so its failures must not block
+// the id for everyone), and a lookup here would fetch the document once more.
 type publicClients struct {
 	c         *fositestore.ClientCache
 	documents bool
