@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -21,7 +23,8 @@ func doc(cacheControl string) http.HandlerFunc {
 
 func newTestResolver(s *clientdoctest.Server, allowPrivate bool) (*Resolver, *clientdoctest.Clock) {
 	c := clientdoctest.NewClock()
-	return New(Config{AllowPrivate: allowPrivate, RootCAs: s.Roots(), Timeout: 2 * time.Second, Now: c.Now}), c
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return New(Config{AllowPrivate: allowPrivate, RootCAs: s.Roots(), Timeout: 2 * time.Second, Now: c.Now, Logger: quiet}), c
 }
 
 // TestResolverRefusals: over 5 KiB, a redirect, another status, a non-JSON
