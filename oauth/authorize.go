@@ -15,6 +15,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/authd/authd/clientdoc"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/web"
@@ -159,7 +160,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	dropUnofferedScopes(r.Form)
 	badTarget := resourcesAsAudience(r.Form) // resource.go: fosite checks them as its audience
-	ar, err := s.provider.NewAuthorizeRequest(ctx, r)
+	// A Client ID Metadata Document past its lifetime is fetched again
+	// before an authorization uses it.
+	ar, err := s.provider.NewAuthorizeRequest(clientdoc.RequireFresh(ctx), r)
 	r.Form.Del(fositeAudienceParam) // not carried across the pages: resource is
 	if err == nil {
 		err = badTarget
@@ -171,6 +174,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	client, ok := storedClient(ar.GetClient())
 	if !ok {
 		s.authorizeError(w, r, ar, fosite.ErrServerError.WithDebug("the authorization request's client is not an authd client"))
+		return
+	}
+	if client.DocumentHost != "" && ar.GetRequestForm().Get("code_challenge") == "" {
+		// fosite requires PKCE of public clients; a Client ID Metadata
+		// Document client must use it whatever its authentication.
+		s.provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("A client identified by a Client ID Metadata Document must use PKCE (code_challenge with S256)."))
 		return
 	}
 	prompt := fosite.RemoveEmpty(strings.Split(ar.GetRequestForm().Get("prompt"), " "))
@@ -327,7 +336,10 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 	if atDecision {
 		decision = r.PostForm.Get("consent")
 	}
-	if decision == "" {
+	// A Client ID Metadata Document client's consent is never remembered:
+	// its document (name, redirect URIs) may change at any time.
+	document := client.DocumentHost != ""
+	if decision == "" && !document {
 		var err error
 		if remembered, err = s.consents.GetConsent(ctx, user.UserID, client.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			s.authorizeError(w, r, ar, err)
@@ -343,11 +355,14 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 		return
 	case stepConsent:
 		s.pages.RenderConsent(w, r, web.ConsentPage{
-			Client: displayName(client), Username: user.Username, Scopes: describe(requested),
+			Client: displayName(client), ClientHost: client.DocumentHost, Username: user.Username, Scopes: describe(requested),
 			Action: s.carriedURL(decisionPath, r.Form, requestedAt),
 		})
 		return
 	case stepRemember:
+		if document {
+			break
+		}
 		if err := s.consents.SaveConsent(ctx, user.UserID, client.ID, requested); err != nil {
 			s.authorizeError(w, r, ar, err)
 			return
@@ -442,10 +457,6 @@ func describe(scopes []string) []web.Scope {
 	return out
 }
 
-// displayName is how pages name a client: its name, else its id.
-func displayName(c *fositestore.Client) string {
-	if c.Name != "" {
-		return c.Name
-	}
-	return c.ID
-}
+// displayName is how pages name a client (fositestore.Client.DisplayName:
+// with its host for a Client ID Metadata Document client).
+func displayName(c *fositestore.Client) string { return c.DisplayName() }

@@ -52,6 +52,9 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 	if s.cfg.RegistrationEndpoint != "" {
 		doc["registration_endpoint"] = s.cfg.RegistrationEndpoint // RFC 8414, RFC 7591
 	}
+	if s.cfg.ClientIDMetadataDocuments {
+		doc["client_id_metadata_document_supported"] = true // draft-ietf-oauth-client-id-metadata-document §5
+	}
 	return json.MarshalIndent(doc, "", "  ")
 }
 

@@ -39,6 +39,9 @@ type Config struct {
 	// RegistrationEndpoint is advertised in discovery when set (dynamic
 	// client registration is on; package registration serves it).
 	RegistrationEndpoint string
+	// ClientIDMetadataDocuments: https client ids are resolved as Client ID
+	// Metadata Documents (discovery says so).
+	ClientIDMetadataDocuments bool
 }
 
 // Keys is what the provider needs from the key manager.

@@ -381,7 +381,10 @@ type Scope struct{ Name, Description string }
 // ConsentPage is the data of the consent page.
 type ConsentPage struct {
 	Client, Username string
-	Scopes           []Scope
+	// ClientHost is set for a client described by a Client ID Metadata
+	// Document: the host of its URL, the one thing about it authd checked.
+	ClientHost string
+	Scopes     []Scope
 	// Action is where the allow/deny form posts (it carries the
 	// authorization request).
 	Action string
@@ -390,7 +393,7 @@ type ConsentPage struct {
 // RenderConsent renders the consent form.
 func (p *Pages) RenderConsent(w http.ResponseWriter, r *http.Request, d ConsentPage) {
 	p.render(w, r, http.StatusOK, "consent.html", map[string]any{
-		"Title": "Allow access", "Client": d.Client, "Username": d.Username, "Scopes": d.Scopes, "Action": d.Action,
+		"Title": "Allow access", "Client": d.Client, "ClientHost": d.ClientHost, "Username": d.Username, "Scopes": d.Scopes, "Action": d.Action,
 	})
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/authd/authd/account"
 	"github.com/authd/authd/admin"
+	"github.com/authd/authd/clientdoc"
 	"github.com/authd/authd/clients"
 	"github.com/authd/authd/grants"
 	"github.com/authd/authd/keys"
@@ -49,6 +50,9 @@ type App struct {
 	// AdminHandler serves /metrics and /admin/* when AUTHD_ADMIN_ADDR is
 	// set (nil otherwise: Handler serves them).
 	AdminHandler http.Handler
+	// ClientDocs resolves Client ID Metadata Documents
+	// (AUTHD_CLIENT_ID_METADATA_DOCUMENTS; nil when off).
+	ClientDocs *clientdoc.Resolver
 
 	// Users is the user service the admin API shares with `authd users`.
 	// Its Sessions (browser sessions a password change, disabling or
@@ -140,6 +144,9 @@ func (a *App) build(ctx context.Context) error {
 	if a.Redis, a.Clients, a.Store, a.Grants, err = newGrantStores(c, a.DB, a.RDB, reg, a.Log); err != nil {
 		return err
 	}
+	if a.ClientDocs = a.clientDocuments(); a.ClientDocs != nil {
+		a.Clients.UseDocuments(a.ClientDocs)
+	}
 	if a.Keys, err = keys.New(a.DB, c.Secret, keys.WithLogger(a.Log)); err != nil {
 		return err
 	}
@@ -155,7 +162,7 @@ func (a *App) build(ctx context.Context) error {
 		}
 	}
 	secure := strings.HasPrefix(c.Issuer, "https://")
-	limiter := ratelimit.New(a.RDB, c.RedisPrefix, c.limits(), a.Log, publicClients{a.Clients}) // failed authentications
+	limiter := ratelimit.New(a.RDB, c.RedisPrefix, c.limits(), a.Log, publicClients{a.Clients, a.ClientDocs != nil}) // failed authentications
 	a.Pages, err = web.New(web.Config{
 		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
 		Secure: secure, SessionTTL: c.SessionTTL, SessionIdle: c.SessionIdleTimeout,
@@ -171,7 +178,7 @@ func (a *App) build(ctx context.Context) error {
 		Issuer: c.Issuer, Secret: c.Secret, AccessTokenTTL: c.AccessTokenTTL,
 		RefreshTokenTTL: c.RefreshTokenTTL, AuthCodeTTL: c.AuthCodeTTL, IDTokenTTL: c.IDTokenTTL,
 		DeviceCodeTTL: c.DeviceCodeTTL, RefreshRetryWindow: c.RefreshRetryWindow,
-		RegistrationEndpoint: dynreg.Endpoint(c.Issuer, c.Registration),
+		RegistrationEndpoint: dynreg.Endpoint(c.Issuer, c.Registration), ClientIDMetadataDocuments: a.ClientDocs != nil,
 	}, oauth.Deps{
 		Store: a.Store, Clients: a.Clients, Keys: a.Keys, Pages: a.Pages, Consents: a.DB, Users: a.DB,
 		Logger: a.Log, Metrics: reg, Usage: a.Grants,

@@ -89,7 +89,14 @@ type Config struct {
 	Registration      dynreg.Mode
 	RegistrationToken string
 	RegistrationRate  int
-	keyTimes          keyTiming // tests shorten the key intervals (keyrotation.go)
+	// ClientIDMetadataDocuments: AUTHD_CLIENT_ID_METADATA_DOCUMENTS, https
+	// client ids resolved by fetching their document; ClientIDMetadataAllowPrivate
+	// (AUTHD_CLIENT_ID_METADATA_ALLOW_PRIVATE, tests and development only)
+	// lets them be fetched from loopback and private addresses.
+	ClientIDMetadataDocuments    bool
+	ClientIDMetadataAllowPrivate bool
+	keyTimes                     keyTiming        // tests shorten the key intervals (keyrotation.go)
+	clientDocs                   clientDocTesting // tests trust their document server and move its clock (clientdocs.go)
 }
 
 // maxUsageFlushInterval keeps the usage flush far inside the TTL of the
@@ -149,6 +156,8 @@ func settings(c *Config) []setting {
 		{"AUTHD_REGISTRATION", "off", registrationMode(&c.Registration), "dynamic client registration (RFC 7591/7592) at /oauth2/register: off, token (needs AUTHD_REGISTRATION_TOKEN) or open"},
 		{"AUTHD_REGISTRATION_TOKEN", "", text(&c.RegistrationToken), "initial access token registration needs in token mode (at least 32 characters)"},
 		{"AUTHD_REGISTRATION_RATE", "20", count(&c.RegistrationRate), "client registrations an hour per client address (positive)"},
+		{"AUTHD_CLIENT_ID_METADATA_DOCUMENTS", "off", onOff(&c.ClientIDMetadataDocuments), "on: a client_id that is an https URL is resolved by fetching its Client ID Metadata Document"},
+		{"AUTHD_CLIENT_ID_METADATA_ALLOW_PRIVATE", "off", onOff(&c.ClientIDMetadataAllowPrivate), "tests and development only: on lets documents be fetched from loopback and private addresses (needs a loopback issuer)"},
 	}
 }
 
@@ -341,6 +350,7 @@ func (c Config) ValidateServe() error {
 		{c.SessionIdleTimeout > c.SessionTTL, "AUTHD_SESSION_IDLE_TIMEOUT must not exceed AUTHD_SESSION_TTL"},
 		{c.Registration == dynreg.Token && len(c.RegistrationToken) < 32, "AUTHD_REGISTRATION=token needs AUTHD_REGISTRATION_TOKEN of at least 32 characters"},
 		{c.Registration != dynreg.Token && c.RegistrationToken != "", "AUTHD_REGISTRATION_TOKEN is set but AUTHD_REGISTRATION is not token"},
+		{c.ClientIDMetadataAllowPrivate && (!c.ClientIDMetadataDocuments || !c.loopbackIssuer()), "AUTHD_CLIENT_ID_METADATA_ALLOW_PRIVATE is for tests and development: it needs AUTHD_CLIENT_ID_METADATA_DOCUMENTS=on and an issuer on loopback"},
 	}
 	for _, ch := range checks {
 		if ch.bad {
@@ -348,6 +358,17 @@ func (c Config) ValidateServe() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// loopbackIssuer: the issuer's host is loopback (a test or development
+// server).
+func (c Config) loopbackIssuer() bool {
+	u, err := url.Parse(c.Issuer)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	return h == "localhost" || h == "127.0.0.1" || h == "::1"
 }
 
 func (c Config) validIssuer() bool {

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/ory/fosite"
 
@@ -19,8 +22,27 @@ import (
 // Client adapts a storage.Client to fosite's client interfaces.
 type Client struct {
 	storage.Client
+	// DocumentHost is set for a client described by a Client ID Metadata
+	// Document (its id is the document's URL): the URL's host, which pages
+	// show beside the name the document gives.
+	DocumentHost string
 	// jwks is Client.JWKS parsed once, when the client is loaded.
 	jwks *jose.JSONWebKeySet
+}
+
+// DisplayName is how pages name the client: its name, else its id; for a
+// Client ID Metadata Document client the name with the URL's host, as
+// "Example App (app.example.com)", or the host alone.
+func (c *Client) DisplayName() string {
+	switch {
+	case c.DocumentHost != "" && c.Name != "":
+		return c.Name + " (" + c.DocumentHost + ")"
+	case c.DocumentHost != "":
+		return c.DocumentHost
+	case c.Name != "":
+		return c.Name
+	}
+	return c.ID
 }
 
 // NewClient adapts c, parsing its registered key set.
@@ -125,6 +147,13 @@ type ClientLoader interface {
 	GetClient(ctx context.Context, id string) (*storage.Client, error)
 }
 
+// Documents resolves client ids that are Client ID Metadata Document URLs
+// (clientdoc.Resolver, which caches them itself). Its errors wrap
+// storage.ErrNotFound when the document cannot be had or is refused.
+type Documents interface {
+	Client(ctx context.Context, id string) (*storage.Client, error)
+}
+
 // ClientCache keeps recently used clients in memory for a short TTL, so the
 // token, refresh and introspection paths do not query Postgres per request.
 // It is bounded (LRU) and unknown ids are cached too (briefly), so random
@@ -133,8 +162,50 @@ type ClientLoader interface {
 type ClientCache struct {
 	load  ClientLoader
 	cache *expirable.LRU[string, *Client] // nil value: known not to exist
+	// docs, when set, resolves https:// client ids (never Postgres);
+	// wrapped is each document client as fosite's Client (its keys parsed
+	// once), by the resolver's record of it (a new fetch, a new record).
+	docs    Documents
+	wrapped *lru.Cache[*storage.Client, *Client]
 	// lookups counts what reached the cache (Lookups).
 	lookups atomic.Int64
+}
+
+// UseDocuments makes the cache resolve client ids that are https URLs as
+// Client ID Metadata Documents (AUTHD_CLIENT_ID_METADATA_DOCUMENTS). Call
+// it before the cache is used.
+func (c *ClientCache) UseDocuments(d Documents) {
+	c.docs = d
+	c.wrapped, _ = lru.New[*storage.Client, *Client](4096) // only a size <= 0 fails
+}
+
+// document is the client the document at id describes.
+func (c *ClientCache) document(ctx context.Context, id string) (*Client, error) {
+	sc, err := c.docs.Client(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if cl, ok := c.wrapped.Get(sc); ok {
+		return cl, nil
+	}
+	u, err := url.Parse(id)
+	if err != nil { // the resolver parsed it already
+		return nil, fmt.Errorf("%w: %v", storage.ErrNotFound, err)
+	}
+	cl, err := NewClient(*sc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", storage.ErrNotFound, err)
+	}
+	cl.DocumentHost = u.Host
+	c.wrapped.Add(sc, cl)
+	return cl, nil
+}
+
+// documentID: id is a Client ID Metadata Document URL to resolve (the
+// documents are on and it starts with https://, which ids authd issues
+// never do).
+func (c *ClientCache) documentID(id string) bool {
+	return c.docs != nil && strings.HasPrefix(id, "https://")
 }
 
 // NewClientCache returns a cache of at most size clients, each kept ttl.
@@ -145,15 +216,22 @@ func NewClientCache(load ClientLoader, size int, ttl time.Duration) *ClientCache
 // Get returns the client or an error wrapping storage.ErrNotFound. Within a
 // request marked by WithTokenRequest the client found first is returned again
 // without asking the cache (fosite looks the authenticated client up, and
-// the stored request names it again).
+// the stored request names it again), and an id found to have no client is
+// not looked up again (the rate limiter and fosite both ask).
 func (c *ClientCache) Get(ctx context.Context, id string) (*Client, error) {
 	m := tokenRequestOf(ctx)
 	if m != nil && m.client != nil && m.client.ID == id {
 		return m.client, nil
 	}
+	if m != nil && m.missing == id && id != "" {
+		return nil, storage.ErrNotFound
+	}
 	cl, err := c.get(ctx, id)
-	if m != nil && err == nil {
+	switch {
+	case m != nil && err == nil:
 		m.client = cl
+	case m != nil && errors.Is(err, storage.ErrNotFound):
+		m.missing = id
 	}
 	return cl, err
 }
@@ -164,6 +242,9 @@ func (c *ClientCache) Lookups() int64 { return c.lookups.Load() }
 
 func (c *ClientCache) get(ctx context.Context, id string) (*Client, error) {
 	c.lookups.Add(1)
+	if c.documentID(id) {
+		return c.document(ctx, id)
+	}
 	if v, ok := c.cache.Get(id); ok {
 		if v == nil {
 			return nil, storage.ErrNotFound
@@ -178,6 +259,9 @@ func (c *ClientCache) get(ctx context.Context, id string) (*Client, error) {
 func (c *ClientCache) Reload(ctx context.Context, id string) (*Client, error) {
 	if id == "" || len(id) > 255 {
 		return nil, storage.ErrNotFound
+	}
+	if c.documentID(id) {
+		return c.document(ctx, id)
 	}
 	sc, err := c.load.GetClient(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -194,11 +278,15 @@ func (c *ClientCache) Reload(ctx context.Context, id string) (*Client, error) {
 	return cl, nil
 }
 
-// ClientName is the client's display name (the grants home's listings).
+// ClientName is the client's display name (the grants home's listings):
+// its name, with the host for a Client ID Metadata Document client.
 func (c *ClientCache) ClientName(ctx context.Context, id string) (string, error) {
 	cl, err := c.Get(ctx, id)
 	if err != nil {
 		return "", err
+	}
+	if cl.DocumentHost != "" {
+		return cl.DisplayName(), nil
 	}
 	return cl.Name, nil
 }

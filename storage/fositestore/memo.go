@@ -14,6 +14,9 @@ type tokenRequestKey struct{}
 type tokenRequest struct {
 	begun  time.Time
 	client *Client
+	// missing is a client id this request found no client for (asked
+	// again, it is not looked up again: an https id would be fetched).
+	missing string
 }
 
 // WithTokenRequest returns ctx marked as one token endpoint request's,
