@@ -36,7 +36,9 @@ type API struct {
 	// Apps backs /api/me/apps (its Grants is the same grants home).
 	Apps   Apps
 	Tokens Tokens
-	Logger *slog.Logger
+	// Sessions backs /api/me/sessions (not mounted when nil).
+	Sessions Sessions
+	Logger   *slog.Logger
 }
 
 // Mount mounts the API's routes.
@@ -46,6 +48,9 @@ func (a *API) Mount(r *mux.Router) {
 	r.HandleFunc("/api/me/grants/{id}", a.caller(a.revoke)).Methods(http.MethodDelete)
 	r.HandleFunc("/api/me/apps", a.caller(a.listApps)).Methods(http.MethodGet)
 	r.HandleFunc("/api/me/apps/{client_id:.+}", a.caller(a.removeApp)).Methods(http.MethodDelete)
+	if a.Sessions != nil {
+		a.mountSessions(r)
+	}
 }
 
 // caller is who a request acts for.

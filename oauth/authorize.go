@@ -16,6 +16,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/authd/authd/clientdoc"
+	"github.com/authd/authd/sessions"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/web"
@@ -199,7 +200,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if sub := cr.subject(); sub != "" && sub != user.UserID {
+	if sub := cr.subject(); sub != "" && sub != user.Subject {
 		// OIDC Core 5.5.1: a positive answer only for the user sub names.
 		s.provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The signed-in user is not the subject the claims parameter asks for."))
 		return
@@ -230,7 +231,7 @@ func dropUnofferedScopes(form url.Values) {
 // the request first received at requestedAt. Otherwise it has answered
 // (the sign-in form or an error). wantSub is the subject the claims
 // parameter asks for ("": any), a hint like id_token_hint's.
-func (s *Server) signIn(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, client *fositestore.Client, prompt []string, wantSub string) (user *web.LoginSession, requestedAt time.Time, ok bool) {
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, client *fositestore.Client, prompt []string, wantSub string) (user *sessions.Session, requestedAt time.Time, ok bool) {
 	ctx := r.Context()
 	hintSub, err := s.hintSubject(ctx, r.Form.Get("id_token_hint"))
 	if err != nil {
@@ -242,7 +243,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, ar fosite.Author
 	user, c.signedIn = s.pages.Current(r)
 	if c.signedIn {
 		c.authTime = user.AuthTime
-		c.otherUser = (hintSub != "" && hintSub != user.UserID) || (wantSub != "" && wantSub != user.UserID)
+		c.otherUser = (hintSub != "" && hintSub != user.Subject) || (wantSub != "" && wantSub != user.Subject)
 	}
 	switch signInStep(c) {
 	case stepLoginRequired:
@@ -328,7 +329,7 @@ func (s *Server) requestTime(form url.Values, now time.Time) (time.Time, bool) {
 // consent runs the consent decision for a signed-in user and, when it
 // allows, issues the authorization response. The user consents to the
 // requested scopes and to those the claims of g need.
-func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, client *fositestore.Client, user *web.LoginSession, prompt []string, requestedAt time.Time, g claimGrant) {
+func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, client *fositestore.Client, user *sessions.Session, prompt []string, requestedAt time.Time, g claimGrant) {
 	ctx := r.Context()
 	atDecision := r.URL.Path == decisionPath
 	requested := append(slices.Clone(ar.GetRequestedScopes()), g.scopes...)
@@ -341,7 +342,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 	document := client.DocumentHost != ""
 	if decision == "" && !document {
 		var err error
-		if remembered, err = s.consents.GetConsent(ctx, user.UserID, client.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		if remembered, err = s.consents.GetConsent(ctx, user.Subject, client.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			s.authorizeError(w, r, ar, err)
 			return
 		}
@@ -363,7 +364,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 		if document {
 			break
 		}
-		if err := s.consents.SaveConsent(ctx, user.UserID, client.ID, requested); err != nil {
+		if err := s.consents.SaveConsent(ctx, user.Subject, client.ID, requested); err != nil {
 			s.authorizeError(w, r, ar, err)
 			return
 		}
@@ -380,7 +381,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 // are put in the session: the ID token's values read from the user record
 // now, once (the code exchange and every refresh issue them from the
 // stored session, never reading Postgres).
-func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, user *web.LoginSession, requestedAt time.Time, g claimGrant) {
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, user *sessions.Session, requestedAt time.Time, g claimGrant) {
 	ctx := r.Context()
 	for _, sc := range ar.GetRequestedScopes() {
 		ar.GrantScope(sc)
@@ -388,7 +389,8 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 	for _, a := range ar.GetRequestedAudience() {
 		ar.GrantAudience(a)
 	}
-	sess := newSession(user.UserID, user.Username)
+	sess := newSession(user.Subject, user.Username)
+	sess.SID = user.ID // the ID token's sid, kept through every refresh
 	sess.Claims.AuthTime = user.AuthTime
 	sess.Claims.RequestedAt = requestedAt
 	sess.Claims.AuthenticationMethodsReferences = []string{"pwd"}
@@ -397,7 +399,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 	sess.Device = requestMeta(r)
 	sess.UserinfoClaims = g.userinfo
 	if len(g.idToken) > 0 {
-		u, err := s.users.GetUser(ctx, user.UserID)
+		u, err := s.users.GetUser(ctx, user.Subject)
 		if err != nil {
 			s.authorizeError(w, r, ar, err)
 			return
@@ -410,7 +412,9 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 		s.authorizeError(w, r, ar, err)
 		return
 	}
-	s.pages.RememberGrant(ctx, user, ar.GetID()) // the grant's id is the request's
+	// The grant's id is the request's; ending the session ends the grant
+	// unless it holds offline_access.
+	s.pages.RememberGrant(ctx, user, ar.GetClient().GetID(), ar.GetID(), holdsOffline(ar.GetGrantedScopes()))
 	s.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
 
@@ -460,3 +464,9 @@ func describe(scopes []string) []web.Scope {
 // displayName is how pages name a client (fositestore.Client.DisplayName:
 // with its host for a Client ID Metadata Document client).
 func displayName(c *fositestore.Client) string { return c.DisplayName() }
+
+// holdsOffline: the granted scopes include one that gives a refresh token
+// (RefreshScopes), so the grant outlives the browser session.
+func holdsOffline(granted fosite.Arguments) bool {
+	return slices.ContainsFunc(RefreshScopes, func(sc string) bool { return granted.Has(sc) })
+}

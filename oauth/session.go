@@ -34,6 +34,10 @@ type Session struct {
 	// It travels in the code's (or device code's) stored session to the
 	// grant's birth, which takes it (TakeDevice): tokens never carry it.
 	Device storage.RequestMeta
+	// SID is the browser sign-in session the grant was authorized in (the
+	// ID token's and JWT access token's sid claim); "" without one
+	// (client_credentials, the device flow).
+	SID string
 }
 
 var (
@@ -75,6 +79,12 @@ func (s *Session) IDTokenClaims() *jwt.IDTokenClaims {
 	if s.Claims == nil {
 		s.Claims = &jwt.IDTokenClaims{Subject: s.Subject}
 	}
+	if s.SID != "" && s.Claims.Extra["sid"] != s.SID {
+		if s.Claims.Extra == nil {
+			s.Claims.Extra = map[string]interface{}{}
+		}
+		s.Claims.Extra["sid"] = s.SID
+	}
 	return s.Claims
 }
 
@@ -99,6 +109,7 @@ func (s *Session) Clone() fosite.Session {
 	}
 	c := newSession(s.Subject, s.Username)
 	c.Device = s.Device
+	c.SID = s.SID
 	for k, v := range s.ExpiresAt {
 		c.ExpiresAt[k] = v
 	}
@@ -123,6 +134,7 @@ type wire struct {
 	Rat   int64    `json:"rt,omitempty"`
 	AMR   []string `json:"amr,omitempty"`
 	Dev   *wireDev `json:"d,omitempty"`
+	SID   string   `json:"sid,omitempty"`
 	// ID token user claims (Claims.Extra) and userinfo claim names.
 	X  map[string]any `json:"x,omitempty"`
 	UC []string       `json:"uc,omitempty"`
@@ -177,7 +189,7 @@ func fromUnix(n int64) time.Time {
 }
 
 func (s *Session) MarshalJSON() ([]byte, error) {
-	w := wire{Sub: s.Subject, User: s.Username}
+	w := wire{Sub: s.Subject, User: s.Username, SID: s.SID}
 	var exp wireExp
 	for t, v := range s.ExpiresAt {
 		if f := exp.field(t); f != nil && !v.IsZero() {
@@ -217,7 +229,7 @@ func (s *Session) UnmarshalJSON(b []byte) error {
 		*claims = jwt.IDTokenClaims{}
 	}
 	claims.Subject = w.Sub
-	*s = Session{Subject: w.Sub, Username: w.User, ExpiresAt: exp, Claims: claims}
+	*s = Session{Subject: w.Sub, Username: w.User, ExpiresAt: exp, Claims: claims, SID: w.SID}
 	if w.Dev != nil {
 		s.Device = storage.RequestMeta{IP: w.Dev.IP, UserAgent: w.Dev.UA}
 	}

@@ -34,7 +34,7 @@ type Grants interface {
 // Sessions ends a subject's browser sessions, except those in keep
 // (sessions.Manager). Optional: nil ends none.
 type Sessions interface {
-	EndAll(ctx context.Context, subject, reason string, keep ...string) error
+	EndAll(ctx context.Context, subject, reason string, keep ...string) (int, error)
 }
 
 // Service is the one code path for user accounts.
@@ -249,7 +249,7 @@ func (s *Service) List(ctx context.Context, after string, limit int) (Page, erro
 func (s *Service) endAll(ctx context.Context, subject, reason string) error {
 	var errs []error
 	if s.Sessions != nil {
-		if err := s.Sessions.EndAll(ctx, subject, reason); err != nil {
+		if _, err := s.Sessions.EndAll(ctx, subject, reason); err != nil {
 			errs = append(errs, fmt.Errorf("end sessions of %s: %w", subject, err))
 		}
 	}

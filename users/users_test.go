@@ -89,9 +89,9 @@ func (f *fakeEnder) RevokeAll(_ context.Context, subject, reason string, _ ...st
 
 type fakeSessions struct{ fakeEnder }
 
-func (f *fakeSessions) EndAll(_ context.Context, subject, reason string, _ ...string) error {
+func (f *fakeSessions) EndAll(_ context.Context, subject, reason string, _ ...string) (int, error) {
 	f.note(subject, reason)
-	return f.err
+	return 0, f.err
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/authd/authd/sessions"
 	"github.com/authd/authd/storage"
 )
 
@@ -35,11 +36,11 @@ type App struct {
 const appsPath = devicesPath + "/apps/remove"
 
 // listApps returns the apps the page shows (none without Config.Apps).
-func (p *Pages) listApps(ctx context.Context, s *LoginSession) ([]App, error) {
+func (p *Pages) listApps(ctx context.Context, s *sessions.Session) ([]App, error) {
 	if p.cfg.Apps == nil {
 		return nil, nil
 	}
-	return p.cfg.Apps.ListApps(ctx, s.UserID)
+	return p.cfg.Apps.ListApps(ctx, s.Subject)
 }
 
 // removeApp answers an app's "Remove access" form (behind CSRF): the app
@@ -50,7 +51,7 @@ func (p *Pages) removeApp(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	err := p.cfg.Apps.RemoveApp(r.Context(), s.UserID, r.FormValue("client_id"))
+	err := p.cfg.Apps.RemoveApp(r.Context(), s.Subject, r.FormValue("client_id"))
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		p.RenderError(w, r, http.StatusNotFound, "No such app", "This app has no access to your account.")

@@ -25,6 +25,7 @@ import (
 	"github.com/authd/authd/oauth"
 	"github.com/authd/authd/ratelimit"
 	dynreg "github.com/authd/authd/registration"
+	"github.com/authd/authd/sessions"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/storage/postgres"
 	"github.com/authd/authd/storage/redisstore"
@@ -44,9 +45,12 @@ type App struct {
 	Clients *fositestore.ClientCache
 	Store   *fositestore.Store
 	Grants  *grants.Manager
-	OAuth   *oauth.Server
-	Pages   *web.Pages
-	Handler http.Handler
+	// Sessions runs browser sign-in sessions; add its Listeners before
+	// serving.
+	Sessions *sessions.Manager
+	OAuth    *oauth.Server
+	Pages    *web.Pages
+	Handler  http.Handler
 	// AdminHandler serves /metrics and /admin/* when AUTHD_ADMIN_ADDR is
 	// set (nil otherwise: Handler serves them).
 	AdminHandler http.Handler
@@ -110,6 +114,16 @@ func newGrantStores(c Config, db *postgres.DB, rdb redis.UniversalClient, reg pr
 	return rs, clients, store, m, nil
 }
 
+// newSessions is the sessions home over the Redis store; ending a session
+// revokes its grants through the grants home. serve and the grants command
+// share it.
+func newSessions(c Config, rs *redisstore.Store, m *grants.Manager, log *slog.Logger) *sessions.Manager {
+	return sessions.New(sessions.Config{
+		Store: rs, Grants: m, TTL: c.SessionTTL, Idle: c.SessionIdleTimeout,
+		Secure: strings.HasPrefix(c.Issuer, "https://"), DeviceLabel: web.DeviceLabel, Logger: log,
+	})
+}
+
 // NewApp builds the whole server. It needs migrated storage; it creates the
 // first signing key if there is none.
 func NewApp(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
@@ -163,12 +177,12 @@ func (a *App) build(ctx context.Context) error {
 	}
 	secure := strings.HasPrefix(c.Issuer, "https://")
 	limiter := ratelimit.New(a.RDB, c.RedisPrefix, c.limits(), a.Log, publicClients{a.Clients, a.ClientDocs != nil}) // failed authentications
+	a.Sessions = newSessions(c, a.Redis, a.Grants, a.Log)
 	a.Pages, err = web.New(web.Config{
-		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
-		Secure: secure, SessionTTL: c.SessionTTL, SessionIdle: c.SessionIdleTimeout,
+		Users: a.DB, Sessions: a.Sessions, Secret: c.Secret, Secure: secure,
 		Logger: a.Log, Devices: account.Devices{Grants: a.Grants},
-		Apps:          account.AppsPage{Apps: account.Apps{Grants: a.Grants, Consents: a.DB}},
-		BrowserGrants: a.Redis, SignInLimiter: limiter,
+		Apps:             account.AppsPage{Apps: account.Apps{Grants: a.Grants, Consents: a.DB}},
+		SignInLimiter:    limiter,
 		UserCodeFailures: c.DeviceCodeFailures, UserCodeWindow: c.DeviceCodeWindow,
 	})
 	if err != nil {
@@ -188,7 +202,7 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.Users = &users.Service{Store: a.DB, Grants: a.Grants, Logger: a.Log}
+	a.Users = &users.Service{Store: a.DB, Grants: a.Grants, Sessions: a.Sessions, Logger: a.Log}
 	a.Handler = a.routes(reg, secure)
 
 	bg, cancel := context.WithCancel(context.Background())
@@ -214,7 +228,7 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 		ops = mux.NewRouter()
 	}
 	a.adminRoutes = ops
-	me := &account.API{Grants: a.Grants, Apps: account.Apps{Grants: a.Grants, Consents: a.DB}, Tokens: a.OAuth, Logger: a.Log}
+	me := &account.API{Grants: a.Grants, Apps: account.Apps{Grants: a.Grants, Consents: a.DB}, Tokens: a.OAuth, Sessions: a.Sessions, Logger: a.Log}
 	a.OAuth.Mount(r)              // /oauth2/*, /userinfo, /.well-known/*, health
 	a.OAuth.DeviceFlow().Mount(r) // /oauth2/device/auth, /device
 	me.Mount(r)                   // /api/me/*
@@ -232,7 +246,7 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 // services.
 func (a *App) adminAPI() *admin.API {
 	return &admin.API{
-		Token: a.Config.AdminToken, Grants: a.Grants, Users: a.Users,
+		Token: a.Config.AdminToken, Grants: a.Grants, Users: a.Users, Sessions: a.Sessions,
 		Clients: a.ClientService(), ClientPages: a.DB, Logger: a.Log,
 	}
 }

@@ -35,13 +35,13 @@ func usersCreate(ctx context.Context, e *cmdEnv, args []string) error {
 
 // userService is the user service over the command's stores: a change
 // that ends grants ends them through the grants home, as the server does.
-// Browser sessions are not ended from the CLI (see users.Sessions).
+// Its browser sessions end too.
 func userService(e *cmdEnv) (*users.Service, error) {
-	_, _, _, m, err := newGrantStores(e.cfg, e.db, e.rdb, nil, nil)
+	rs, _, _, m, err := newGrantStores(e.cfg, e.db, e.rdb, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &users.Service{Store: e.db, Grants: m}, nil
+	return &users.Service{Store: e.db, Grants: m, Sessions: newSessions(e.cfg, rs, m, nil)}, nil
 }
 
 // usersUpdate changes the profile flags given (the others stay) and, with
