@@ -18,12 +18,15 @@ type ClientUpdate struct {
 	Name                   *string
 	RedirectURIs           *[]string
 	PostLogoutRedirectURIs *[]string
-	Scopes                 *[]string
-	GrantTypes             *[]string
-	CORSOrigins            *[]string
-	AccessTokenFormat      *string
-	IDTokenAlg             *string
-	Introspect             *bool
+	// BackchannelLogoutURI "" clears it.
+	BackchannelLogoutURI             *string
+	BackchannelLogoutSessionRequired *bool
+	Scopes                           *[]string
+	GrantTypes                       *[]string
+	CORSOrigins                      *[]string
+	AccessTokenFormat                *string
+	IDTokenAlg                       *string
+	Introspect                       *bool
 }
 
 // Apply returns c with u applied, the response types following the grant
@@ -33,6 +36,8 @@ func (u ClientUpdate) Apply(c Client) Client {
 	set(&c.Name, u.Name)
 	set(&c.RedirectURIs, u.RedirectURIs)
 	set(&c.PostLogoutRedirectURIs, u.PostLogoutRedirectURIs)
+	set(&c.BackchannelLogoutURI, u.BackchannelLogoutURI)
+	set(&c.BackchannelLogoutSessionRequired, u.BackchannelLogoutSessionRequired)
 	set(&c.Scopes, u.Scopes)
 	set(&c.GrantTypes, u.GrantTypes)
 	set(&c.CORSOrigins, u.CORSOrigins)

@@ -81,6 +81,13 @@ func goodRedirect(u string) bool {
 	return err == nil && p.Scheme != "" && p.Fragment == "" && (p.Scheme != "http" || loopback(p.Hostname())) && (p.Scheme != "https" || p.Host != "")
 }
 
+// goodLogoutURI: an absolute http(s) URL without fragment, https unless on
+// loopback (Back-Channel Logout 1.0 §2.2).
+func goodLogoutURI(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && p.Host != "" && p.Fragment == "" && (p.Scheme == "https" || p.Scheme == "http" && loopback(p.Hostname()))
+}
+
 // browserProblems checks the post-logout redirect URIs (the rules of
 // redirect URIs) and the CORS origins (scheme://host[:port], https unless
 // on loopback).
@@ -93,6 +100,9 @@ func (c *Client) browserProblems() []string {
 		if !goodRedirect(u) {
 			errs = append(errs, fmt.Sprintf("post-logout redirect URI %q must be absolute, without fragment, and https unless on loopback", u))
 		}
+	}
+	if u := c.BackchannelLogoutURI; u != "" && !goodLogoutURI(u) {
+		errs = append(errs, fmt.Sprintf("back-channel logout URI %q must be absolute http(s), without fragment, and https unless on loopback", u))
 	}
 	for _, o := range c.CORSOrigins {
 		p, err := url.Parse(o)

@@ -20,6 +20,7 @@ import (
 	"github.com/authd/authd/admin"
 	"github.com/authd/authd/grants"
 	"github.com/authd/authd/keys"
+	"github.com/authd/authd/logout"
 	"github.com/authd/authd/oauth"
 	"github.com/authd/authd/ratelimit"
 	"github.com/authd/authd/storage/fositestore"
@@ -42,7 +43,9 @@ type App struct {
 	Grants  *grants.Manager
 	OAuth   *oauth.Server
 	Pages   *web.Pages
-	Handler http.Handler
+	// BackChannel queues and delivers back-channel logout tokens.
+	BackChannel *logout.BackChannel
+	Handler     http.Handler
 	// AdminHandler serves /metrics and /admin/* when AUTHD_ADMIN_ADDR is
 	// set (nil otherwise: Handler serves them).
 	AdminHandler http.Handler
@@ -167,6 +170,10 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.BackChannel = logout.NewBackChannel(logout.BackChannelConfig{
+		Issuer: c.Issuer, Clients: logoutClients{a.Clients}, Keys: a.Keys, Queue: a.Redis,
+		Logger: a.Log, Metrics: reg, Backoff: c.backchannelBackoff,
+	})
 	a.Handler = a.routes(reg, secure)
 
 	bg, cancel := context.WithCancel(context.Background())
@@ -196,6 +203,8 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r)            // /api/me/*
 	(&admin.API{Token: a.Config.AdminToken, Grants: a.Grants, Logger: a.Log}).Mount(ops) // /admin/*
 	a.Pages.Routes(r)                                                                    // /login, /logout, /account/devices, /static/
+	(&logout.EndSession{Browser: logoutBrowser{a.Pages}, Hints: a.OAuth, Clients: logoutClients{a.Clients},
+		Pages: a.Pages, Logger: a.Log}).Mount(r) // /oauth2/logout, /oauth2/logout/confirm
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	if ops != r {
 		a.AdminHandler = a.outer(ops, secure)

@@ -56,7 +56,8 @@ func clientsCreate(ctx context.Context, e *cmdEnv, args []string) error {
 type registration struct {
 	fs                                           *flag.FlagSet
 	name, grantTypes, scopes, format, idTokenAlg *string
-	introspect                                   *bool
+	introspect, backchannelSession               *bool
+	backchannel                                  *string
 	redirects, postLogout, cors                  listFlag
 }
 
@@ -69,6 +70,8 @@ func registrationFlags(fs *flag.FlagSet) *registration {
 	s.scopes = fs.String("scopes", "", "space-separated scopes the client may request")
 	s.name = fs.String("name", "", "display name")
 	s.introspect = fs.Bool("introspect", false, "allow this client to call introspection")
+	s.backchannel = fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (Back-Channel Logout); \"\" clears it")
+	s.backchannelSession = fs.Bool("backchannel-logout-session-required", false, "the client needs sid in its logout tokens")
 	s.format = fs.String("access-token-format", "opaque", "opaque or jwt (RFC 9068)")
 	s.idTokenAlg = fs.String("id-token-alg", "RS256", "ID token signing algorithm (id_token_signed_response_alg): RS256 or ES256")
 	return s
@@ -103,6 +106,10 @@ func (s *registration) update() storage.ClientUpdate {
 			u.IDTokenAlg = s.idTokenAlg
 		case "introspect":
 			u.Introspect = s.introspect
+		case "backchannel-logout-uri":
+			u.BackchannelLogoutURI = s.backchannel
+		case "backchannel-logout-session-required":
+			u.BackchannelLogoutSessionRequired = s.backchannelSession
 		}
 	})
 	return u

@@ -1,0 +1,44 @@
+package web
+
+import "net/http"
+
+// LogoutPage is the data of the sign-out confirmation page (RP-initiated
+// logout without a hint that proves the request comes from the signed-in
+// user's app): a form that posts to Action with the hidden Fields and a
+// decision of "logout" or "stay".
+type LogoutPage struct {
+	Client   string // the app asking, "" when the request names none
+	Username string // who is signed in here
+	Action   string
+	Fields   map[string]string
+}
+
+// RenderLogout renders the sign-out confirmation form (CSRF-protected: a
+// cross-site link cannot sign anyone out).
+func (p *Pages) RenderLogout(w http.ResponseWriter, r *http.Request, d LogoutPage) {
+	p.render(w, r, http.StatusOK, "logout.html", map[string]any{
+		"Title": "Sign out", "Client": d.Client, "Username": d.Username, "Action": d.Action, "Fields": d.Fields,
+	})
+}
+
+// RenderSignedOut renders the page shown after a logout that does not
+// return to an app: signedOut says whether this browser is signed out.
+func (p *Pages) RenderSignedOut(w http.ResponseWriter, r *http.Request, signedOut bool) {
+	title := "Signed out"
+	if !signedOut {
+		title = "Still signed in"
+	}
+	p.render(w, r, http.StatusOK, "signedout.html", map[string]any{"Title": title, "SignedOut": signedOut})
+}
+
+// SignOut ends this browser's login session and clears its cookie.
+// (Until the sessions area lands; it replaces this.)
+func (p *Pages) SignOut(w http.ResponseWriter, r *http.Request, reason string) error {
+	if s, ok := p.Current(r); ok {
+		if err := p.cfg.Sessions.DeleteLoginSession(r.Context(), s.ID); err != nil {
+			return err
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: p.sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.cfg.Secure, SameSite: http.SameSiteLaxMode})
+	return nil
+}
