@@ -1,22 +1,28 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
+	"golang.org/x/oauth2"
 
 	"github.com/authd/authd/logout"
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/storage/storagetest"
 )
 
 // Back-Channel Logout 1.0 end to end: relying parties in the test receive
@@ -179,4 +185,224 @@ func metricValue(t *testing.T, s *testServer, name string) float64 {
 	}
 	t.Fatalf("no %s in /metrics", name)
 	return 0
+}
+
+// signInThrough authorizes client (a public PKCE client with e2eRedirect)
+// in browser b and returns its verified ID token and claims.
+func (e *e2e) signInThrough(b *browser, client string) (string, map[string]any) {
+	e.t.Helper()
+	run := &oidcRun{e: e, b: b, verifier: oauth2.GenerateVerifier(), state: randString(e.t), cfg: &oauth2.Config{
+		ClientID: client, Endpoint: e.endpoint(oauth2.AuthStyleInParams), RedirectURL: e2eRedirect, Scopes: []string{"openid"},
+	}}
+	p := b.get(run.cfg.AuthCodeURL(run.state, oauth2.S256ChallengeOption(run.verifier), oauth2.SetAuthURLParam("nonce", randString(e.t))))
+	tok, err := run.cfg.Exchange(e.oauthCtx(), run.finish(p).Get("code"), oauth2.VerifierOption(run.verifier))
+	if err != nil {
+		e.t.Fatalf("exchange for %s: %v", client, err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := e.provider().Verifier(&oidc.Config{ClientID: client}).Verify(e.ctx, raw)
+	if err != nil {
+		e.t.Fatalf("ID token of %s: %v", client, err)
+	}
+	var claims map[string]any
+	if err := idt.Claims(&claims); err != nil {
+		e.t.Fatal(err)
+	}
+	return raw, claims
+}
+
+// rpLogout signs b out with hint (RP-initiated logout, no redirect) and
+// returns how long the request took.
+func (e *e2e) rpLogout(b *browser, hint string) time.Duration {
+	e.t.Helper()
+	start := time.Now()
+	p := b.get(e.logoutURL(url.Values{"id_token_hint": {hint}}))
+	d := time.Since(start)
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, `id="signed-out"`) {
+		e.t.Fatalf("logout: %d %.500s", p.Status, p.Body)
+	}
+	return d
+}
+
+// wantLogoutToken checks the RP got one logout token for the session of
+// idClaims (its sid and sub).
+func wantLogoutToken(t *testing.T, rp *testRP, idClaims map[string]any) {
+	t.Helper()
+	got := rp.waitTokens(1, 15*time.Second)
+	sid, _ := idClaims["sid"].(string)
+	if sid == "" {
+		t.Fatalf("the ID token has no sid: %v", idClaims)
+	}
+	last := got[len(got)-1]
+	if last["sid"] != sid || last["sub"] != idClaims["sub"] {
+		t.Fatalf("RP %s: logout token sid %v sub %v, want the ID token's %v %v", rp.client, last["sid"], last["sub"], sid, idClaims["sub"])
+	}
+}
+
+// TestBackChannelLogoutE2E: a browser signed in through two apps (one
+// RS256, one ES256) and a third without a back-channel URI; an
+// RP-initiated logout by one of them delivers a verified logout token for
+// that session to both back-channel apps, and only to them; the other
+// session of the same user (another browser) keeps signed in and is told
+// about nothing.
+func TestBackChannelLogoutE2E(t *testing.T) {
+	e := newE2E(t)
+	rpA, rpB := newTestRP(t, e.srv.URL, "rp-a"), newTestRP(t, e.srv.URL, "rp-b")
+	registerRP(t, e.srv, rpA, "RS256")
+	registerRP(t, e.srv, rpB, "ES256")
+	b := e.newBrowser()
+	hint, claimsA := e.signInThrough(b, "rp-a")
+	_, claimsB := e.signInThrough(b, "rp-b")
+	e.signInThrough(b, e2ePubID)
+	if claimsA["sid"] != claimsB["sid"] {
+		t.Fatalf("one browser session, two sids: %v %v", claimsA["sid"], claimsB["sid"])
+	}
+	other := e.newBrowser()
+	_, otherClaims := e.signInThrough(other, "rp-a")
+	e.rpLogout(b, hint)
+	wantLogoutToken(t, rpA, claimsA)
+	wantLogoutToken(t, rpB, claimsB)
+	time.Sleep(300 * time.Millisecond)
+	if len(rpA.got()) != 1 || len(rpB.got()) != 1 {
+		t.Fatalf("tokens: rp-a %d, rp-b %d, want one each", len(rpA.got()), len(rpB.got()))
+	}
+	if rpA.got()[0]["jti"] == rpB.got()[0]["jti"] {
+		t.Fatal("two logout tokens with one jti")
+	}
+	if otherClaims["sid"] == claimsA["sid"] {
+		t.Fatal("two browsers share a sid")
+	}
+	e.wantSignedIn(other)
+	if v := metricValue(t, e.srv, "authd_backchannel_logout_delivered_total"); v != 2 {
+		t.Fatalf("delivered %v, want 2", v)
+	}
+}
+
+// TestBackChannelRetryAfter503: an RP that answers 503 gets the logout
+// again after the backoff, and the retry is counted.
+func TestBackChannelRetryAfter503(t *testing.T) {
+	e := newE2E(t, fastRetries)
+	rp := newTestRP(t, e.srv.URL, "rp-flaky")
+	registerRP(t, e.srv, rp, "RS256")
+	rp.status.Store(http.StatusServiceUnavailable)
+	b := e.newBrowser()
+	hint, claims := e.signInThrough(b, rp.client)
+	e.rpLogout(b, hint)
+	deadline := time.Now().Add(10 * time.Second)
+	for rp.calls.Load() < 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	rp.status.Store(http.StatusOK)
+	wantLogoutToken(t, rp, claims)
+	if n := rp.calls.Load(); n < 2 {
+		t.Fatalf("%d calls, want the 503 and a retry", n)
+	}
+	if v := metricValue(t, e.srv, "authd_backchannel_logout_retried_total"); v < 1 {
+		t.Fatalf("retried %v", v)
+	}
+	if v := metricValue(t, e.srv, "authd_backchannel_logout_delivered_total"); v != 1 {
+		t.Fatalf("delivered %v", v)
+	}
+}
+
+// TestBackChannelFanOutDoesNotSlowLogout: a logout whose session signed in
+// through 20 apps whose back-channel endpoints take 3 s returns as fast as
+// one through 20 apps without back-channel logout.
+func TestBackChannelFanOutDoesNotSlowLogout(t *testing.T) {
+	e := newE2E(t)
+	const n = 20
+	var slow []string
+	for i := range n {
+		rp := newTestRP(t, e.srv.URL, fmt.Sprintf("slow-%d", i))
+		rp.delay = 3 * time.Second
+		registerRP(t, e.srv, rp, "ES256")
+		slow = append(slow, rp.client)
+		e.srv.addClient(t, storage.Client{
+			ID: fmt.Sprintf("plain-%d", i), RedirectURIs: []string{e2eRedirect}, GrantTypes: []string{"authorization_code"},
+			ResponseTypes: []string{"code"}, Scopes: []string{"openid"},
+		}, "")
+	}
+	session := func(prefix string) (*browser, string) {
+		b := e.newBrowser()
+		var hint string
+		for i := range n {
+			hint, _ = e.signInThrough(b, fmt.Sprintf("%s-%d", prefix, i))
+		}
+		return b, hint
+	}
+	bPlain, hPlain := session("plain")
+	bSlow, hSlow := session("slow")
+	none := e.rpLogout(bPlain, hPlain)
+	fanOut := e.rpLogout(bSlow, hSlow)
+	t.Logf("logout fanning out to none: %v; to %d slow apps: %v", none, n, fanOut)
+	if fanOut > none+750*time.Millisecond || fanOut > 2*time.Second {
+		t.Fatalf("logout with %d slow back-channel apps took %v (none: %v)", n, fanOut, none)
+	}
+	if v := metricValue(t, e.srv, "authd_backchannel_logout_queued_total"); v != n {
+		t.Fatalf("queued %v, want %d", v, n)
+	}
+}
+
+// TestBackChannelAfterRestart: a delivery pending when authd stops (its RP
+// answered 503) is delivered by the next authd on the same Redis and
+// database.
+func TestBackChannelAfterRestart(t *testing.T) {
+	_, prefix := storagetest.Redis(t)
+	l := testListener(t)
+	cfg := testConfig(l, storagetest.Schema(t), storagetest.RedisURL(), prefix)
+	cfg.backchannelBackoff = logout.Backoff{Base: 2 * time.Second, Max: 2 * time.Second}
+	db := migratedDB(t, cfg)
+	first, stop := stoppableApp(t, cfg, l)
+	srv := &testServer{URL: cfg.Issuer, App: first, DB: db}
+	e := &e2e{t: t, srv: srv, ctx: context.Background(), hc: noRedirectClient(nil)}
+	e.sub = srv.addUser(t, e2eUser, e2ePassword)
+	rp := newTestRP(t, cfg.Issuer, "rp-restart")
+	registerRP(t, srv, rp, "RS256")
+	rp.status.Store(http.StatusServiceUnavailable)
+	b := e.newBrowser()
+	hint, claims := e.signInThrough(b, rp.client)
+	e.rpLogout(b, hint)
+	deadline := time.Now().Add(10 * time.Second)
+	for rp.calls.Load() < 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop() // the job is due again in 2 s; this authd will not be there
+	rp.status.Store(http.StatusOK)
+	calls := rp.calls.Load()
+	time.Sleep(2500 * time.Millisecond)
+	if rp.calls.Load() != calls {
+		t.Fatal("a stopped authd delivered")
+	}
+	l2 := testListener(t)
+	cfg2 := cfg
+	cfg2.Addr = l2.Addr().String()
+	second := serveApp(t, cfg2, l2, testLogger(nil))
+	wantLogoutToken(t, rp, claims)
+	if v := second.BackChannel; v == nil {
+		t.Fatal("no back-channel worker")
+	}
+}
+
+// stoppableApp serves an App on l until stop (or the test's end).
+func stoppableApp(t *testing.T, cfg Config, l net.Listener) (*App, func()) {
+	t.Helper()
+	app, err := NewApp(context.Background(), cfg, testLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Serve(ctx, l) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+			app.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return app, stop
 }
