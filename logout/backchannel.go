@@ -139,15 +139,17 @@ type job struct {
 // that just ended, and returns without contacting any of them: one Redis
 // round trip plus client lookups (from the client cache). A client whose
 // registration cannot be read now is queued anyway (the worker decides
-// when it delivers). It is bounded in time and not cancelled with ctx, so
-// a logout whose browser went away still queues its deliveries.
+// when it delivers). It is bounded in time (1 s of lookups, 2 s for the
+// queue) and not cancelled with ctx, so a logout whose browser went away
+// still queues its deliveries.
 func (b *BackChannel) Enqueue(ctx context.Context, sid, subject string, clients []string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	ctx = context.WithoutCancel(ctx)
+	lookups, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	now := time.Now()
 	var jobs []storage.QueueJob
 	for _, id := range dedup(clients) {
-		c, err := b.cfg.Clients.Client(ctx, id)
+		c, err := b.cfg.Clients.Client(lookups, id)
 		if errors.Is(err, storage.ErrNotFound) || err == nil && c.BackchannelLogoutURI == "" {
 			continue
 		}
@@ -157,6 +159,8 @@ func (b *BackChannel) Enqueue(ctx context.Context, sid, subject string, clients 
 	if len(jobs) == 0 {
 		return nil
 	}
+	ctx, cancel = context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
 	if err := b.cfg.Queue.EnqueueJobs(ctx, jobs, b.cfg.Backoff.span(b.lease)); err != nil {
 		return fmt.Errorf("logout: queue back-channel deliveries: %w", err)
 	}

@@ -21,6 +21,7 @@ type ClientUpdate struct {
 	// BackchannelLogoutURI "" clears it.
 	BackchannelLogoutURI             *string
 	BackchannelLogoutSessionRequired *bool
+	FrontchannelLogoutURI            *string
 	Scopes                           *[]string
 	GrantTypes                       *[]string
 	CORSOrigins                      *[]string
@@ -38,6 +39,7 @@ func (u ClientUpdate) Apply(c Client) Client {
 	set(&c.PostLogoutRedirectURIs, u.PostLogoutRedirectURIs)
 	set(&c.BackchannelLogoutURI, u.BackchannelLogoutURI)
 	set(&c.BackchannelLogoutSessionRequired, u.BackchannelLogoutSessionRequired)
+	set(&c.FrontchannelLogoutURI, u.FrontchannelLogoutURI)
 	set(&c.Scopes, u.Scopes)
 	set(&c.GrantTypes, u.GrantTypes)
 	set(&c.CORSOrigins, u.CORSOrigins)

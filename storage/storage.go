@@ -46,6 +46,10 @@ type Client struct {
 	// BackchannelLogoutSessionRequired: the client needs sid in it.
 	BackchannelLogoutURI             string
 	BackchannelLogoutSessionRequired bool
+	// FrontchannelLogoutURI is loaded in an iframe, with iss and sid, when
+	// a session the client signed in through ends in the browser
+	// (Front-Channel Logout 1.0); "" for none.
+	FrontchannelLogoutURI string
 	// CORSOrigins are the browser origins allowed to call authd's
 	// endpoints for this client (stored for the CORS policy).
 	CORSOrigins   []string

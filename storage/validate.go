@@ -82,7 +82,7 @@ func goodRedirect(u string) bool {
 }
 
 // goodLogoutURI: an absolute http(s) URL without fragment, https unless on
-// loopback (Back-Channel Logout 1.0 §2.2).
+// loopback (Back-Channel Logout 1.0 §2.2, Front-Channel Logout 1.0 §2).
 func goodLogoutURI(u string) bool {
 	p, err := url.Parse(u)
 	return err == nil && p.Host != "" && p.Fragment == "" && (p.Scheme == "https" || p.Scheme == "http" && loopback(p.Hostname()))
@@ -103,6 +103,9 @@ func (c *Client) browserProblems() []string {
 	}
 	if u := c.BackchannelLogoutURI; u != "" && !goodLogoutURI(u) {
 		errs = append(errs, fmt.Sprintf("back-channel logout URI %q must be absolute http(s), without fragment, and https unless on loopback", u))
+	}
+	if u := c.FrontchannelLogoutURI; u != "" && !goodLogoutURI(u) {
+		errs = append(errs, fmt.Sprintf("front-channel logout URI %q must be absolute http(s), without fragment, and https unless on loopback", u))
 	}
 	for _, o := range c.CORSOrigins {
 		p, err := url.Parse(o)

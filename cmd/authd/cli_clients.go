@@ -57,7 +57,7 @@ type registration struct {
 	fs                                           *flag.FlagSet
 	name, grantTypes, scopes, format, idTokenAlg *string
 	introspect, backchannelSession               *bool
-	backchannel                                  *string
+	backchannel, frontchannel                    *string
 	redirects, postLogout, cors                  listFlag
 }
 
@@ -71,6 +71,7 @@ func registrationFlags(fs *flag.FlagSet) *registration {
 	s.name = fs.String("name", "", "display name")
 	s.introspect = fs.Bool("introspect", false, "allow this client to call introspection")
 	s.backchannel = fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (Back-Channel Logout); \"\" clears it")
+	s.frontchannel = fs.String("frontchannel-logout-uri", "", "page authd loads in an iframe when a session of this client ends in the browser (Front-Channel Logout); \"\" clears it")
 	s.backchannelSession = fs.Bool("backchannel-logout-session-required", false, "the client needs sid in its logout tokens")
 	s.format = fs.String("access-token-format", "opaque", "opaque or jwt (RFC 9068)")
 	s.idTokenAlg = fs.String("id-token-alg", "RS256", "ID token signing algorithm (id_token_signed_response_alg): RS256 or ES256")
@@ -108,6 +109,8 @@ func (s *registration) update() storage.ClientUpdate {
 			u.Introspect = s.introspect
 		case "backchannel-logout-uri":
 			u.BackchannelLogoutURI = s.backchannel
+		case "frontchannel-logout-uri":
+			u.FrontchannelLogoutURI = s.frontchannel
 		case "backchannel-logout-session-required":
 			u.BackchannelLogoutSessionRequired = s.backchannelSession
 		}

@@ -19,6 +19,7 @@ type clientJSON struct {
 	CORSOrigins             []string  `json:"cors_origins"`
 	BackchannelLogoutURI    string    `json:"backchannel_logout_uri"`
 	BackchannelSession      bool      `json:"backchannel_logout_session_required"`
+	FrontchannelLogoutURI   string    `json:"frontchannel_logout_uri"`
 	GrantTypes              []string  `json:"grant_types"`
 	ResponseTypes           []string  `json:"response_types"`
 	Scopes                  []string  `json:"scopes"`
@@ -35,7 +36,8 @@ func clientView(c storage.Client) any {
 		ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: nonNil(c.RedirectURIs),
 		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), CORSOrigins: nonNil(c.CORSOrigins),
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelSession: c.BackchannelLogoutSessionRequired,
-		GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes), Scopes: nonNil(c.Scopes),
+		FrontchannelLogoutURI: c.FrontchannelLogoutURI,
+		GrantTypes:            nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes), Scopes: nonNil(c.Scopes),
 		Audience: nonNil(c.Audience), TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		Introspect: c.Introspect, AccessTokenFormat: c.AccessTokenFormat, IDTokenAlg: c.IDTokenAlg,
 		CreatedAt: c.CreatedAt.UTC(),

@@ -209,18 +209,20 @@ func TestRPLogoutBadRequests(t *testing.T) {
 	e.wantSignedIn(b)
 }
 
-// TestClientsBackchannelFlags: --backchannel-logout-uri and
-// --backchannel-logout-session-required are stored, shown by clients list
+// TestClientsBackchannelFlags: --backchannel-logout-uri,
+// --backchannel-logout-session-required and --frontchannel-logout-uri are stored, shown by clients list
 // --json, changed and cleared by clients update, and checked (https unless
 // loopback, no fragment).
 func TestClientsBackchannelFlags(t *testing.T) {
 	e := newE2E(t)
 	if out, err := cli(t, e.srv, "clients", "create", "--id", "rp1", "--public", "--grant-types", "authorization_code",
-		"--redirect-uri", e2eRedirect, "--backchannel-logout-uri", "https://rp.example/bcl", "--backchannel-logout-session-required"); err != nil {
+		"--redirect-uri", e2eRedirect, "--backchannel-logout-uri", "https://rp.example/bcl", "--backchannel-logout-session-required",
+		"--frontchannel-logout-uri", "https://rp.example/fcl?x=1"); err != nil {
 		t.Fatalf("create: %v %s", err, out)
 	}
 	c := clientJSONOf(t, e.srv, "rp1")
-	if c["backchannel_logout_uri"] != "https://rp.example/bcl" || c["backchannel_logout_session_required"] != true {
+	if c["backchannel_logout_uri"] != "https://rp.example/bcl" || c["backchannel_logout_session_required"] != true ||
+		c["frontchannel_logout_uri"] != "https://rp.example/fcl?x=1" {
 		t.Fatalf("list --json: %v", c)
 	}
 	if _, err := cli(t, e.srv, "clients", "update", "--id", "rp1", "--backchannel-logout-uri", "http://127.0.0.1:9/bcl",
@@ -231,18 +233,20 @@ func TestClientsBackchannelFlags(t *testing.T) {
 		t.Fatalf("after update: %v", c)
 	}
 	for _, bad := range []string{"http://rp.example/bcl", "https://rp.example/bcl#frag", "/relative", "ftp://rp.example/x"} {
-		if _, err := cli(t, e.srv, "clients", "update", "--id", "rp1", "--backchannel-logout-uri", bad); exitCode(err) != 2 {
-			t.Errorf("--backchannel-logout-uri %s: %v, want a usage error", bad, err)
+		for _, flag := range []string{"--backchannel-logout-uri", "--frontchannel-logout-uri"} {
+			if _, err := cli(t, e.srv, "clients", "update", "--id", "rp1", flag, bad); exitCode(err) != 2 {
+				t.Errorf("%s %s: %v, want a usage error", flag, bad, err)
+			}
 		}
 		if _, err := cli(t, e.srv, "clients", "create", "--id", "rp2", "--public", "--grant-types", "authorization_code",
 			"--redirect-uri", e2eRedirect, "--backchannel-logout-uri", bad); exitCode(err) != 2 {
 			t.Errorf("create --backchannel-logout-uri %s: %v, want a usage error", bad, err)
 		}
 	}
-	if _, err := cli(t, e.srv, "clients", "update", "--id", "rp1", "--backchannel-logout-uri", ""); err != nil {
+	if _, err := cli(t, e.srv, "clients", "update", "--id", "rp1", "--backchannel-logout-uri", "", "--frontchannel-logout-uri", ""); err != nil {
 		t.Fatal(err)
 	}
-	if c = clientJSONOf(t, e.srv, "rp1"); c["backchannel_logout_uri"] != "" {
+	if c = clientJSONOf(t, e.srv, "rp1"); c["backchannel_logout_uri"] != "" || c["frontchannel_logout_uri"] != "" {
 		t.Fatalf("after clearing: %v", c)
 	}
 }

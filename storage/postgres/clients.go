@@ -15,7 +15,7 @@ const clientCols = `id, name, secret_hash, public, redirect_uris, grant_types, r
 	scopes, audience, token_endpoint_auth_method, introspect, created_at,
 	access_token_format, jwks, jwks_uri, id_token_signed_response_alg,
 	post_logout_redirect_uris, cors_origins, previous_secret_hash, previous_secret_expires_at,
-	backchannel_logout_uri, backchannel_logout_session_required`
+	backchannel_logout_uri, backchannel_logout_session_required, frontchannel_logout_uri`
 
 func scanClient(row pgx.Row) (storage.Client, error) {
 	var c storage.Client
@@ -24,7 +24,7 @@ func scanClient(row pgx.Row) (storage.Client, error) {
 		&c.ResponseTypes, &c.Scopes, &c.Audience, &c.TokenEndpointAuthMethod, &c.Introspect, &c.CreatedAt,
 		&c.AccessTokenFormat, &c.JWKS, &c.JWKSURI, &c.IDTokenAlg,
 		&c.PostLogoutRedirectURIs, &c.CORSOrigins, &c.PreviousSecretHash, &prevExp,
-		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired)
+		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.FrontchannelLogoutURI)
 	if prevExp != nil {
 		c.PreviousSecretExpiresAt = *prevExp
 	}
@@ -40,12 +40,12 @@ func (db *DB) CreateClient(ctx context.Context, c *storage.Client) error {
 	}
 	c.CreatedAt = orNow(c.CreatedAt)
 	_, err := db.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL, NULL, $19, $20)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL, NULL, $19, $20, $21)`,
 		c.ID, c.Name, c.SecretHash, c.Public, texts(c.RedirectURIs), texts(c.GrantTypes),
 		texts(c.ResponseTypes), texts(c.Scopes), texts(c.Audience), c.TokenEndpointAuthMethod,
 		c.Introspect, c.CreatedAt, orDefault(c.AccessTokenFormat, "opaque"), jsonOrNil(c.JWKS), c.JWKSURI,
 		orDefault(c.IDTokenAlg, "RS256"), texts(c.PostLogoutRedirectURIs), texts(c.CORSOrigins),
-		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired)
+		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.FrontchannelLogoutURI)
 	if err != nil {
 		return wrap("create client", err)
 	}
@@ -81,10 +81,11 @@ func (db *DB) UpdateClient(ctx context.Context, id string, u storage.ClientUpdat
 		_, err = tx.Exec(ctx, `UPDATE clients SET name = $2, redirect_uris = $3, post_logout_redirect_uris = $4,
 			scopes = $5, grant_types = $6, response_types = $7, cors_origins = $8, access_token_format = $9,
 			id_token_signed_response_alg = $10, introspect = $11, backchannel_logout_uri = $12,
-			backchannel_logout_session_required = $13 WHERE id = $1`,
+			backchannel_logout_session_required = $13, frontchannel_logout_uri = $14 WHERE id = $1`,
 			id, out.Name, texts(out.RedirectURIs), texts(out.PostLogoutRedirectURIs), texts(out.Scopes),
 			texts(out.GrantTypes), texts(out.ResponseTypes), texts(out.CORSOrigins), out.AccessTokenFormat,
-			out.IDTokenAlg, out.Introspect, out.BackchannelLogoutURI, out.BackchannelLogoutSessionRequired)
+			out.IDTokenAlg, out.Introspect, out.BackchannelLogoutURI, out.BackchannelLogoutSessionRequired,
+			out.FrontchannelLogoutURI)
 		return err
 	})
 	var invalid *storage.InvalidClientError
