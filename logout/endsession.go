@@ -42,13 +42,16 @@ type Pages interface {
 	RenderLogout(w http.ResponseWriter, r *http.Request, d web.LogoutPage)
 	RenderSignedOut(w http.ResponseWriter, r *http.Request, signedOut bool)
 	RenderError(w http.ResponseWriter, r *http.Request, status int, title, msg string)
+	RenderFrontChannel(w http.ResponseWriter, r *http.Request, d web.FrontChannelPage)
 }
 
 // ReasonRPLogout is the reason given to Browser.SignOut.
 const ReasonRPLogout = "rp_logout"
 
-// EndSession is the RP-Initiated Logout 1.0 endpoint.
+// EndSession is the RP-Initiated Logout 1.0 endpoint, and Front-Channel
+// Logout 1.0 for the sessions it ends.
 type EndSession struct {
+	Issuer  string
 	Browser Browser
 	Hints   Hints
 	Clients Clients
@@ -154,10 +157,15 @@ func (e *EndSession) confirm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *EndSession) signOut(w http.ResponseWriter, r *http.Request, req request) {
-	if err := e.Browser.SignOut(w, r, ReasonRPLogout); err != nil {
+	ctx, ended := recordEnded(r.Context())
+	if err := e.Browser.SignOut(w, r.WithContext(ctx), ReasonRPLogout); err != nil {
 		e.Logger.ErrorContext(r.Context(), "rp-initiated logout: sign out", "err", err)
 		e.Pages.RenderError(w, r, http.StatusServiceUnavailable, "Sign-out unavailable",
 			"Signing out is temporarily unavailable. Please try again in a moment.")
+		return
+	}
+	if frames := e.frames(r.Context(), ended); len(frames) > 0 {
+		e.Pages.RenderFrontChannel(w, r, web.FrontChannelPage{Frames: frames, Next: req.returnURL()})
 		return
 	}
 	e.finish(w, r, req, true)
@@ -170,14 +178,22 @@ func (e *EndSession) finish(w http.ResponseWriter, r *http.Request, req request,
 		e.Pages.RenderSignedOut(w, r, signedOut)
 		return
 	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, req.returnURL(), http.StatusSeeOther)
+}
+
+// returnURL is the registered post_logout_redirect_uri with state, or "".
+func (req request) returnURL() string {
+	if req.redirect == "" {
+		return ""
+	}
 	u, _ := url.Parse(req.redirect) // checked in parse
 	if req.state != "" {
 		q := u.Query()
 		q.Set("state", req.state)
 		u.RawQuery = q.Encode()
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+	return u.String()
 }
 
 func (e *EndSession) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -1,6 +1,10 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
 
 // LogoutPage is the data of the sign-out confirmation page (RP-initiated
 // logout without a hint that proves the request comes from the signed-in
@@ -41,4 +45,31 @@ func (p *Pages) SignOut(w http.ResponseWriter, r *http.Request, reason string) e
 	}
 	http.SetCookie(w, &http.Cookie{Name: p.sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.cfg.Secure, SameSite: http.SameSiteLaxMode})
 	return nil
+}
+
+// FrontChannelPage is the signed-out page with the apps' front-channel
+// logout pages (Front-Channel Logout 1.0) in iframes; with Next, the
+// browser moves on there after two seconds (a meta refresh, no script) or
+// by the Continue link.
+type FrontChannelPage struct {
+	Frames []string
+	Next   string
+}
+
+// RenderFrontChannel renders it, its CSP allowing frames from exactly the
+// frames' origins.
+func (p *Pages) RenderFrontChannel(w http.ResponseWriter, r *http.Request, d FrontChannelPage) {
+	var origins []string
+	for _, f := range d.Frames {
+		if u, err := url.Parse(f); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+			origins = append(origins, u.Scheme+"://"+u.Host)
+		}
+	}
+	frames := "'none'"
+	if len(origins) > 0 {
+		frames = strings.Join(origins, " ")
+	}
+	w.Header()["Content-Security-Policy"] = []string{"default-src 'none'; style-src 'self'; img-src 'self'; frame-src " +
+		frames + "; frame-ancestors 'none'; base-uri 'none'"}
+	p.render(w, r, http.StatusOK, "frontchannel.html", map[string]any{"Title": "Signed out", "Frames": d.Frames, "Next": d.Next, "Refresh": d.Next})
 }

@@ -43,8 +43,10 @@ type App struct {
 	Grants  *grants.Manager
 	OAuth   *oauth.Server
 	Pages   *web.Pages
-	// BackChannel queues and delivers back-channel logout tokens.
+	// BackChannel queues and delivers back-channel logout tokens;
+	// EndSession is the RP-initiated (and front-channel) logout endpoint.
 	BackChannel *logout.BackChannel
+	EndSession  *logout.EndSession
 	Handler     http.Handler
 	// AdminHandler serves /metrics and /admin/* when AUTHD_ADMIN_ADDR is
 	// set (nil otherwise: Handler serves them).
@@ -174,6 +176,8 @@ func (a *App) build(ctx context.Context) error {
 		Issuer: c.Issuer, Clients: logoutClients{a.Clients}, Keys: a.Keys, Queue: a.Redis,
 		Logger: a.Log, Metrics: reg, Backoff: c.backchannelBackoff,
 	})
+	a.EndSession = &logout.EndSession{Issuer: c.Issuer, Browser: logoutBrowser{a.Pages}, Hints: a.OAuth,
+		Clients: logoutClients{a.Clients}, Pages: a.Pages, Logger: a.Log}
 	a.Handler = a.routes(reg, secure)
 
 	bg, cancel := context.WithCancel(context.Background())
@@ -203,8 +207,7 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r)            // /api/me/*
 	(&admin.API{Token: a.Config.AdminToken, Grants: a.Grants, Logger: a.Log}).Mount(ops) // /admin/*
 	a.Pages.Routes(r)                                                                    // /login, /logout, /account/devices, /static/
-	(&logout.EndSession{Browser: logoutBrowser{a.Pages}, Hints: a.OAuth, Clients: logoutClients{a.Clients},
-		Pages: a.Pages, Logger: a.Log}).Mount(r) // /oauth2/logout, /oauth2/logout/confirm
+	a.EndSession.Mount(r)                                                                // /oauth2/logout, /oauth2/logout/confirm
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	if ops != r {
 		a.AdminHandler = a.outer(ops, secure)
