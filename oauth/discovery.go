@@ -26,13 +26,9 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		"revocation_endpoint":           iss + "/oauth2/revoke",
 		"introspection_endpoint":        iss + "/oauth2/introspect",
 		"device_authorization_endpoint": iss + "/oauth2/device/auth",
-		// RP-Initiated and Back-Channel Logout 1.0 (package logout).
-		"end_session_endpoint":                 iss + "/oauth2/logout",
-		"backchannel_logout_supported":         true,
-		"backchannel_logout_session_supported": true,
-		"scopes_supported":                     scopes,
-		"response_types_supported":             []string{"code"},
-		"response_modes_supported":             []string{"query", "fragment", "form_post"},
+		"scopes_supported":              scopes,
+		"response_types_supported":      []string{"code"},
+		"response_modes_supported":      []string{"query", "fragment", "form_post"},
 		// RFC 9207: every authorization response carries iss (response.go).
 		"authorization_response_iss_parameter_supported":   true,
 		"grant_types_supported":                            []string{"authorization_code", "refresh_token", "client_credentials", storage.DeviceCodeGrantType},
@@ -52,6 +48,13 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		"request_parameter_supported":                   false,
 		"request_uri_parameter_supported":               false,
 		"claims_parameter_supported":                    false,
+
+		// RP-Initiated, Back-Channel and Front-Channel Logout 1.0 (package logout).
+		"end_session_endpoint":                  iss + "/oauth2/logout",
+		"backchannel_logout_supported":          true,
+		"backchannel_logout_session_supported":  true,
+		"frontchannel_logout_supported":         true,
+		"frontchannel_logout_session_supported": true,
 	}
 	return json.MarshalIndent(doc, "", "  ")
 }

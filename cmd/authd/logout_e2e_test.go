@@ -71,11 +71,13 @@ func TestLogoutDiscovery(t *testing.T) {
 		EndSession     string `json:"end_session_endpoint"`
 		BackChannel    bool   `json:"backchannel_logout_supported"`
 		BackChannelSID bool   `json:"backchannel_logout_session_supported"`
+		FrontChannel   bool   `json:"frontchannel_logout_supported"`
+		FrontChannelSI bool   `json:"frontchannel_logout_session_supported"`
 	}
 	if err := e.provider().Claims(&doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.EndSession != e.srv.URL+"/oauth2/logout" || !doc.BackChannel || !doc.BackChannelSID {
+	if doc.EndSession != e.srv.URL+"/oauth2/logout" || !doc.BackChannel || !doc.BackChannelSID || !doc.FrontChannel || !doc.FrontChannelSI {
 		t.Fatalf("discovery: %+v", doc)
 	}
 }
