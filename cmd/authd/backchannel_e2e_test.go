@@ -406,3 +406,36 @@ func stoppableApp(t *testing.T, cfg Config, l net.Listener) (*App, func()) {
 	t.Cleanup(stop)
 	return app, stop
 }
+
+// TestFrontChannelLogoutE2E: an RP-initiated logout of a session signed in
+// through an app with a front-channel logout URI renders the signed-out
+// page with that URI, iss and the session's sid in an iframe its CSP
+// allows, and moves on to the registered post-logout redirect URI with
+// state; an app of the session without one gets no frame.
+func TestFrontChannelLogoutE2E(t *testing.T) {
+	e := logoutE2E(t)
+	e.srv.addClient(t, storage.Client{
+		ID: "fc-app", RedirectURIs: []string{e2eRedirect}, GrantTypes: []string{"authorization_code"},
+		ResponseTypes: []string{"code"}, Scopes: []string{"openid"}, FrontchannelLogoutURI: "https://fc.example/logout?app=1",
+	}, "")
+	b := e.newBrowser()
+	_, claims := e.signInThrough(b, "fc-app")
+	hint, _ := e.signInThrough(b, e2ePubID)
+	p := b.get(e.logoutURL(url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {e2eLogoutRedirect}, "state": {"fc"}}))
+	if p.Status != http.StatusOK {
+		t.Fatalf("logout: %d %.500s", p.Status, p.Body)
+	}
+	sid, _ := claims["sid"].(string)
+	frame := "https://fc.example/logout?" + url.Values{"app": {"1"}, "iss": {e.srv.URL}, "sid": {sid}}.Encode()
+	if sid == "" || !strings.Contains(p.Body, `<iframe class="fcl" src="`+strings.ReplaceAll(frame, "&", "&amp;")+`"`) || strings.Count(p.Body, "<iframe") != 1 {
+		t.Fatalf("want one iframe of %s, got %.1500s", frame, p.Body)
+	}
+	if csp := p.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-src https://fc.example;") {
+		t.Fatalf("CSP %q does not allow the frame", csp)
+	}
+	next := e2eLogoutRedirect + "?state=fc"
+	if !strings.Contains(p.Body, `<meta http-equiv="refresh" content="2;url=`+next+`">`) || !strings.Contains(p.Body, `href="`+next+`"`) {
+		t.Fatalf("no way on to %s: %.1500s", next, p.Body)
+	}
+	e.wantSignedOut(b)
+}
