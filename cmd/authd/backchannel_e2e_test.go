@@ -34,24 +34,23 @@ type testRP struct {
 	t      *testing.T
 	issuer string
 	client string
-	status atomic.Int32 // what it answers (200 unless set)
+	fail   atomic.Int32 // it answers 503 to calls up to this one
 	delay  time.Duration
 	mu     sync.Mutex
-	tokens []map[string]any // the verified tokens' claims
+	tokens []map[string]any // the claims of the verified tokens it accepted (200)
 	calls  atomic.Int32
 	srv    *httptest.Server
 }
 
 func newTestRP(t *testing.T, issuer, client string) *testRP {
 	rp := &testRP{t: t, issuer: issuer, client: client}
-	rp.status.Store(http.StatusOK)
 	rp.srv = httptest.NewServer(rp)
 	t.Cleanup(rp.srv.Close)
 	return rp
 }
 
 func (rp *testRP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rp.calls.Add(1)
+	n := rp.calls.Add(1)
 	time.Sleep(rp.delay)
 	claims, err := rp.verify(r)
 	if err != nil {
@@ -59,10 +58,13 @@ func (rp *testRP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	if n <= rp.fail.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	rp.mu.Lock()
 	rp.tokens = append(rp.tokens, claims)
 	rp.mu.Unlock()
-	w.WriteHeader(int(rp.status.Load()))
 }
 
 // verify checks the request's logout token (Back-Channel Logout 1.0 §2.6):
@@ -144,7 +146,7 @@ func (rp *testRP) waitTokens(n int, within time.Duration) []map[string]any {
 	rp.t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
-		if got := rp.got(); len(got) >= n && rp.status.Load()/100 == 2 {
+		if got := rp.got(); len(got) >= n {
 			return got
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -284,15 +286,10 @@ func TestBackChannelRetryAfter503(t *testing.T) {
 	e := newE2E(t, fastRetries)
 	rp := newTestRP(t, e.srv.URL, "rp-flaky")
 	registerRP(t, e.srv, rp, "RS256")
-	rp.status.Store(http.StatusServiceUnavailable)
+	rp.fail.Store(1)
 	b := e.newBrowser()
 	hint, claims := e.signInThrough(b, rp.client)
 	e.rpLogout(b, hint)
-	deadline := time.Now().Add(10 * time.Second)
-	for rp.calls.Load() < 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	rp.status.Store(http.StatusOK)
 	wantLogoutToken(t, rp, claims)
 	if n := rp.calls.Load(); n < 2 {
 		t.Fatalf("%d calls, want the 503 and a retry", n)
@@ -358,7 +355,7 @@ func TestBackChannelAfterRestart(t *testing.T) {
 	e.sub = srv.addUser(t, e2eUser, e2ePassword)
 	rp := newTestRP(t, cfg.Issuer, "rp-restart")
 	registerRP(t, srv, rp, "RS256")
-	rp.status.Store(http.StatusServiceUnavailable)
+	rp.fail.Store(1 << 30)
 	b := e.newBrowser()
 	hint, claims := e.signInThrough(b, rp.client)
 	e.rpLogout(b, hint)
@@ -366,8 +363,11 @@ func TestBackChannelAfterRestart(t *testing.T) {
 	for rp.calls.Load() < 1 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
+	if rp.calls.Load() < 1 {
+		t.Fatal("the first authd never tried to deliver")
+	}
 	stop() // the job is due again in 2 s; this authd will not be there
-	rp.status.Store(http.StatusOK)
+	rp.fail.Store(0)
 	calls := rp.calls.Load()
 	time.Sleep(2500 * time.Millisecond)
 	if rp.calls.Load() != calls {
