@@ -33,7 +33,9 @@ type Tokens interface {
 type API struct {
 	Grants Grants
 	Tokens Tokens
-	Logger *slog.Logger
+	// Sessions backs /api/me/sessions (not mounted when nil).
+	Sessions Sessions
+	Logger   *slog.Logger
 }
 
 // Mount mounts the API's routes.
@@ -41,6 +43,9 @@ func (a *API) Mount(r *mux.Router) {
 	r.HandleFunc("/api/me/grants", a.caller(a.list)).Methods(http.MethodGet)
 	r.HandleFunc("/api/me/grants/revoke-others", a.caller(a.revokeOthers)).Methods(http.MethodPost)
 	r.HandleFunc("/api/me/grants/{id}", a.caller(a.revoke)).Methods(http.MethodDelete)
+	if a.Sessions != nil {
+		a.mountSessions(r)
+	}
 }
 
 // caller is who a request acts for.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/authd/authd/grants"
 	"github.com/authd/authd/internal/httpx"
+	"github.com/authd/authd/sessions"
 	"github.com/authd/authd/storage"
 )
 
@@ -21,12 +22,22 @@ type Grants interface {
 	RevokeAll(ctx context.Context, subject, reason string, keep ...string) ([]string, error)
 }
 
+// Sessions is what the admin API needs of the sessions home
+// (sessions.Manager).
+type Sessions interface {
+	List(ctx context.Context, subject string) ([]sessions.Session, error)
+	EndAll(ctx context.Context, subject, reason string, keep ...string) (int, error)
+}
+
 // API is the admin API.
 type API struct {
 	// Token is the bearer token the API requires; empty: no API (404).
 	Token  string
 	Grants Grants
-	Logger *slog.Logger
+	// Sessions backs /admin/subjects/{sub}/sessions; revoking a subject's
+	// grants also ends its sessions when it is set.
+	Sessions Sessions
+	Logger   *slog.Logger
 }
 
 // Mount mounts the API's routes.
@@ -35,6 +46,10 @@ func (a *API) Mount(r *mux.Router) {
 	r.HandleFunc("/admin/subjects/{sub}/grants", a.only(a.revokeSubject)).Methods(http.MethodDelete)
 	r.HandleFunc("/admin/subjects/{sub}/grants/count", a.only(a.countGrants)).Methods(http.MethodGet)
 	r.HandleFunc("/admin/grants/{id}", a.only(a.revokeGrant)).Methods(http.MethodDelete)
+	if a.Sessions != nil {
+		r.HandleFunc("/admin/subjects/{sub}/sessions", a.only(a.listSessions)).Methods(http.MethodGet)
+		r.HandleFunc("/admin/subjects/{sub}/sessions", a.only(a.endSessions)).Methods(http.MethodDelete)
+	}
 }
 
 // only admits requests bearing the admin token (compared in constant time).
@@ -88,9 +103,39 @@ func (a *API) revokeGrant(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// revokeSubject revokes every grant of the subject and ends its sessions
+// (after a password change, say, no browser stays signed in).
 func (a *API) revokeSubject(w http.ResponseWriter, r *http.Request) {
-	ids, err := a.Grants.RevokeAll(r.Context(), mux.Vars(r)["sub"], storage.RevokedByAdmin)
+	sub := mux.Vars(r)["sub"]
+	ids, err := a.Grants.RevokeAll(r.Context(), sub, storage.RevokedByAdmin)
+	if err == nil && a.Sessions != nil {
+		_, err = a.Sessions.EndAll(r.Context(), sub, storage.RevokedByAdmin)
+	}
 	httpx.WriteRevoked(w, r, a.Logger, "admin api", ids, err)
+}
+
+func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
+	list, err := a.Sessions.List(r.Context(), mux.Vars(r)["sub"])
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := make([]sessions.View, 0, len(list))
+	for _, s := range list {
+		out = append(out, s.View(false))
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"sessions": out})
+}
+
+// endSessions ends every session of the subject (and the grants born
+// from them that are not offline).
+func (a *API) endSessions(w http.ResponseWriter, r *http.Request) {
+	n, err := a.Sessions.EndAll(r.Context(), mux.Vars(r)["sub"], storage.RevokedByAdmin)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]int{"ended": n})
 }
 
 // fail answers a failed request through the one error funnel: 404 for a

@@ -15,6 +15,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/authd/authd/sessions"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/web"
@@ -181,7 +182,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 // signIn runs the sign-in decision; ok: the browser's user may go on, for
 // the request first received at requestedAt. Otherwise it has answered
 // (the sign-in form or an error).
-func (s *Server) signIn(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, client *fositestore.Client, prompt []string) (user *web.LoginSession, requestedAt time.Time, ok bool) {
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, client *fositestore.Client, prompt []string) (user *sessions.Session, requestedAt time.Time, ok bool) {
 	ctx := r.Context()
 	hintSub, err := s.hintSubject(ctx, r.Form.Get("id_token_hint"))
 	if err != nil {
@@ -192,7 +193,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, ar fosite.Author
 	c.requestedAt, c.carried = s.requestTime(r.Form, time.Now())
 	user, c.signedIn = s.pages.Current(r)
 	if c.signedIn {
-		c.authTime, c.otherUser = user.AuthTime, hintSub != "" && hintSub != user.UserID
+		c.authTime, c.otherUser = user.AuthTime, hintSub != "" && hintSub != user.Subject
 	}
 	switch signInStep(c) {
 	case stepLoginRequired:
@@ -289,7 +290,7 @@ func (s *Server) requestTime(form url.Values, now time.Time) (time.Time, bool) {
 
 // consent runs the consent decision for a signed-in user and, when it
 // allows, issues the authorization response.
-func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, client *fositestore.Client, user *web.LoginSession, prompt []string, requestedAt time.Time) {
+func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, client *fositestore.Client, user *sessions.Session, prompt []string, requestedAt time.Time) {
 	ctx := r.Context()
 	atDecision := r.URL.Path == decisionPath
 	requested := ar.GetRequestedScopes()
@@ -299,7 +300,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 	}
 	if decision == "" {
 		var err error
-		if remembered, err = s.consents.GetConsent(ctx, user.UserID, client.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		if remembered, err = s.consents.GetConsent(ctx, user.Subject, client.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			s.authorizeError(w, r, ar, err)
 			return
 		}
@@ -318,7 +319,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 		})
 		return
 	case stepRemember:
-		if err := s.consents.SaveConsent(ctx, user.UserID, client.ID, requested); err != nil {
+		if err := s.consents.SaveConsent(ctx, user.Subject, client.ID, requested); err != nil {
 			s.authorizeError(w, r, ar, err)
 			return
 		}
@@ -332,7 +333,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 // The session's RequestedAt is when the request first arrived (before any
 // sign-in it needed): fosite's own prompt and max_age checks compare it with
 // AuthTime.
-func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, user *web.LoginSession, requestedAt time.Time) {
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, user *sessions.Session, requestedAt time.Time) {
 	ctx := r.Context()
 	for _, sc := range ar.GetRequestedScopes() {
 		ar.GrantScope(sc)
@@ -340,7 +341,8 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 	for _, a := range ar.GetRequestedAudience() {
 		ar.GrantAudience(a)
 	}
-	sess := newSession(user.UserID, user.Username)
+	sess := newSession(user.Subject, user.Username)
+	sess.SID = user.ID // the ID token's sid, kept through every refresh
 	sess.Claims.AuthTime = user.AuthTime
 	sess.Claims.RequestedAt = requestedAt
 	sess.Claims.AuthenticationMethodsReferences = []string{"pwd"}
@@ -349,7 +351,9 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 		s.authorizeError(w, r, ar, err)
 		return
 	}
-	s.pages.RememberGrant(ctx, user, ar.GetID()) // the grant's id is the request's
+	// The grant's id is the request's; ending the session ends the grant
+	// unless it holds offline_access.
+	s.pages.RememberGrant(ctx, user, ar.GetClient().GetID(), ar.GetID(), holdsOffline(ar.GetGrantedScopes()))
 	s.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
 
@@ -402,4 +406,10 @@ func displayName(c *fositestore.Client) string {
 		return c.Name
 	}
 	return c.ID
+}
+
+// holdsOffline: the granted scopes include one that gives a refresh token
+// (RefreshScopes), so the grant outlives the browser session.
+func holdsOffline(granted fosite.Arguments) bool {
+	return slices.ContainsFunc(RefreshScopes, func(sc string) bool { return granted.Has(sc) })
 }

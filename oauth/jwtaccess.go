@@ -89,7 +89,10 @@ func (t *tokenStrategy) GenerateAccessToken(ctx context.Context, r fosite.Reques
 	claims := map[string]any{
 		"iss": t.issuer, "sub": sub, "aud": aud, "client_id": clientID,
 		"iat": now.Unix(), "exp": exp.Unix(), "jti": base64.RawURLEncoding.EncodeToString(jti),
-		"sid": r.GetID(),
+		"grant_id": r.GetID(),
+	}
+	if s, ok := r.GetSession().(*Session); ok && s.SID != "" {
+		claims["sid"] = s.SID // the browser session, as in the ID token
 	}
 	if sc := r.GetGrantedScopes(); len(sc) > 0 {
 		claims["scope"] = strings.Join(sc, " ")
@@ -105,9 +108,10 @@ func (t *tokenStrategy) GenerateAccessToken(ctx context.Context, r fosite.Reques
 	return token, sig, nil
 }
 
-// jwtSignature keys a JWT access token by its grant (the sid claim) and a
-// MAC of the whole token. The claims are not trusted for anything
-// else: what introspection reports comes from the session in Redis.
+// jwtSignature keys a JWT access token by its grant (the grant_id claim;
+// tokens issued before it existed carried the grant in sid) and a MAC of
+// the whole token. The claims are not trusted for anything else: what
+// introspection reports comes from the session in Redis.
 func (t *tokenStrategy) jwtSignature(token string) string {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
@@ -118,12 +122,16 @@ func (t *tokenStrategy) jwtSignature(token string) string {
 		return ""
 	}
 	var c struct {
-		SID string `json:"sid"`
+		Grant string `json:"grant_id"`
+		SID   string `json:"sid"`
 	}
 	if json.Unmarshal(payload, &c) != nil {
 		return ""
 	}
-	return t.Strategy.JWTSignature(c.SID, token)
+	if c.Grant == "" {
+		c.Grant = c.SID
+	}
+	return t.Strategy.JWTSignature(c.Grant, token)
 }
 
 func (t *tokenStrategy) AccessTokenSignature(ctx context.Context, token string) string {

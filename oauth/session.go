@@ -19,6 +19,10 @@ type Session struct {
 	ExpiresAt map[fosite.TokenType]time.Time
 	Claims    *jwt.IDTokenClaims
 	Headers   *jwt.Headers
+	// SID is the browser sign-in session the grant was authorized in (the
+	// ID token's and JWT access token's sid claim); "" without one
+	// (client_credentials, the device flow).
+	SID string
 }
 
 var _ openid.Session = (*Session)(nil)
@@ -57,6 +61,12 @@ func (s *Session) IDTokenClaims() *jwt.IDTokenClaims {
 	if s.Claims == nil {
 		s.Claims = &jwt.IDTokenClaims{Subject: s.Subject}
 	}
+	if s.SID != "" && s.Claims.Extra["sid"] != s.SID {
+		if s.Claims.Extra == nil {
+			s.Claims.Extra = map[string]interface{}{}
+		}
+		s.Claims.Extra["sid"] = s.SID
+	}
 	return s.Claims
 }
 
@@ -73,6 +83,7 @@ func (s *Session) Clone() fosite.Session {
 		return nil
 	}
 	c := newSession(s.Subject, s.Username)
+	c.SID = s.SID
 	for k, v := range s.ExpiresAt {
 		c.ExpiresAt[k] = v
 	}
@@ -95,6 +106,7 @@ type wire struct {
 	Auth  int64    `json:"at,omitempty"`
 	Rat   int64    `json:"rt,omitempty"`
 	AMR   []string `json:"amr,omitempty"`
+	SID   string   `json:"sid,omitempty"`
 }
 
 // wireExp holds the expiries, Unix seconds, 0 for none. A struct rather
@@ -139,7 +151,7 @@ func fromUnix(n int64) time.Time {
 }
 
 func (s *Session) MarshalJSON() ([]byte, error) {
-	w := wire{Sub: s.Subject, User: s.Username}
+	w := wire{Sub: s.Subject, User: s.Username, SID: s.SID}
 	var exp wireExp
 	for t, v := range s.ExpiresAt {
 		if f := exp.field(t); f != nil && !v.IsZero() {
@@ -174,7 +186,7 @@ func (s *Session) UnmarshalJSON(b []byte) error {
 		*claims = jwt.IDTokenClaims{}
 	}
 	claims.Subject = w.Sub
-	*s = Session{Subject: w.Sub, Username: w.User, ExpiresAt: exp, Claims: claims}
+	*s = Session{Subject: w.Sub, Username: w.User, ExpiresAt: exp, Claims: claims, SID: w.SID}
 	if w.Exp != nil {
 		for _, t := range expTypes {
 			if v := *w.Exp.field(t); v != 0 {

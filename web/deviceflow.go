@@ -11,6 +11,7 @@ import (
 
 	"github.com/authd/authd/internal/httpx"
 	"github.com/authd/authd/ratelimit"
+	"github.com/authd/authd/sessions"
 )
 
 // The device verification page (RFC 8628 §3.3): a signed-in person enters
@@ -127,7 +128,7 @@ func (h *deviceHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // guesses throttles wrong user codes per client IP and per login session.
 type guesses struct {
 	h    *deviceHandler
-	user *LoginSession
+	user *sessions.Session
 	keys []string
 }
 
@@ -200,11 +201,11 @@ func (h *deviceHandler) lookup(w http.ResponseWriter, r *http.Request, g guesses
 }
 
 // decide records the person's Approve or Deny and shows the outcome.
-func (h *deviceHandler) decide(w http.ResponseWriter, r *http.Request, user *LoginSession, code string, page devicePage) {
+func (h *deviceHandler) decide(w http.ResponseWriter, r *http.Request, user *sessions.Session, code string, page devicePage) {
 	var err error
 	switch r.PostFormValue("decision") {
 	case "approve":
-		err = h.v.ApproveUserCode(r.Context(), code, user.UserID, user.Username, user.AuthTime)
+		err = h.v.ApproveUserCode(r.Context(), code, user.Subject, user.Username, user.AuthTime)
 		page.Approved = true
 	case "deny":
 		err = h.v.DenyUserCode(r.Context(), code)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/authd/authd/sessions"
 	"github.com/authd/authd/storage"
 )
 
@@ -60,11 +61,12 @@ func (p *Pages) deviceRoutes(r *mux.Router) {
 	r.Handle(devicesPath+"/revoke-others", p.revokeForm(p.revokeOthers, backToDevices("others"))).Methods(http.MethodPost)
 	r.Handle(devicesPath+"/revoke-all", p.revokeForm(p.revokeEverywhere, p.logout)).Methods(http.MethodPost)
 	r.Handle(devicesPath+"/{id}/revoke", p.revokeForm(p.revokeDevice, backToDevices("revoked"))).Methods(http.MethodPost)
+	r.Handle(devicesPath+"/sessions/{sid}/end", p.revokeForm(p.endSession, backToDevices("session"))).Methods(http.MethodPost)
 }
 
 // signedIn returns the login session or sends the browser to sign in and
 // come back to the devices page.
-func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request) (*LoginSession, bool) {
+func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request) (*sessions.Session, bool) {
 	s, ok := p.Current(r)
 	if !ok {
 		http.Redirect(w, r, "/login?next="+url.QueryEscape(devicesPath), http.StatusSeeOther)
@@ -78,17 +80,28 @@ func (p *Pages) devicesUnavailable(w http.ResponseWriter, r *http.Request, err e
 	p.RenderError(w, r, http.StatusServiceUnavailable, "Temporarily unavailable", "Your devices cannot be shown or changed right now. Please try again in a moment.")
 }
 
+// BrowserSession is one sign-in session as the devices page shows it.
+type BrowserSession struct {
+	sessions.Session
+	// ThisBrowser: the session of the browser viewing the page.
+	ThisBrowser bool
+}
+
 func (p *Pages) devicesPage(w http.ResponseWriter, r *http.Request) {
 	s, ok := p.signedIn(w, r)
 	if !ok {
 		return
 	}
-	all, err := p.cfg.Devices.ListDevices(r.Context(), s.UserID)
+	all, err := p.cfg.Devices.ListDevices(r.Context(), s.Subject)
 	if err != nil {
 		p.devicesUnavailable(w, r, err)
 		return
 	}
-	mine := p.browserGrants(r.Context(), s)
+	browsers, mine, err := p.browserSessions(r.Context(), s)
+	if err != nil {
+		p.devicesUnavailable(w, r, err)
+		return
+	}
 	cutoff := time.Now().Add(-DeviceHistory)
 	var active, history []Device
 	for _, d := range all {
@@ -102,7 +115,7 @@ func (p *Pages) devicesPage(w http.ResponseWriter, r *http.Request) {
 	}
 	p.render(w, r, http.StatusOK, "devices.html", map[string]any{
 		"Title": "Your devices", "Username": s.Username, "Active": active, "History": history,
-		"Notice": notices[r.URL.Query().Get("done")],
+		"Sessions": browsers, "Notice": notices[r.URL.Query().Get("done")],
 	})
 }
 
@@ -111,42 +124,29 @@ func (p *Pages) devicesPage(w http.ResponseWriter, r *http.Request) {
 var notices = map[string]string{
 	"revoked": "The device was signed out.",
 	"others":  "All other devices were signed out.",
+	"session": "That browser was signed out.",
 }
 
-// browserGrants is the set of grant ids authorized in this browser's login
-// session (nil when they are not recorded).
-func (p *Pages) browserGrants(ctx context.Context, s *LoginSession) map[string]bool {
-	if p.cfg.BrowserGrants == nil {
-		return nil
-	}
-	ids, err := p.cfg.BrowserGrants.LoginSessionGrants(ctx, s.ID)
+// browserSessions lists the user's sign-in sessions, this browser's first,
+// and the grants authorized in this browser's session.
+func (p *Pages) browserSessions(ctx context.Context, s *sessions.Session) ([]BrowserSession, map[string]bool, error) {
+	list, err := p.cfg.Sessions.List(ctx, s.Subject)
 	if err != nil {
-		p.cfg.Logger.WarnContext(ctx, "grants of login session", "err", err)
-		return nil
+		return nil, nil, err
 	}
-	out := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		out[id] = true
+	out := make([]BrowserSession, 0, len(list))
+	mine := map[string]bool{}
+	for _, b := range list {
+		if b.ID != s.ID {
+			out = append(out, BrowserSession{Session: b})
+			continue
+		}
+		out = append([]BrowserSession{{Session: b, ThisBrowser: true}}, out...)
+		for _, g := range b.Grants {
+			mine[g.Grant] = true
+		}
 	}
-	return out
-}
-
-// BrowserGrants remembers which grants were authorized in a login session
-// (Redis in production), so the devices page can tell "this browser" apart.
-type BrowserGrants interface {
-	AddLoginSessionGrant(ctx context.Context, session, grant string, ttl time.Duration) error
-	LoginSessionGrants(ctx context.Context, session string) ([]string, error)
-}
-
-// RememberGrant records that the browser signed in as s authorized grant.
-// Failure only costs the "this browser" mark, so it is logged, not returned.
-func (p *Pages) RememberGrant(ctx context.Context, s *LoginSession, grant string) {
-	if p.cfg.BrowserGrants == nil || s == nil || s.ID == "" || grant == "" {
-		return
-	}
-	if err := p.cfg.BrowserGrants.AddLoginSessionGrant(ctx, s.ID, grant, p.cfg.SessionTTL); err != nil {
-		p.cfg.Logger.WarnContext(ctx, "remember grant of login session", "err", err)
-	}
+	return out, mine, nil
 }
 
 // errNoSuchDevice: the grant a form names is not the signed-in user's (or
@@ -156,7 +156,7 @@ var errNoSuchDevice = errors.New("no such device")
 // revokeForm answers one of the page's revoke forms: for the signed-in
 // user, revoke ends grants, then done answers; errNoSuchDevice is a 404,
 // any other failure the page's 503.
-func (p *Pages) revokeForm(revoke func(*http.Request, *LoginSession) error, done http.HandlerFunc) http.Handler {
+func (p *Pages) revokeForm(revoke func(*http.Request, *sessions.Session) error, done http.HandlerFunc) http.Handler {
 	return p.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, ok := p.signedIn(w, r)
 		if !ok {
@@ -182,8 +182,8 @@ func backToDevices(done string) http.HandlerFunc {
 }
 
 // revokeDevice signs out the one device the form names.
-func (p *Pages) revokeDevice(r *http.Request, s *LoginSession) error {
-	err := p.cfg.Devices.RevokeDevice(r.Context(), s.UserID, mux.Vars(r)["id"])
+func (p *Pages) revokeDevice(r *http.Request, s *sessions.Session) error {
+	err := p.cfg.Devices.RevokeDevice(r.Context(), s.Subject, mux.Vars(r)["id"])
 	if errors.Is(err, storage.ErrNotFound) {
 		return errNoSuchDevice
 	}
@@ -191,19 +191,38 @@ func (p *Pages) revokeDevice(r *http.Request, s *LoginSession) error {
 }
 
 // revokeOthers signs out every device but the grants authorized in this
-// browser; this browser stays signed in.
-func (p *Pages) revokeOthers(r *http.Request, s *LoginSession) error {
-	var keep []string
-	for id := range p.browserGrants(r.Context(), s) {
+// browser, and every other browser; this browser stays signed in.
+func (p *Pages) revokeOthers(r *http.Request, s *sessions.Session) error {
+	_, mine, err := p.browserSessions(r.Context(), s)
+	if err != nil {
+		return err
+	}
+	keep := make([]string, 0, len(mine))
+	for id := range mine {
 		keep = append(keep, id)
 	}
-	_, err := p.cfg.Devices.RevokeOtherDevices(r.Context(), s.UserID, keep...)
+	if _, err := p.cfg.Devices.RevokeOtherDevices(r.Context(), s.Subject, keep...); err != nil {
+		return err
+	}
+	_, err = p.cfg.Sessions.EndAll(r.Context(), s.Subject, storage.RevokedLogoutAll, s.ID)
 	return err
 }
 
-// revokeEverywhere signs out every device; its form then ends this
-// browser's session.
-func (p *Pages) revokeEverywhere(r *http.Request, s *LoginSession) error {
-	_, err := p.cfg.Devices.RevokeOtherDevices(r.Context(), s.UserID)
+// revokeEverywhere signs out every device and ends every session of the
+// user, this browser's too; its form then clears this browser's cookie.
+func (p *Pages) revokeEverywhere(r *http.Request, s *sessions.Session) error {
+	if _, err := p.cfg.Devices.RevokeOtherDevices(r.Context(), s.Subject); err != nil {
+		return err
+	}
+	_, err := p.cfg.Sessions.EndAll(r.Context(), s.Subject, storage.RevokedLogoutAll)
+	return err
+}
+
+// endSession signs out the browser session the form names (this one's too).
+func (p *Pages) endSession(r *http.Request, s *sessions.Session) error {
+	err := p.cfg.Sessions.EndFor(r.Context(), s.Subject, mux.Vars(r)["sid"], storage.RevokedByUser)
+	if errors.Is(err, storage.ErrNotFound) {
+		return errNoSuchDevice
+	}
 	return err
 }

@@ -35,18 +35,6 @@ func (p *Pages) RenderSignedOut(w http.ResponseWriter, r *http.Request, signedOu
 	p.render(w, r, http.StatusOK, "signedout.html", map[string]any{"Title": title, "SignedOut": signedOut})
 }
 
-// SignOut ends this browser's login session and clears its cookie.
-// (Until the sessions area lands; it replaces this.)
-func (p *Pages) SignOut(w http.ResponseWriter, r *http.Request, reason string) error {
-	if s, ok := p.Current(r); ok {
-		if err := p.cfg.Sessions.DeleteLoginSession(r.Context(), s.ID); err != nil {
-			return err
-		}
-	}
-	http.SetCookie(w, &http.Cookie{Name: p.sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.cfg.Secure, SameSite: http.SameSiteLaxMode})
-	return nil
-}
-
 // FrontChannelPage is the signed-out page with the apps' front-channel
 // logout pages (Front-Channel Logout 1.0) in iframes; with Next, the
 // browser moves on there after two seconds (a meta refresh, no script) or

@@ -2,11 +2,8 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"embed"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -22,6 +19,7 @@ import (
 	"github.com/gorilla/mux"
 	"golang.org/x/crypto/hkdf"
 
+	"github.com/authd/authd/sessions"
 	"github.com/authd/authd/storage"
 )
 
@@ -36,36 +34,29 @@ type Users interface {
 	GetUserByUsername(ctx context.Context, username string) (*storage.User, error)
 }
 
-// SessionStore keeps browser login sessions (Redis in production).
-type SessionStore interface {
-	PutLoginSession(ctx context.Context, id string, payload []byte, ttl time.Duration) error
-	// TouchLoginSession returns a session (storage.ErrNotFound when there
-	// is none) and, when idle is positive, sets it to expire idle from now.
-	TouchLoginSession(ctx context.Context, id string, idle time.Duration) ([]byte, error)
-	DeleteLoginSession(ctx context.Context, id string) error
+// Sessions runs browser sign-in sessions (sessions.Manager).
+type Sessions interface {
+	Start(w http.ResponseWriter, r *http.Request, subject, username string) (*sessions.Session, error)
+	Current(r *http.Request) (*sessions.Session, bool)
+	SignOut(w http.ResponseWriter, r *http.Request, reason string) error
+	List(ctx context.Context, subject string) ([]sessions.Session, error)
+	EndFor(ctx context.Context, subject, sid, reason string) error
+	EndAll(ctx context.Context, subject, reason string, keep ...string) (int, error)
+	RememberGrant(ctx context.Context, s *sessions.Session, client, grant string, offline bool)
 }
 
 // Config configures Pages.
 type Config struct {
 	Users    Users
-	Sessions SessionStore
+	Sessions Sessions
 	// Secret is the system secret; the CSRF key is derived from it.
 	Secret []byte
 	// Secure marks cookies Secure (the issuer is https).
 	Secure bool
-	// SessionTTL is how long a login lasts at most (default 24h).
-	SessionTTL time.Duration
-	// SessionIdle ends a login not used for this long (0: only SessionTTL
-	// ends it). Each page view that reads the session extends it, never
-	// past SessionTTL.
-	SessionIdle time.Duration
-	Logger      *slog.Logger
+	Logger *slog.Logger
 	// Devices backs the "your devices" page; the page is not mounted when
 	// it is nil.
 	Devices Devices
-	// BrowserGrants, when set, records the grants each login session
-	// authorized (the devices page marks them "this browser").
-	BrowserGrants BrowserGrants
 	// SignInLimiter, when set, throttles failed sign-ins.
 	SignInLimiter SignInLimiter
 	// UserCodeFailures wrong user codes per source address, and per login
@@ -94,8 +85,6 @@ type Pages struct {
 	// grows memory (measured: 1.2-1.6 GB at 64 concurrent sign-ins) and
 	// latency without adding throughput.
 	hashSlots chan struct{}
-	// sessionCookie is the session cookie's name (cookieName).
-	sessionCookie string
 }
 
 // The cookies' names. With an https issuer they carry the __Host- prefix
@@ -103,7 +92,7 @@ type Pages struct {
 // Path=/ and without Domain, so no other host under the same domain and no
 // plain-http page can set or shadow them.
 const (
-	SessionCookie = "authd_session"
+	SessionCookie = sessions.Cookie
 	CSRFCookie    = "authd_csrf"
 	hostPrefix    = "__Host-"
 )
@@ -118,9 +107,6 @@ func cookieName(name string, secure bool) string {
 
 // New parses the templates and prepares CSRF protection.
 func New(cfg Config) (*Pages, error) {
-	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = 24 * time.Hour
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -142,10 +128,7 @@ func New(cfg Config) (*Pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pages{
-		cfg: cfg, tmpl: t, dummyHash: dummy, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
-		sessionCookie: cookieName(SessionCookie, cfg.Secure),
-	}
+	p := &Pages{cfg: cfg, tmpl: t, dummyHash: dummy, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	p.csrf = csrf.Protect(key,
 		csrf.Secure(cfg.Secure),
 		csrf.HttpOnly(true),
@@ -195,70 +178,18 @@ func (p *Pages) Routes(r *mux.Router) {
 	}
 }
 
-// LoginSession is the browser's signed-in user.
-type LoginSession struct {
-	ID       string    `json:"-"` // hash of the cookie, the Redis key
-	UserID   string    `json:"uid"`
-	Username string    `json:"un"`
-	AuthTime time.Time `json:"at"`
-	// End is the absolute end of the session (AuthTime + SessionTTL for
-	// sessions stored before it was recorded).
-	End time.Time `json:"end,omitempty"`
+// Current returns the session of this browser, if any (and marks it used).
+func (p *Pages) Current(r *http.Request) (*sessions.Session, bool) { return p.cfg.Sessions.Current(r) }
+
+// SignOut ends this browser's session for reason and clears its cookie.
+func (p *Pages) SignOut(w http.ResponseWriter, r *http.Request, reason string) error {
+	return p.cfg.Sessions.SignOut(w, r, reason)
 }
 
-func sessionID(cookie string) string {
-	h := sha256.Sum256([]byte(cookie))
-	return base64.RawURLEncoding.EncodeToString(h[:])
-}
-
-// Current returns the signed-in user of this browser, if any.
-func (p *Pages) Current(r *http.Request) (*LoginSession, bool) {
-	c, err := r.Cookie(p.sessionCookie)
-	if err != nil || c.Value == "" || len(c.Value) > 100 {
-		return nil, false
-	}
-	id := sessionID(c.Value)
-	b, err := p.cfg.Sessions.TouchLoginSession(r.Context(), id, p.cfg.SessionIdle)
-	if err != nil {
-		return nil, false
-	}
-	var s LoginSession
-	if json.Unmarshal(b, &s) != nil || s.UserID == "" {
-		return nil, false
-	}
-	if s.End.IsZero() {
-		s.End = s.AuthTime.Add(p.cfg.SessionTTL)
-	}
-	if !time.Now().Before(s.End) {
-		// Past its absolute end (the idle extension may outlive it).
-		_ = p.cfg.Sessions.DeleteLoginSession(r.Context(), id)
-		return nil, false
-	}
-	s.ID = id
-	return &s, true
-}
-
-func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u *storage.User) error {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return err
-	}
-	cookie := base64.RawURLEncoding.EncodeToString(raw)
-	now := time.Now().UTC()
-	s := LoginSession{UserID: u.ID, Username: u.Username, AuthTime: now.Truncate(time.Second), End: now.Add(p.cfg.SessionTTL)}
-	b, _ := json.Marshal(s)
-	ttl := p.cfg.SessionTTL
-	if p.cfg.SessionIdle > 0 && p.cfg.SessionIdle < ttl {
-		ttl = p.cfg.SessionIdle
-	}
-	if err := p.cfg.Sessions.PutLoginSession(r.Context(), sessionID(cookie), b, ttl); err != nil {
-		return err
-	}
-	http.SetCookie(w, &http.Cookie{
-		Name: p.sessionCookie, Value: cookie, Path: "/", HttpOnly: true, Secure: p.cfg.Secure,
-		SameSite: http.SameSiteLaxMode, MaxAge: int(p.cfg.SessionTTL.Seconds()),
-	})
-	return nil
+// RememberGrant records that the browser signed in as s authorized grant
+// of client (offline: it holds offline_access, so ending s leaves it).
+func (p *Pages) RememberGrant(ctx context.Context, s *sessions.Session, client, grant string, offline bool) {
+	p.cfg.Sessions.RememberGrant(ctx, s, client, grant, offline)
 }
 
 // SafeNext returns next if it is a local path authd may send a browser back
@@ -295,7 +226,7 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
 		p.RenderError(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Signing in is temporarily unavailable. Please try again in a moment.")
 		return
 	}
-	if err := p.startSession(w, r, u); err != nil {
+	if _, err := p.cfg.Sessions.Start(w, r, u.ID, u.Username); err != nil {
 		p.cfg.Logger.ErrorContext(r.Context(), "start login session", "err", err)
 		p.RenderError(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "Signing in is temporarily unavailable. Please try again in a moment.")
 		return
@@ -343,11 +274,12 @@ func (p *Pages) tooManySignIns(w http.ResponseWriter, r *http.Request, secs int)
 		fmt.Sprintf("Too many failed sign-in attempts. Try again in %d seconds.", secs))
 }
 
+// logout signs this browser out: its session ends (with the grants born
+// from it that are not offline) and its cookie goes.
 func (p *Pages) logout(w http.ResponseWriter, r *http.Request) {
-	if s, ok := p.Current(r); ok {
-		_ = p.cfg.Sessions.DeleteLoginSession(r.Context(), s.ID)
+	if err := p.SignOut(w, r, storage.RevokedLogout); err != nil {
+		p.cfg.Logger.ErrorContext(r.Context(), "sign out", "err", err)
 	}
-	http.SetCookie(w, &http.Cookie{Name: p.sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.cfg.Secure, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 

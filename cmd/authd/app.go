@@ -23,6 +23,7 @@ import (
 	"github.com/authd/authd/logout"
 	"github.com/authd/authd/oauth"
 	"github.com/authd/authd/ratelimit"
+	"github.com/authd/authd/sessions"
 	"github.com/authd/authd/storage/fositestore"
 	"github.com/authd/authd/storage/postgres"
 	"github.com/authd/authd/storage/redisstore"
@@ -41,8 +42,11 @@ type App struct {
 	Clients *fositestore.ClientCache
 	Store   *fositestore.Store
 	Grants  *grants.Manager
-	OAuth   *oauth.Server
-	Pages   *web.Pages
+	// Sessions runs browser sign-in sessions; add its Listeners before
+	// serving.
+	Sessions *sessions.Manager
+	OAuth    *oauth.Server
+	Pages    *web.Pages
 	// BackChannel queues and delivers back-channel logout tokens;
 	// EndSession is the RP-initiated (and front-channel) logout endpoint.
 	BackChannel *logout.BackChannel
@@ -99,6 +103,16 @@ func newGrantStores(c Config, db *postgres.DB, rdb redis.UniversalClient, reg pr
 	return rs, clients, store, m, nil
 }
 
+// newSessions is the sessions home over the Redis store; ending a session
+// revokes its grants through the grants home. serve and the grants command
+// share it.
+func newSessions(c Config, rs *redisstore.Store, m *grants.Manager, log *slog.Logger) *sessions.Manager {
+	return sessions.New(sessions.Config{
+		Store: rs, Grants: m, TTL: c.SessionTTL, Idle: c.SessionIdleTimeout,
+		Secure: strings.HasPrefix(c.Issuer, "https://"), DeviceLabel: web.DeviceLabel, Logger: log,
+	})
+}
+
 // NewApp builds the whole server. It needs migrated storage; it creates the
 // first signing key if there is none.
 func NewApp(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
@@ -149,11 +163,10 @@ func (a *App) build(ctx context.Context) error {
 	}
 	secure := strings.HasPrefix(c.Issuer, "https://")
 	limiter := ratelimit.New(a.RDB, c.RedisPrefix, c.limits(), a.Log, publicClients{a.Clients}) // failed authentications
+	a.Sessions = newSessions(c, a.Redis, a.Grants, a.Log)
 	a.Pages, err = web.New(web.Config{
-		Users: a.DB, Sessions: a.Redis, Secret: c.Secret,
-		Secure: secure, SessionTTL: c.SessionTTL, SessionIdle: c.SessionIdleTimeout,
-		Logger: a.Log, Devices: account.Devices{Grants: a.Grants},
-		BrowserGrants: a.Redis, SignInLimiter: limiter,
+		Users: a.DB, Sessions: a.Sessions, Secret: c.Secret, Secure: secure,
+		Logger: a.Log, Devices: account.Devices{Grants: a.Grants}, SignInLimiter: limiter,
 		UserCodeFailures: c.DeviceCodeFailures, UserCodeWindow: c.DeviceCodeWindow,
 	})
 	if err != nil {
@@ -178,6 +191,7 @@ func (a *App) build(ctx context.Context) error {
 	})
 	a.EndSession = &logout.EndSession{Issuer: c.Issuer, Browser: logoutBrowser{a.Pages}, Hints: a.OAuth,
 		Clients: logoutClients{a.Clients}, Pages: a.Pages, Logger: a.Log}
+	a.Sessions.Listeners = append(a.Sessions.Listeners, a.BackChannel, a.EndSession) // a session's end: logout tokens, front-channel frames
 	a.Handler = a.routes(reg, secure)
 
 	bg, cancel := context.WithCancel(context.Background())
@@ -202,12 +216,12 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 	if a.Config.AdminAddr != "" {
 		ops = mux.NewRouter()
 	}
-	a.OAuth.Mount(r)                                                                     // /oauth2/*, /userinfo, /.well-known/*, health
-	a.OAuth.DeviceFlow().Mount(r)                                                        // /oauth2/device/auth, /device
-	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Logger: a.Log}).Mount(r)            // /api/me/*
-	(&admin.API{Token: a.Config.AdminToken, Grants: a.Grants, Logger: a.Log}).Mount(ops) // /admin/*
-	a.Pages.Routes(r)                                                                    // /login, /logout, /account/devices, /static/
-	a.EndSession.Mount(r)                                                                // /oauth2/logout, /oauth2/logout/confirm
+	a.OAuth.Mount(r)                                                                                           // /oauth2/*, /userinfo, /.well-known/*, health
+	a.OAuth.DeviceFlow().Mount(r)                                                                              // /oauth2/device/auth, /device
+	(&account.API{Grants: a.Grants, Tokens: a.OAuth, Sessions: a.Sessions, Logger: a.Log}).Mount(r)            // /api/me/*
+	(&admin.API{Token: a.Config.AdminToken, Grants: a.Grants, Sessions: a.Sessions, Logger: a.Log}).Mount(ops) // /admin/*
+	a.Pages.Routes(r)                                                                                          // /login, /logout, /account/devices, /static/
+	a.EndSession.Mount(r)                                                                                      // /oauth2/logout, /oauth2/logout/confirm
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	if ops != r {
 		a.AdminHandler = a.outer(ops, secure)

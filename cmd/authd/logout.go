@@ -31,7 +31,7 @@ func (b logoutBrowser) Current(r *http.Request) (logout.Session, bool) {
 	if !ok {
 		return logout.Session{}, false
 	}
-	return logout.Session{ID: s.ID, Subject: s.UserID, Username: s.Username}, true
+	return logout.Session{ID: s.ID, Subject: s.Subject, Username: s.Username}, true
 }
 
 func (b logoutBrowser) SignOut(w http.ResponseWriter, r *http.Request, reason string) error {
