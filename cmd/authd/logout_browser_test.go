@@ -2,15 +2,19 @@ package main
 
 // A real headless Chromium signs in through an app, is sent to the
 // end_session_endpoint by that app without an id_token_hint, confirms on
-// authd's page, and lands on the app's registered post-logout redirect URI
-// with its state; prompt=none afterwards is login_required.
+// authd's page, loads the app's front-channel logout page (with iss and
+// the session's sid) in the signed-out page's iframe, and moves on to the
+// app's registered post-logout redirect URI with its state; prompt=none
+// afterwards is login_required.
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
@@ -21,13 +25,18 @@ import (
 func TestBrowserRPInitiatedLogout(t *testing.T) {
 	bctx := headlessChrome(t)
 	got := make(chan url.Values, 4)
+	frontChannel := make(chan url.Values, 4)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/favicon.ico" {
 			http.NotFound(w, r)
 			return
 		}
+		ch := got
+		if r.URL.Path == "/fcl" {
+			ch = frontChannel
+		}
 		select {
-		case got <- r.URL.Query():
+		case ch <- r.URL.Query():
 		default:
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -39,13 +48,14 @@ func TestBrowserRPInitiatedLogout(t *testing.T) {
 	srv.addUser(t, e2eUser, e2ePassword)
 	srv.addClient(t, storage.Client{
 		ID: "browser-app", Name: "Browser App", RedirectURIs: []string{app.URL + "/callback"},
-		PostLogoutRedirectURIs: []string{app.URL + "/signed-out"},
-		GrantTypes:             []string{"authorization_code"}, ResponseTypes: []string{"code"}, Scopes: []string{"openid", "profile"},
+		PostLogoutRedirectURIs: []string{app.URL + "/signed-out"}, FrontchannelLogoutURI: app.URL + "/fcl",
+		GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}, Scopes: []string{"openid", "profile"},
 	}, "")
 	cfg := &oauth2.Config{ClientID: "browser-app", RedirectURL: app.URL + "/callback", Scopes: []string{"openid", "profile"},
-		Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/oauth2/auth"}}
+		Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/oauth2/auth", TokenURL: srv.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams}}
+	verifier := oauth2.GenerateVerifier()
 	authURL := func(extra ...oauth2.AuthCodeOption) string {
-		return cfg.AuthCodeURL("state-of-the-app", append(extra, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))...)
+		return cfg.AuthCodeURL("state-of-the-app", append(extra, oauth2.S256ChallengeOption(verifier))...)
 	}
 	fail := func(err error) {
 		loc, _ := chromedp.Run(bctx, chromedp.Location())
@@ -68,9 +78,16 @@ func TestBrowserRPInitiatedLogout(t *testing.T) {
 	if err != nil {
 		fail(err)
 	}
-	if q := <-got; q.Get("code") == "" {
+	q := <-got
+	if q.Get("code") == "" {
 		t.Fatalf("sign-in: callback %v", q)
 	}
+	tok, err := cfg.Exchange(context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: 10 * time.Second}),
+		q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := jwtClaims(t, tok.Extra("id_token").(string))["sid"]
 
 	// The app sends the browser to the logout endpoint (no hint): authd asks.
 	logoutURL := srv.URL + "/oauth2/logout?" + url.Values{
@@ -93,9 +110,17 @@ func TestBrowserRPInitiatedLogout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := <-got
+	q = <-got
 	if u, _ := url.Parse(loc); u.Path != "/signed-out" || q.Get("state") != "bye-state" {
 		t.Fatalf("after confirming: at %s with %v, want /signed-out with the state", loc, q)
+	}
+	select {
+	case fc := <-frontChannel:
+		if fc.Get("iss") != srv.URL || fc.Get("sid") != sid || sid == "" {
+			t.Fatalf("front-channel logout page loaded with %v, want iss %s and sid %v", fc, srv.URL, sid)
+		}
+	default:
+		t.Fatal("the browser never loaded the app's front-channel logout page")
 	}
 
 	// Signed out for real: prompt=none now answers login_required.
