@@ -443,3 +443,38 @@ func TestFrontChannelLogoutE2E(t *testing.T) {
 	}
 	e.wantSignedOut(b)
 }
+
+// TestBackChannelOnEveryEnd: however a session ends — the Sign out button
+// of authd's own page, the admin API, `authd grants revoke --subject` from
+// the command line (which only queues; the server delivers) — its apps get
+// a logout token for exactly that session.
+func TestBackChannelOnEveryEnd(t *testing.T) {
+	e := newE2E(t, func(c *Config) { c.AdminToken = devAdminToken })
+	rp := newTestRP(t, e.srv.URL, "rp-every")
+	registerRP(t, e.srv, rp, "ES256")
+	sid := func(c map[string]any) string { s, _ := c["sid"].(string); return s }
+
+	b := e.newBrowser()
+	_, claims := e.signInThrough(b, rp.client)
+	f := onlyForm(t, b.get(e.srv.URL+"/login"))
+	if p := b.post(e.srv.URL+f.Action, url.Values{"csrf_token": {csrfToken(t, f)}}); f.Action != "/logout" || p.Status != http.StatusSeeOther {
+		t.Fatalf("sign out on the page: %q %d", f.Action, p.Status)
+	}
+	wantLogoutToken(t, rp, claims)
+
+	_, claims = e.signInThrough(e.newBrowser(), rp.client)
+	if r := e.bearerCall(http.MethodDelete, "/admin/subjects/"+url.PathEscape(e.sub)+"/sessions", devAdminToken); r.Status/100 != 2 {
+		t.Fatalf("admin end sessions: %v", r)
+	}
+	if got := rp.waitTokens(2, 15*time.Second); got[1]["sid"] != sid(claims) {
+		t.Fatalf("after the admin's: %v, want sid %s", got[1], sid(claims))
+	}
+
+	_, claims = e.signInThrough(e.newBrowser(), rp.client)
+	if out, err := cli(t, e.srv, "grants", "revoke", "--subject", e.sub); err != nil {
+		t.Fatalf("grants revoke: %v %s", err, out)
+	}
+	if got := rp.waitTokens(3, 15*time.Second); got[2]["sid"] != sid(claims) {
+		t.Fatalf("after the CLI's: %v, want sid %s", got[2], sid(claims))
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"net/http"
 
 	"github.com/authd/authd/logout"
+	"github.com/authd/authd/sessions"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
+	"github.com/authd/authd/storage/redisstore"
 	"github.com/authd/authd/web"
 )
 
@@ -21,6 +23,15 @@ func (l logoutClients) Client(ctx context.Context, id string) (*storage.Client, 
 		return nil, err
 	}
 	return &cl.Client, nil
+}
+
+// withLogoutTokens makes the sessions ss ends (from the command line) queue
+// their back-channel logout tokens; the serving replicas deliver them.
+func withLogoutTokens(ss *sessions.Manager, c Config, rs *redisstore.Store, clients *fositestore.ClientCache) *sessions.Manager {
+	ss.Listeners = append(ss.Listeners, logout.NewBackChannel(logout.BackChannelConfig{
+		Issuer: c.Issuer, Clients: logoutClients{clients}, Queue: rs, Backoff: c.backchannelBackoff,
+	}))
+	return ss
 }
 
 // logoutBrowser is this browser's session from the pages.
