@@ -63,7 +63,7 @@ func verifyAccessJWT(t *testing.T, e *e2e, token string) map[string]any {
 	if err := std.ValidateWithLeeway(josejwt.Expected{Issuer: e.srv.URL, Time: time.Now()}, 0); err != nil {
 		t.Errorf("standard claims: %v", err)
 	}
-	for _, c := range []string{"iss", "sub", "aud", "client_id", "iat", "exp", "jti", "sid"} {
+	for _, c := range []string{"iss", "sub", "aud", "client_id", "iat", "exp", "jti", "grant_id"} {
 		if _, ok := claims[c]; !ok {
 			t.Errorf("claim %s missing: %v", c, claims)
 		}
@@ -94,6 +94,9 @@ func TestJWTAccessTokenClientCredentials(t *testing.T) {
 	claims := verifyAccessJWT(t, e, at)
 	if claims["sub"] != jwtCCID || claims["client_id"] != jwtCCID || claims["scope"] != "api:read" {
 		t.Errorf("claims %v", claims)
+	}
+	if sid, ok := claims["sid"]; ok { // no browser session behind it
+		t.Errorf("client_credentials JWT carries sid %v", sid)
 	}
 	if !e.active(at) {
 		t.Fatal("JWT access token does not introspect active")
@@ -131,8 +134,13 @@ func TestJWTAccessTokenTrackedByGrant(t *testing.T) {
 		t.Errorf("claims %v", claims)
 	}
 	grants, err := e.srv.DB.ListGrants(context.Background(), e.sub)
-	if err != nil || len(grants) != 1 || claims["sid"] != grants[0].ID {
-		t.Fatalf("sid %v does not name the grant %+v (%v)", claims["sid"], grants, err)
+	if err != nil || len(grants) != 1 || claims["grant_id"] != grants[0].ID {
+		t.Fatalf("grant_id %v does not name the grant %+v (%v)", claims["grant_id"], grants, err)
+	}
+	// sid is the browser session the grant was authorized in.
+	ss, err := e.srv.App.Sessions.List(context.Background(), e.sub)
+	if err != nil || len(ss) != 1 || claims["sid"] != ss[0].ID {
+		t.Fatalf("sid %v is not the browser session %+v (%v)", claims["sid"], ss, err)
 	}
 	// Refresh gives a new JWT; the previous one is dead.
 	r := e.post("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {"jwt-app"}})
@@ -140,7 +148,9 @@ func TestJWTAccessTokenTrackedByGrant(t *testing.T) {
 		t.Fatalf("refresh: %v", r)
 	}
 	next := r.str("access_token")
-	verifyAccessJWT(t, e, next)
+	if c := verifyAccessJWT(t, e, next); c["sid"] != claims["sid"] || c["grant_id"] != claims["grant_id"] {
+		t.Errorf("refreshed JWT: sid %v grant_id %v, want %v %v", c["sid"], c["grant_id"], claims["sid"], claims["grant_id"])
+	}
 	if e.active(tok.AccessToken) || !e.active(next) {
 		t.Fatal("rotation: old JWT must be inactive, new one active")
 	}

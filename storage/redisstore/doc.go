@@ -1,7 +1,7 @@
 // Package redisstore owns authd's short-lived state in Redis: authorization
 // codes, PKCE and OpenID Connect request sessions, access-token sessions,
 // the refresh-token family of each grant, device authorizations, browser
-// login sessions, client assertion ids, failure counters and the grant
+// sign-in sessions and their per-user index, client assertion ids, failure counters and the grant
 // usage waiting to be written to Postgres. Token state carries a TTL equal
 // to what is left of its token's lifetime, so expired state disappears by
 // itself.
@@ -42,10 +42,15 @@
 //	                  TTL: the device code's lifetime.
 //	Puc:<user code>      string  the grant id the user code belongs to (no hash tag).
 //	                             TTL: the device code's lifetime.
-//	Pls:<id>             string  a browser login session (payload from package web).
-//	                             TTL: the session's.
-//	Pls:<id>:g           set     ids of grants this login session authorized
-//	                             (browsergrants.go). TTL: from its latest addition.
+//	Pbs:{S}              hash    browser sign-in session S (sessions.go): p (JSON), ck, ls, x.
+//	                             TTL: x, its end unless used again (idle timeout,
+//	                             never past its absolute end), moved by each use.
+//	Pbs:{S}:g            set     grants authorized through session S: "<0|1><grant> <client>"
+//	                             (1: offline_access). TTL: the session's.
+//	Pbc:<cookie hash>    string  "S|subject|absolute end": the cookie's session. TTL: the session's.
+//	Pbu:<subject>        zset    S -> x of each session of the subject. TTL: the latest
+//	                             member's x; members past theirs are dropped on each
+//	                             read or write, so it never outlives its sessions.
 //	Pjti:<sha256 of client id and jti>
 //	                     string  "1": a client assertion id already used by that client (RFC 7523).
 //	                             TTL: until the assertion expires (at least 1 s).

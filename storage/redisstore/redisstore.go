@@ -467,39 +467,6 @@ func (s *Store) FamiliesLive(ctx context.Context, grants []string) ([]bool, erro
 func (s *Store) Ping(ctx context.Context) error { return wrap("ping", s.rdb.Ping(ctx).Err()) }
 
 // ---------------------------------------------------------------------------
-// Browser login sessions (the web package decides what is in them)
-
-func (s *Store) loginKey(id string) string { return s.prefix + "ls:" + id }
-
-// PutLoginSession stores a login session under id (a hash of the cookie).
-func (s *Store) PutLoginSession(ctx context.Context, id string, payload []byte, ttl time.Duration) error {
-	return wrap("put login session", s.rdb.Set(ctx, s.loginKey(id), payload, ttl).Err())
-}
-
-// TouchLoginSession returns a login session or ErrNotFound and, when idle is
-// positive, makes it expire idle from now in the same command (GETEX): a
-// session in use slides, an unused one ends. The absolute end is the
-// caller's to enforce (web keeps it in the payload).
-func (s *Store) TouchLoginSession(ctx context.Context, id string, idle time.Duration) ([]byte, error) {
-	var cmd *redis.StringCmd
-	if idle > 0 {
-		cmd = s.rdb.GetEx(ctx, s.loginKey(id), idle)
-	} else {
-		cmd = s.rdb.Get(ctx, s.loginKey(id))
-	}
-	b, err := cmd.Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
-	}
-	return b, wrap("get login session", err)
-}
-
-// DeleteLoginSession ends a login session; absent is not an error.
-func (s *Store) DeleteLoginSession(ctx context.Context, id string) error {
-	return wrap("delete login session", s.rdb.Unlink(ctx, s.loginKey(id)).Err())
-}
-
-// ---------------------------------------------------------------------------
 // Refresh retry window: the response a refresh produced, kept (sealed by the
 // caller) for a short window so a client that lost it can retry.
 

@@ -67,43 +67,49 @@ type sessWire struct {
 
 func msTime(n int64) time.Time { return time.UnixMilli(n).UTC() }
 
+var createSession = redis.NewScript(`
+redis.call('HSET', KEYS[1], 'p', ARGV[1], 'ck', ARGV[2], 'ls', ARGV[3], 'x', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+return 1
+`)
+
 // CreateSession stores a new session and its cookie, and indexes it under
-// its subject, to expire at b.Expires: one round trip (a MULTI per slot).
+// its subject, to expire at b.Expires: one round trip, one script per key
+// (they live in different slots). A failure of any part fails the call, so
+// the caller sets no cookie and what was written stays unreachable until
+// it expires.
 func (s *Store) CreateSession(ctx context.Context, b storage.BrowserSession) error {
 	p, _ := json.Marshal(sessWire{
 		Sub: b.Subject, User: b.Username, Auth: b.AuthTime.Unix(), Created: b.Created.UnixMilli(),
 		End: b.End.UnixMilli(), Device: b.Device, IP: b.IP,
 	})
 	x, now := b.Expires.UnixMilli(), b.Created.UnixMilli()
-	k := s.sessKey(b.ID)
-	_, err := s.rdb.TxPipelined(ctx, func(t redis.Pipeliner) error {
-		t.HSet(ctx, k, "p", p, "ck", b.CookieHash, "ls", b.LastSeen.UnixMilli(), "x", x)
-		t.PExpireAt(ctx, k, b.Expires)
-		t.Set(ctx, s.cookieKey(b.CookieHash), b.ID+"|"+b.Subject+"|"+strconv.FormatInt(b.End.UnixMilli(), 10), 0)
-		t.PExpireAt(ctx, s.cookieKey(b.CookieHash), b.Expires)
+	_, err := s.rdb.Pipelined(ctx, func(t redis.Pipeliner) error {
 		sessionIndex.Eval(ctx, t, []string{s.userIndex(b.Subject)}, now, "add", b.ID, x)
+		t.Set(ctx, s.cookieKey(b.CookieHash), b.ID+"|"+b.Subject+"|"+strconv.FormatInt(b.End.UnixMilli(), 10), max(time.Until(b.Expires), time.Millisecond))
+		createSession.Eval(ctx, t, []string{s.sessKey(b.ID)}, p, b.CookieHash, b.LastSeen.UnixMilli(), x)
 		return nil
 	})
 	return wrap("create session", err)
 }
 
 // CookieSession returns the session id, subject and absolute end the
-// cookie hash ck maps to (ErrNotFound when none).
+// cookie hash ck maps to (storage.ErrNotFound when none).
 func (s *Store) CookieSession(ctx context.Context, ck string) (sid, sub string, end time.Time, err error) {
 	v, err := s.reads.Get(ctx, s.cookieKey(ck)).Result()
 	if errors.Is(err, redis.Nil) {
-		return "", "", time.Time{}, ErrNotFound
+		return "", "", time.Time{}, storage.ErrNotFound
 	} else if err != nil {
 		return "", "", time.Time{}, wrap("cookie session", err)
 	}
 	sid, rest, _ := strings.Cut(v, "|")
 	i := strings.LastIndexByte(rest, '|')
 	if i < 0 {
-		return "", "", time.Time{}, ErrNotFound
+		return "", "", time.Time{}, storage.ErrNotFound
 	}
 	n, err := strconv.ParseInt(rest[i+1:], 10, 64)
 	if err != nil {
-		return "", "", time.Time{}, ErrNotFound
+		return "", "", time.Time{}, storage.ErrNotFound
 	}
 	return sid, rest[:i], msTime(n), nil
 }
@@ -119,7 +125,7 @@ return v[1]
 
 // TouchSession marks session sid of sub (reached through cookie hash ck)
 // used at now and moves its end, its cookie's and its index entry's to x.
-// One round trip; ErrNotFound when the session is gone or not ck's.
+// One round trip; storage.ErrNotFound when the session is gone or not ck's.
 func (s *Store) TouchSession(ctx context.Context, sid, sub, ck string, now, x time.Time) (storage.BrowserSession, error) {
 	var touch *redis.Cmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -129,7 +135,7 @@ func (s *Store) TouchSession(ctx context.Context, sid, sub, ck string, now, x ti
 		return nil
 	})
 	if errors.Is(err, redis.Nil) {
-		return storage.BrowserSession{}, ErrNotFound
+		return storage.BrowserSession{}, storage.ErrNotFound
 	} else if err != nil {
 		return storage.BrowserSession{}, wrap("touch session", err)
 	}
@@ -142,7 +148,7 @@ func decodeSession(sid string, payload any) (storage.BrowserSession, error) {
 	p, _ := payload.(string)
 	var w sessWire
 	if err := json.Unmarshal([]byte(p), &w); err != nil || w.Sub == "" {
-		return storage.BrowserSession{}, ErrNotFound
+		return storage.BrowserSession{}, storage.ErrNotFound
 	}
 	return storage.BrowserSession{
 		ID: sid, Subject: w.Sub, Username: w.User, AuthTime: time.Unix(w.Auth, 0).UTC(),
@@ -180,14 +186,14 @@ return 1
 `)
 
 // AddSessionGrant records that g was authorized through session sid; the
-// record ends with the session. ErrNotFound when the session is gone.
+// record ends with the session. storage.ErrNotFound when the session is gone.
 func (s *Store) AddSessionGrant(ctx context.Context, sid string, g storage.SessionGrant) error {
 	n, err := addSessionGrant.Run(ctx, s.rdb, []string{s.sessKey(sid), s.sessGrants(sid)}, sessionGrantMember(g)).Int()
 	if err != nil {
 		return wrap("add session grant", err)
 	}
 	if n == 0 {
-		return ErrNotFound
+		return storage.ErrNotFound
 	}
 	return nil
 }
@@ -226,7 +232,7 @@ func (s *Store) ListSessions(ctx context.Context, sub string, now time.Time) ([]
 // sessionFromHash decodes HMGET p ck ls x of a session.
 func sessionFromHash(sid string, v []any) (storage.BrowserSession, error) {
 	if len(v) != 4 {
-		return storage.BrowserSession{}, ErrNotFound
+		return storage.BrowserSession{}, storage.ErrNotFound
 	}
 	b, err := decodeSession(sid, v[0])
 	if err != nil {
@@ -250,17 +256,17 @@ return {v[1], v[2] or '', v[3] or '', v[4] or '', g}
 `)
 
 // DeleteSession deletes session sid, its cookie, its grant record and its
-// index entry, and returns what it was (ErrNotFound when there is none):
+// index entry, and returns what it was (storage.ErrNotFound when there is none):
 // two round trips.
 func (s *Store) DeleteSession(ctx context.Context, sid string, now time.Time) (storage.BrowserSession, error) {
 	v, err := deleteSession.Run(ctx, s.rdb, []string{s.sessKey(sid), s.sessGrants(sid)}).Slice()
 	if errors.Is(err, redis.Nil) {
-		return storage.BrowserSession{}, ErrNotFound
+		return storage.BrowserSession{}, storage.ErrNotFound
 	} else if err != nil {
 		return storage.BrowserSession{}, wrap("delete session", err)
 	}
 	if len(v) != 5 {
-		return storage.BrowserSession{}, ErrNotFound
+		return storage.BrowserSession{}, storage.ErrNotFound
 	}
 	b, err := sessionFromHash(sid, v[:4])
 	if err != nil {
