@@ -42,16 +42,6 @@ func (e *e2e) wantSignedOut(b *browser) {
 	run.wantError(p, "login_required")
 }
 
-// wantSignedIn checks this browser is still signed in: prompt=none gets a
-// code.
-func (e *e2e) wantSignedIn(b *browser) {
-	e.t.Helper()
-	run, p := e.startAuth(b, url.Values{"prompt": {"none"}})
-	if q := run.finish(p); q.Get("code") == "" {
-		e.t.Fatalf("prompt=none: want a code, got %v", q)
-	}
-}
-
 // wantReturn checks p sends the browser to the registered post-logout
 // redirect URI with state.
 func wantReturn(t *testing.T, p page, state string) {
@@ -117,18 +107,18 @@ func TestRPLogoutConfirm(t *testing.T) {
 	if p.Status != http.StatusOK || f.Action != "/oauth2/logout/confirm" || !strings.Contains(p.Body, "CLI") || !strings.Contains(p.Body, e2eUser) {
 		t.Fatalf("want the confirmation page naming the app and the user, got %d: %.800s", p.Status, p.Body)
 	}
-	e.wantSignedIn(b) // the page alone ended nothing
+	e.wantSignedIn(b, "this browser") // the page alone ended nothing
 
 	forged := b.post(e.srv.URL+"/oauth2/logout/confirm", url.Values{"decision": {"logout"}, "client_id": {e2ePubID}})
 	if forged.Status != http.StatusForbidden {
 		t.Fatalf("confirmation without a CSRF token: %d, want 403", forged.Status)
 	}
-	e.wantSignedIn(b)
+	e.wantSignedIn(b, "this browser")
 
 	stay := formValues(f)
 	stay.Set("decision", "stay")
 	wantReturn(t, b.post(e.srv.URL+f.Action, stay), "s1")
-	e.wantSignedIn(b)
+	e.wantSignedIn(b, "this browser")
 
 	p = b.get(e.logoutURL(params))
 	f = onlyForm(t, p)
@@ -184,7 +174,7 @@ func TestRPLogoutHintOtherUser(t *testing.T) {
 	if f := onlyForm(t, p); f.Action != "/oauth2/logout/confirm" {
 		t.Fatalf("want the confirmation page, got %d %.500s", p.Status, p.Body)
 	}
-	e.wantSignedIn(b)
+	e.wantSignedIn(b, "this browser")
 	// An expired hint of the signed-in user is accepted (and signs out).
 	old := mintIDToken(t, key, kid, map[string]any{"iss": e.srv.URL, "sub": e.sub, "aud": e2ePubID, "iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})
 	wantReturn(t, b.get(e.logoutURL(url.Values{"id_token_hint": {old}, "post_logout_redirect_uri": {e2eLogoutRedirect}})), "")
@@ -208,7 +198,7 @@ func TestRPLogoutBadRequests(t *testing.T) {
 			t.Errorf("%s: %d %v, want a 400 page", name, p.Status, p.Header.Get("Location"))
 		}
 	}
-	e.wantSignedIn(b)
+	e.wantSignedIn(b, "this browser")
 }
 
 // TestClientsBackchannelFlags: --backchannel-logout-uri,
