@@ -71,7 +71,7 @@ const (
 // a POST from a relying party continues as the equivalent GET; the
 // confirmation's POST is CSRF-checked.
 func (e *EndSession) Mount(r *mux.Router) {
-	r.Handle(Path, e.Pages.CSRF(http.HandlerFunc(e.endSession))).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(Path, e.Pages.CSRF(http.HandlerFunc(e.endSession))).Methods(http.MethodGet)
 	r.HandleFunc(Path, e.endSessionPost).Methods(http.MethodPost)
 	r.Handle(ConfirmPath, e.Pages.CSRF(http.HandlerFunc(e.confirm))).Methods(http.MethodPost)
 }

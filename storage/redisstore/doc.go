@@ -64,6 +64,6 @@
 //	                             lifetime, refreshed by every enqueue (outlives its jobs).
 //	P{bcl}:j:<id>        hash    one job: p (payload from package logout), a (failed
 //	                             attempts), c (the holding claim). TTL: the job lifetime
-//	                             (its retries' span plus an hour, about 2 h); deleted
+//	                             (its retries at their longest plus an hour, about 2.4 h); deleted
 //	                             when delivered or given up.
 package redisstore
