@@ -45,8 +45,10 @@ type Pages interface {
 	RenderFrontChannel(w http.ResponseWriter, r *http.Request, d web.FrontChannelPage)
 }
 
-// ReasonRPLogout is the reason given to Browser.SignOut.
-const ReasonRPLogout = "rp_logout"
+// ReasonRPLogout is the reason given to Browser.SignOut (and so to the
+// grants the session's end revokes): the user signed out, here at an app's
+// request.
+const ReasonRPLogout = storage.RevokedLogout
 
 // EndSession is the RP-Initiated Logout 1.0 endpoint, and Front-Channel
 // Logout 1.0 for the sessions it ends.
