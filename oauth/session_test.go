@@ -67,3 +67,26 @@ func TestSessionJSONRoundTrip(t *testing.T) {
 		t.Fatalf("decoded %+v (claims %+v)", got, got.Claims)
 	}
 }
+
+// TestSessionSIDKept: the browser session's id survives storage and
+// Clone (a refresh decodes the stored session and clones it), and the ID
+// token claims carry it as sid; a session without one has no sid claim.
+func TestSessionSIDKept(t *testing.T) {
+	s := newSession("sub-1", "alice")
+	s.SID = "sid-1"
+	b, err := s.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Session
+	if err := got.UnmarshalJSON(b); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := got.Clone().(*Session)
+	if got.SID != "sid-1" || c == nil || c.SID != "sid-1" || c.IDTokenClaims().ToMap()["sid"] != "sid-1" {
+		t.Fatalf("decoded %+v, clone %+v", got, c)
+	}
+	if _, ok := newSession("sub-2", "bob").IDTokenClaims().ToMap()["sid"]; ok {
+		t.Error("sid claim without a browser session")
+	}
+}

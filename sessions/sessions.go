@@ -62,7 +62,9 @@ type Store interface {
 	ListSessions(ctx context.Context, subject string, now time.Time) ([]storage.BrowserSession, error)
 	// SessionIDs returns the ids indexed under subject.
 	SessionIDs(ctx context.Context, subject string, now time.Time) ([]string, error)
-	// DeleteSession deletes every key of the session and returns it.
+	// DeleteSession deletes every key of the session and returns it; with
+	// an error, a session with an ID is deleted though some keys may
+	// remain until they expire.
 	DeleteSession(ctx context.Context, sid string, now time.Time) (storage.BrowserSession, error)
 }
 
@@ -288,12 +290,14 @@ func (m *Manager) List(ctx context.Context, subject string) ([]Session, error) {
 // when there is no such session.
 func (m *Manager) End(ctx context.Context, sid, reason string) error {
 	b, err := m.store.DeleteSession(ctx, sid, m.now())
-	if err != nil {
+	if b.ID == "" {
 		return err
 	}
+	// The session is gone (err: its cookie mapping or index entry may
+	// linger until they expire); what it ends is ended all the same.
 	e := Ended{Session: fromStored(b), Reason: reason}
 	e.Clients = e.Session.View(false).Clients
-	var errs []error
+	errs := []error{err}
 	for _, g := range b.Grants {
 		if g.Offline || m.grants == nil {
 			continue

@@ -72,7 +72,7 @@ type SignInLimiter interface {
 	SignIn(refuse func(w http.ResponseWriter, r *http.Request, retryAfter int), h http.Handler) http.Handler
 }
 
-// Pages renders authd's HTML and owns the login session.
+// Pages renders authd's HTML and signs browsers in and out (over Sessions).
 type Pages struct {
 	cfg  Config
 	tmpl *template.Template

@@ -269,6 +269,27 @@ func TestSessionsEndOneBrowser(t *testing.T) {
 			t.Error("offline grants ended with the sessions")
 		}
 	})
+	t.Run("sign out all other devices", func(t *testing.T) {
+		e := newDevicesE2E(t)
+		s := e.twoBrowsers(t)
+		if r := s.a.submitDevicesForm(t, "/account/devices/revoke-others"); r.Status != http.StatusSeeOther {
+			t.Fatalf("revoke others: %d", r.Status)
+		}
+		e.wantLoginRequired(s.b, "B")
+		if !s.a.signedIn() || !e.active(s.tokA.AccessToken) {
+			t.Error("this browser was signed out by signing out the others")
+		}
+		if ss, err := e.srv.App.Sessions.List(e.ctx, e.sub); err != nil || len(ss) != 1 || ss[0].ID != s.sidA {
+			t.Errorf("sessions left: %+v %v, want only A's", ss, err)
+		}
+	})
+	t.Run("cli revokes grants", func(t *testing.T) {
+		e := newDevicesE2E(t)
+		s := e.twoBrowsers(t)
+		cliGrants(t, e, "revoke", "--subject", e.sub)
+		e.wantLoginRequired(s.a, "A")
+		e.wantLoginRequired(s.b, "B")
+	})
 	t.Run("admin revokes grants", func(t *testing.T) {
 		// DELETE /admin/subjects/{sub}/grants (after a password change)
 		// leaves no browser signed in.

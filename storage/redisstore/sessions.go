@@ -256,8 +256,9 @@ return {v[1], v[2] or '', v[3] or '', v[4] or '', g}
 `)
 
 // DeleteSession deletes session sid, its cookie, its grant record and its
-// index entry, and returns what it was (storage.ErrNotFound when there is none):
-// two round trips.
+// index entry, and returns what it was (storage.ErrNotFound when there is
+// none): two round trips. When the second fails the session is gone
+// already: it is returned with the error.
 func (s *Store) DeleteSession(ctx context.Context, sid string, now time.Time) (storage.BrowserSession, error) {
 	v, err := deleteSession.Run(ctx, s.rdb, []string{s.sessKey(sid), s.sessGrants(sid)}).Slice()
 	if errors.Is(err, redis.Nil) {
