@@ -274,16 +274,28 @@ func (s *Server) hintSubject(ctx context.Context, hint string) (string, error) {
 	if hint == "" {
 		return "", nil
 	}
-	t, err := s.idTokens.Decode(ctx, hint)
-	var ve *jwt.ValidationError
-	if err != nil && !(errors.As(err, &ve) && ve.Has(jwt.ValidationErrorExpired)) {
+	claims, err := s.IDTokenHint(ctx, hint)
+	if err != nil {
 		return "", err
 	}
-	sub, _ := t.Claims["sub"].(string)
+	sub, _ := claims["sub"].(string)
 	if sub == "" {
 		return "", errors.New("oauth: id_token_hint without a subject")
 	}
 	return sub, nil
+}
+
+// IDTokenHint verifies raw as an ID token authd signed (its kid one of
+// authd's published keys, its iss authd; expired ones too, as OIDC Core
+// 3.1.2.1 and RP-Initiated Logout 1.0 §2 accept them) and returns its
+// claims.
+func (s *Server) IDTokenHint(ctx context.Context, raw string) (map[string]any, error) {
+	t, err := s.idTokens.Decode(ctx, raw)
+	var ve *jwt.ValidationError
+	if err != nil && !(errors.As(err, &ve) && ve.Has(jwt.ValidationErrorExpired)) {
+		return nil, err
+	}
+	return t.Claims, nil
 }
 
 // carryParam carries an authorization request's first arrival time across

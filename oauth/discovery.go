@@ -48,6 +48,13 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		"request_parameter_supported":                   false,
 		"request_uri_parameter_supported":               false,
 		"claims_parameter_supported":                    true,
+
+		// RP-Initiated, Back-Channel and Front-Channel Logout 1.0 (package logout).
+		"end_session_endpoint":                  iss + "/oauth2/logout",
+		"backchannel_logout_supported":          true,
+		"backchannel_logout_session_supported":  true,
+		"frontchannel_logout_supported":         true,
+		"frontchannel_logout_session_supported": true,
 	}
 	if s.cfg.RegistrationEndpoint != "" {
 		doc["registration_endpoint"] = s.cfg.RegistrationEndpoint // RFC 8414, RFC 7591

@@ -18,14 +18,18 @@ type ClientUpdate struct {
 	Name                   *string
 	RedirectURIs           *[]string
 	PostLogoutRedirectURIs *[]string
-	Scopes                 *[]string
-	GrantTypes             *[]string
-	CORSOrigins            *[]string
-	AccessTokenFormat      *string
-	IDTokenAlg             *string
-	Introspect             *bool
-	Audience               *[]string
-	Resource               *string
+	// BackchannelLogoutURI "" clears it.
+	BackchannelLogoutURI             *string
+	BackchannelLogoutSessionRequired *bool
+	FrontchannelLogoutURI            *string
+	Scopes                           *[]string
+	GrantTypes                       *[]string
+	CORSOrigins                      *[]string
+	AccessTokenFormat                *string
+	IDTokenAlg                       *string
+	Introspect                       *bool
+	Audience                         *[]string
+	Resource                         *string
 }
 
 // Apply returns c with u applied, the response types following the grant
@@ -35,6 +39,9 @@ func (u ClientUpdate) Apply(c Client) Client {
 	set(&c.Name, u.Name)
 	set(&c.RedirectURIs, u.RedirectURIs)
 	set(&c.PostLogoutRedirectURIs, u.PostLogoutRedirectURIs)
+	set(&c.BackchannelLogoutURI, u.BackchannelLogoutURI)
+	set(&c.BackchannelLogoutSessionRequired, u.BackchannelLogoutSessionRequired)
+	set(&c.FrontchannelLogoutURI, u.FrontchannelLogoutURI)
 	set(&c.Scopes, u.Scopes)
 	set(&c.GrantTypes, u.GrantTypes)
 	set(&c.CORSOrigins, u.CORSOrigins)

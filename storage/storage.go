@@ -41,6 +41,15 @@ type Client struct {
 	// PostLogoutRedirectURIs are where RP-initiated logout may send the
 	// user back to (stored for the logout endpoint).
 	PostLogoutRedirectURIs []string
+	// BackchannelLogoutURI receives a logout token (Back-Channel Logout
+	// 1.0) when a session the client signed in through ends; "" for none.
+	// BackchannelLogoutSessionRequired: the client needs sid in it.
+	BackchannelLogoutURI             string
+	BackchannelLogoutSessionRequired bool
+	// FrontchannelLogoutURI is loaded in an iframe, with iss and sid, when
+	// a session the client signed in through ends in the browser
+	// (Front-Channel Logout 1.0); "" for none.
+	FrontchannelLogoutURI string
 	// CORSOrigins are the browser origins allowed to call authd's
 	// endpoints for this client (stored for the CORS policy).
 	CORSOrigins   []string

@@ -113,6 +113,13 @@ func goodRedirect(u string, public bool) bool {
 	}
 }
 
+// goodLogoutURI: an absolute http(s) URL without fragment, https unless on
+// loopback (Back-Channel Logout 1.0 §2.2, Front-Channel Logout 1.0 §2).
+func goodLogoutURI(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && p.Host != "" && p.Fragment == "" && (p.Scheme == "https" || p.Scheme == "http" && loopback(p.Hostname()))
+}
+
 // browserProblems checks the post-logout redirect URIs (the rules of
 // redirect URIs) and the CORS origins (scheme://host[:port], https unless
 // on loopback).
@@ -125,6 +132,12 @@ func (c *Client) browserProblems() []string {
 		if !goodRedirect(u, c.Public) {
 			errs = append(errs, fmt.Sprintf("post-logout redirect URI %q %s", u, redirectRule))
 		}
+	}
+	if u := c.BackchannelLogoutURI; u != "" && !goodLogoutURI(u) {
+		errs = append(errs, fmt.Sprintf("back-channel logout URI %q must be absolute http(s), without fragment, and https unless on loopback", u))
+	}
+	if u := c.FrontchannelLogoutURI; u != "" && !goodLogoutURI(u) {
+		errs = append(errs, fmt.Sprintf("front-channel logout URI %q must be absolute http(s), without fragment, and https unless on loopback", u))
 	}
 	for _, o := range c.CORSOrigins {
 		p, err := url.Parse(o)

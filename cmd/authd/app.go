@@ -22,6 +22,7 @@ import (
 	"github.com/authd/authd/clients"
 	"github.com/authd/authd/grants"
 	"github.com/authd/authd/keys"
+	"github.com/authd/authd/logout"
 	"github.com/authd/authd/oauth"
 	"github.com/authd/authd/ratelimit"
 	dynreg "github.com/authd/authd/registration"
@@ -50,7 +51,11 @@ type App struct {
 	Sessions *sessions.Manager
 	OAuth    *oauth.Server
 	Pages    *web.Pages
-	Handler  http.Handler
+	// BackChannel queues and delivers back-channel logout tokens;
+	// EndSession is the RP-initiated (and front-channel) logout endpoint.
+	BackChannel *logout.BackChannel
+	EndSession  *logout.EndSession
+	Handler     http.Handler
 	// AdminHandler serves /metrics and /admin/* when AUTHD_ADMIN_ADDR is
 	// set (nil otherwise: Handler serves them).
 	AdminHandler http.Handler
@@ -203,6 +208,13 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.Users = &users.Service{Store: a.DB, Grants: a.Grants, Sessions: a.Sessions, Logger: a.Log}
+	a.BackChannel = logout.NewBackChannel(logout.BackChannelConfig{
+		Issuer: c.Issuer, Clients: logoutClients{a.Clients}, Keys: a.Keys, Queue: a.Redis,
+		Logger: a.Log, Metrics: reg, Backoff: c.backchannelBackoff,
+	})
+	a.EndSession = &logout.EndSession{Issuer: c.Issuer, Browser: logoutBrowser{a.Pages}, Hints: a.OAuth,
+		Clients: logoutClients{a.Clients}, Pages: a.Pages, Logger: a.Log}
+	a.Sessions.Listeners = append(a.Sessions.Listeners, a.BackChannel, a.EndSession) // a session's end: logout tokens, front-channel frames
 	a.Handler = a.routes(reg, secure)
 
 	bg, cancel := context.WithCancel(context.Background())
@@ -235,6 +247,7 @@ func (a *App) routes(reg *prometheus.Registry, secure bool) http.Handler {
 	a.adminAPI().Mount(ops)       // /admin/*
 	a.Pages.Routes(r)             // /login, /logout, /account/devices, /static/
 	a.registrationAPI().Mount(r)  // /oauth2/register (RFC 7591, 7592) unless off
+	a.EndSession.Mount(r)         // /oauth2/logout, /oauth2/logout/confirm
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	if ops != r {
 		a.AdminHandler = a.outer(ops, secure)

@@ -14,12 +14,14 @@ import (
 	"github.com/authd/authd/storage/postgres"
 )
 
-// Background work of a serving authd, both done by the grants home
-// (package grants) and safe to run on every replica at once:
+// Background work of a serving authd, safe to run on every replica at
+// once:
 //
 //   - the usage flush moves refresh metadata (last used, IP, User-Agent)
 //     recorded in Redis on the refresh path to Postgres in batches, every
 //     UsageFlushInterval and once more on graceful shutdown;
+//   - the back-channel logout worker delivers the logout tokens queued in
+//     Redis when sessions end (package logout), retrying with backoff;
 //   - the janitor marks grants whose token family is gone from Redis as
 //     expired and deletes grants ended more than GrantRetention ago, every
 //     JanitorInterval, in bounded batches.
@@ -56,6 +58,11 @@ func startJobs(ctx context.Context, a *App) *jobs {
 			}
 		}()
 	}
+	j.wg.Add(1)
+	go func() {
+		defer j.wg.Done()
+		a.BackChannel.Run(ctx)
+	}()
 	every("usage flush", c.UsageFlushInterval, func(ctx context.Context) error {
 		_, err := j.flush(ctx)
 		return err

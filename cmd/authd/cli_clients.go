@@ -70,7 +70,8 @@ func (d cliDeleter) DeleteClient(ctx context.Context, id string) error {
 type registration struct {
 	fs                                                     *flag.FlagSet
 	name, grantTypes, scopes, format, idTokenAlg, resource *string
-	introspect                                             *bool
+	introspect, backchannelSession                         *bool
+	backchannel, frontchannel                              *string
 	redirects, postLogout, cors, audience                  listFlag
 }
 
@@ -85,6 +86,9 @@ func registrationFlags(fs *flag.FlagSet) *registration {
 	s.introspect = fs.Bool("introspect", false, "allow this client to call introspection")
 	fs.Var(&s.audience, "audience", "a resource (RFC 8707 resource indicator, an absolute URI) this client may request tokens for (repeatable)")
 	s.resource = fs.String("resource", "", "the API this client protects, as a resource server (an absolute URI): introspection then shows it only tokens for it")
+	s.backchannel = fs.String("backchannel-logout-uri", "", "where the client receives logout tokens (Back-Channel Logout); \"\" clears it")
+	s.frontchannel = fs.String("frontchannel-logout-uri", "", "page authd loads in an iframe when a session of this client ends in the browser (Front-Channel Logout); \"\" clears it")
+	s.backchannelSession = fs.Bool("backchannel-logout-session-required", false, "the client needs sid in its logout tokens")
 	s.format = fs.String("access-token-format", "opaque", "opaque or jwt (RFC 9068)")
 	s.idTokenAlg = fs.String("id-token-alg", "RS256", "ID token signing algorithm (id_token_signed_response_alg): RS256 or ES256")
 	return s
@@ -123,6 +127,12 @@ func (s *registration) update() storage.ClientUpdate {
 			u.Audience = list(s.audience)
 		case "resource":
 			u.Resource = s.resource
+		case "backchannel-logout-uri":
+			u.BackchannelLogoutURI = s.backchannel
+		case "frontchannel-logout-uri":
+			u.FrontchannelLogoutURI = s.frontchannel
+		case "backchannel-logout-session-required":
+			u.BackchannelLogoutSessionRequired = s.backchannelSession
 		}
 	})
 	return u

@@ -17,6 +17,9 @@ type clientJSON struct {
 	RedirectURIs            []string  `json:"redirect_uris"`
 	PostLogoutRedirectURIs  []string  `json:"post_logout_redirect_uris"`
 	CORSOrigins             []string  `json:"cors_origins"`
+	BackchannelLogoutURI    string    `json:"backchannel_logout_uri"`
+	BackchannelSession      bool      `json:"backchannel_logout_session_required"`
+	FrontchannelLogoutURI   string    `json:"frontchannel_logout_uri"`
 	GrantTypes              []string  `json:"grant_types"`
 	ResponseTypes           []string  `json:"response_types"`
 	Scopes                  []string  `json:"scopes"`
@@ -33,7 +36,9 @@ func clientView(c storage.Client) any {
 	return clientJSON{
 		ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: nonNil(c.RedirectURIs),
 		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), CORSOrigins: nonNil(c.CORSOrigins),
-		GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes), Scopes: nonNil(c.Scopes),
+		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelSession: c.BackchannelLogoutSessionRequired,
+		FrontchannelLogoutURI: c.FrontchannelLogoutURI,
+		GrantTypes:            nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes), Scopes: nonNil(c.Scopes),
 		Audience: nonNil(c.Audience), Resource: c.Resource, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		Introspect: c.Introspect, AccessTokenFormat: c.AccessTokenFormat, IDTokenAlg: c.IDTokenAlg,
 		CreatedAt: c.CreatedAt.UTC(),

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/internal/httpx"
+	"github.com/authd/authd/logout"
 	"github.com/authd/authd/ratelimit"
 	dynreg "github.com/authd/authd/registration"
 )
@@ -75,6 +76,9 @@ type Config struct {
 	// Proxies: AUTHD_TRUSTED_PROXIES and AUTHD_TRUSTED_PROXY_HEADER, whose
 	// forwarding header gives the client address (httpx.ClientIP).
 	Proxies httpx.Proxies
+	// backchannelBackoff: the back-channel logout retry schedule (not a
+	// setting: tests shorten it; zero is the package's default).
+	backchannelBackoff logout.Backoff
 	// SessionTTL: AUTHD_SESSION_TTL, the absolute lifetime of a sign-in.
 	SessionTTL time.Duration
 	// SessionIdleTimeout: AUTHD_SESSION_IDLE_TIMEOUT, a sign-in unused this

@@ -19,7 +19,7 @@ import (
 // grantsCmd runs `authd grants list|revoke`. Revocation goes through the
 // grants home as the server's does: Redis tokens first, then the record.
 func grantsCmd(ctx context.Context, cfg Config, db *postgres.DB, rdb redis.UniversalClient, sub string, args []string, stdout io.Writer) error {
-	rs, _, _, m, err := newGrantStores(cfg, db, rdb, nil, nil)
+	rs, clients, _, m, err := newGrantStores(cfg, db, rdb, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func grantsCmd(ctx context.Context, cfg Config, db *postgres.DB, rdb redis.Unive
 		default:
 			ids, err := m.RevokeAll(ctx, *subject, storage.RevokedByAdmin)
 			if err == nil { // and no browser stays signed in
-				_, err = newSessions(cfg, rs, m, nil).EndAll(ctx, *subject, storage.RevokedByAdmin)
+				_, err = withLogoutTokens(newSessions(cfg, rs, m, nil), cfg, rs, clients).EndAll(ctx, *subject, storage.RevokedByAdmin)
 			}
 			fmt.Fprintf(stdout, "%d grant(s) of %s revoked\n", len(ids), *subject)
 			if len(ids) > 0 {

@@ -15,7 +15,8 @@ import (
 const clientCols = `id, name, secret_hash, public, redirect_uris, grant_types, response_types,
 	scopes, audience, token_endpoint_auth_method, introspect, created_at,
 	access_token_format, jwks, jwks_uri, id_token_signed_response_alg,
-	post_logout_redirect_uris, cors_origins, previous_secret_hash, previous_secret_expires_at, resource`
+	post_logout_redirect_uris, cors_origins, previous_secret_hash, previous_secret_expires_at, resource,
+	backchannel_logout_uri, backchannel_logout_session_required, frontchannel_logout_uri`
 
 func scanClient(row pgx.Row) (storage.Client, error) {
 	var c storage.Client
@@ -23,7 +24,8 @@ func scanClient(row pgx.Row) (storage.Client, error) {
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &c.RedirectURIs, &c.GrantTypes,
 		&c.ResponseTypes, &c.Scopes, &c.Audience, &c.TokenEndpointAuthMethod, &c.Introspect, &c.CreatedAt,
 		&c.AccessTokenFormat, &c.JWKS, &c.JWKSURI, &c.IDTokenAlg,
-		&c.PostLogoutRedirectURIs, &c.CORSOrigins, &c.PreviousSecretHash, &prevExp, &c.Resource)
+		&c.PostLogoutRedirectURIs, &c.CORSOrigins, &c.PreviousSecretHash, &prevExp, &c.Resource,
+		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.FrontchannelLogoutURI)
 	if prevExp != nil {
 		c.PreviousSecretExpiresAt = *prevExp
 	}
@@ -52,11 +54,12 @@ type execer interface {
 // insertClient writes the row of c (CreatedAt set).
 func insertClient(ctx context.Context, db execer, c *storage.Client) error {
 	_, err := db.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL, NULL, $19)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL, NULL, $19, $20, $21, $22)`,
 		c.ID, c.Name, c.SecretHash, c.Public, texts(c.RedirectURIs), texts(c.GrantTypes),
 		texts(c.ResponseTypes), texts(c.Scopes), texts(c.Audience), c.TokenEndpointAuthMethod,
 		c.Introspect, c.CreatedAt, orDefault(c.AccessTokenFormat, "opaque"), jsonOrNil(c.JWKS), c.JWKSURI,
-		orDefault(c.IDTokenAlg, "RS256"), texts(c.PostLogoutRedirectURIs), texts(c.CORSOrigins), c.Resource)
+		orDefault(c.IDTokenAlg, "RS256"), texts(c.PostLogoutRedirectURIs), texts(c.CORSOrigins), c.Resource,
+		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.FrontchannelLogoutURI)
 	return err
 }
 
@@ -88,10 +91,13 @@ func (db *DB) UpdateClient(ctx context.Context, id string, u storage.ClientUpdat
 		}
 		_, err = tx.Exec(ctx, `UPDATE clients SET name = $2, redirect_uris = $3, post_logout_redirect_uris = $4,
 			scopes = $5, grant_types = $6, response_types = $7, cors_origins = $8, access_token_format = $9,
-			id_token_signed_response_alg = $10, introspect = $11, audience = $12, resource = $13 WHERE id = $1`,
+			id_token_signed_response_alg = $10, introspect = $11, audience = $12, resource = $13,
+			backchannel_logout_uri = $14, backchannel_logout_session_required = $15, frontchannel_logout_uri = $16
+			WHERE id = $1`,
 			id, out.Name, texts(out.RedirectURIs), texts(out.PostLogoutRedirectURIs), texts(out.Scopes),
 			texts(out.GrantTypes), texts(out.ResponseTypes), texts(out.CORSOrigins), out.AccessTokenFormat,
-			out.IDTokenAlg, out.Introspect, texts(out.Audience), out.Resource)
+			out.IDTokenAlg, out.Introspect, texts(out.Audience), out.Resource, out.BackchannelLogoutURI,
+			out.BackchannelLogoutSessionRequired, out.FrontchannelLogoutURI)
 		return err
 	})
 	var invalid *storage.InvalidClientError

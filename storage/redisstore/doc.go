@@ -62,4 +62,11 @@
 //	Ptouch:{N}           hash    grant id -> its latest use, N in 0..15 (usage.go).
 //	                             TTL: UsageTTL (7 days), refreshed by every write; the
 //	                             usage flusher takes and deletes whole shards.
+//	P{bcl}:due           zset    back-channel logout jobs (logoutqueue.go): job id -> due
+//	                             time (Unix ms; a claimed job's lease end). TTL: the job
+//	                             lifetime, refreshed by every enqueue (outlives its jobs).
+//	P{bcl}:j:<id>        hash    one job: p (payload from package logout), a (failed
+//	                             attempts), c (the holding claim). TTL: the job lifetime
+//	                             (its retries at their longest plus an hour, about 2.4 h); deleted
+//	                             when delivered or given up.
 package redisstore
