@@ -162,7 +162,7 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
 	for _, s := range list {
 		out = append(out, s.View(false))
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": out}) // one page: a user has few sessions
 }
 
 // endSessions ends every session of the subject (and the grants born

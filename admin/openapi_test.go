@@ -9,6 +9,7 @@ import (
 
 	"github.com/authd/authd/clients"
 	"github.com/authd/authd/grants"
+	"github.com/authd/authd/sessions"
 )
 
 // jsonNames are the JSON field names of struct type t.
@@ -42,6 +43,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	for schema, typ := range map[string]any{
 		"User": userJSON{}, "UserWrite": userBody{}, "ClientMetadata": clients.Metadata{}, "Grant": grants.View{},
 		"RotateSecretRequest": rotateBody{}, "RotateSecretResponse": rotated{}, "UserList": list[userJSON]{},
+		"Session": sessions.View{},
 	} {
 		var got []string
 		for p := range doc.Components.Schemas[schema].Properties {

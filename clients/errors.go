@@ -48,6 +48,9 @@ var metadataNames = strings.NewReplacer(
 	"--auth-method", "token_endpoint_auth_method",
 	"--jwks-file", "jwks",
 	"--jwks-uri", "jwks_uri",
+	"--backchannel-logout-uri", "backchannel_logout_uri",
+	"--backchannel-logout-session-required", "backchannel_logout_session_required",
+	"--frontchannel-logout-uri", "frontchannel_logout_uri",
 	"--audience", "audiences",
 	"--resource", "resource",
 )

@@ -13,7 +13,7 @@ import (
 // Metadata is a client as RFC 7591 §2 and §3.2.1 (and OpenID Connect
 // Dynamic Client Registration) name its fields, plus authd's own:
 // introspect, allowed_cors_origins, access_token_format, audiences and
-// resource. It is what the
+// resource (and OpenID Connect's logout fields). It is what the
 // registration endpoint and the admin API read and answer.
 type Metadata struct {
 	ClientID         string `json:"client_id,omitempty"`
@@ -39,6 +39,10 @@ type Metadata struct {
 	// for; Resource is the API a resource server's client protects.
 	Audiences []string `json:"audiences,omitempty"`
 	Resource  string   `json:"resource,omitempty"`
+	// OpenID Connect Back-Channel and Front-Channel Logout 1.0.
+	BackchannelLogoutURI             string `json:"backchannel_logout_uri,omitempty"`
+	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required,omitempty"`
+	FrontchannelLogoutURI            string `json:"frontchannel_logout_uri,omitempty"`
 }
 
 // Defaults of fields a registration leaves out (RFC 7591 §2; the scope is
@@ -56,6 +60,8 @@ func ToMetadata(c storage.Client) Metadata {
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, JWKS: json.RawMessage(c.JWKS), JWKSURI: c.JWKSURI,
 		IDTokenSignedResponseAlg: c.IDTokenAlg, Introspect: c.Introspect, AllowedCORSOrigins: c.CORSOrigins,
 		AccessTokenFormat: c.AccessTokenFormat, Audiences: c.Audience, Resource: c.Resource,
+		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
+		FrontchannelLogoutURI: c.FrontchannelLogoutURI,
 	}
 	if !c.CreatedAt.IsZero() {
 		m.ClientIDIssuedAt = c.CreatedAt.Unix()
@@ -89,6 +95,8 @@ func (m Metadata) Client() (storage.Client, error) {
 		PostLogoutRedirectURIs: m.PostLogoutRedirectURIs, JWKSURI: m.JWKSURI, IDTokenAlg: m.IDTokenSignedResponseAlg,
 		Introspect: m.Introspect, CORSOrigins: m.AllowedCORSOrigins, AccessTokenFormat: m.AccessTokenFormat,
 		Audience: m.Audiences, Resource: m.Resource,
+		BackchannelLogoutURI: m.BackchannelLogoutURI, BackchannelLogoutSessionRequired: m.BackchannelLogoutSessionRequired,
+		FrontchannelLogoutURI: m.FrontchannelLogoutURI,
 	}
 	if c.GrantTypes == nil {
 		c.GrantTypes = slices.Clone(DefaultGrantTypes)
@@ -139,6 +147,8 @@ func (m Metadata) Update(current storage.Client) (storage.ClientUpdate, error) {
 		Scopes: orEmpty(c.Scopes), GrantTypes: orEmpty(c.GrantTypes), CORSOrigins: orEmpty(c.CORSOrigins),
 		AccessTokenFormat: &c.AccessTokenFormat, IDTokenAlg: &c.IDTokenAlg, Introspect: &c.Introspect,
 		Audience: orEmpty(c.Audience), Resource: &c.Resource,
+		BackchannelLogoutURI: &c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: &c.BackchannelLogoutSessionRequired,
+		FrontchannelLogoutURI: &c.FrontchannelLogoutURI,
 	}, nil
 }
 

@@ -109,7 +109,9 @@ func TestMetadataRoundTrip(t *testing.T) {
 	in := `{"client_name":"App","redirect_uris":["https://app.example/cb"],"grant_types":["authorization_code","refresh_token"],
 		"response_types":["code"],"scope":"openid offline_access","token_endpoint_auth_method":"client_secret_post",
 		"post_logout_redirect_uris":["https://app.example/bye"],"id_token_signed_response_alg":"ES256",
-		"allowed_cors_origins":["https://app.example"],"access_token_format":"jwt","audiences":["https://api.example/"],"resource":"https://rs.example/","unknown_field":1}`
+		"allowed_cors_origins":["https://app.example"],"access_token_format":"jwt","audiences":["https://api.example/"],"resource":"https://rs.example/",
+		"backchannel_logout_uri":"https://app.example/bcl","backchannel_logout_session_required":true,
+		"frontchannel_logout_uri":"https://app.example/fcl","unknown_field":1}`
 	if err := json.Unmarshal([]byte(in), &m); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +130,9 @@ func TestMetadataRoundTrip(t *testing.T) {
 	back := ToMetadata(c)
 	if back.TokenEndpointAuthMethod != "client_secret_basic" || back.ClientSecretExpiresAt == nil || *back.ClientSecretExpiresAt != 0 ||
 		back.Scope != m.Scope || back.ClientName != "App" || back.AllowedCORSOrigins[0] != "https://app.example" ||
-		strings.Join(back.Audiences, " ") != "https://api.example/" || back.Resource != "https://rs.example/" {
+		strings.Join(back.Audiences, " ") != "https://api.example/" || back.Resource != "https://rs.example/" ||
+		back.BackchannelLogoutURI != "https://app.example/bcl" || !back.BackchannelLogoutSessionRequired ||
+		back.FrontchannelLogoutURI != "https://app.example/fcl" {
 		t.Errorf("metadata %+v", back)
 	}
 	// Defaults: the code grant, client_secret_basic, scope openid.

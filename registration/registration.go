@@ -123,6 +123,9 @@ func (a *API) selfPolicy(m clients.Metadata, cur *storage.Client) error {
 	if m.Resource != "" && m.Resource != cur.Resource {
 		problems = append(problems, "resource (the API a resource server protects) is set by an operator, not at registration")
 	}
+	if m.BackchannelLogoutURI != "" && m.BackchannelLogoutURI != cur.BackchannelLogoutURI {
+		problems = append(problems, "backchannel_logout_uri is set by an operator, not at registration (authd would POST to a URL of the registrant's choice)")
+	}
 	if m.JWKSURI != "" && m.JWKSURI != cur.JWKSURI {
 		problems = append(problems, "jwks_uri is not accepted at registration: register the key set as jwks")
 	}

@@ -91,6 +91,7 @@ func TestAnswers(t *testing.T) {
 	open, fc := newAPI(Open, fakeLimit{ok: true})
 	for _, body := range []string{`{"grant_types":["client_credentials"]}`, `{"grant_types":["client_credentials"],"introspect":true}`,
 		`{"redirect_uris":["https://app.example/cb"],"resource":"https://api.example/"}`,
+		`{"redirect_uris":["https://app.example/cb"],"backchannel_logout_uri":"https://app.example/bcl"}`,
 		`{"redirect_uris":["https://app.example/cb"],"client_name":"` + strings.Repeat("n", maxName+1) + `"}`,
 		`{"token_endpoint_auth_method":"private_key_jwt","grant_types":["authorization_code"],"redirect_uris":["https://a.example/cb"],"jwks_uri":"https://k.example"}`} {
 		if w := serve(open, http.MethodPost, Path, "", body); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "invalid_client_metadata") {

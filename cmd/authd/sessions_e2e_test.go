@@ -89,13 +89,16 @@ func decodeSessions(t *testing.T, r apiResp) []sessionJSON {
 	if r.Status != http.StatusOK {
 		t.Fatalf("sessions: %v", r)
 	}
+	// /api/me/sessions answers {"sessions": …}, the admin API {"items": …}
+	// like its other lists.
 	var body struct {
 		Sessions []sessionJSON `json:"sessions"`
+		Items    []sessionJSON `json:"items"`
 	}
-	if err := json.Unmarshal([]byte(r.Raw), &body); err != nil || body.Sessions == nil {
+	if err := json.Unmarshal([]byte(r.Raw), &body); err != nil || (body.Sessions == nil) == (body.Items == nil) {
 		t.Fatalf("sessions body: %v: %s", err, r.Raw)
 	}
-	return body.Sessions
+	return append(body.Sessions, body.Items...)
 }
 
 // sessionOf is the id of the only session of sub whose grants include the
