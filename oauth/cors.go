@@ -4,10 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/ory/fosite"
 
+	"github.com/authd/authd/internal/httpx"
 	"github.com/authd/authd/storage"
 	"github.com/authd/authd/storage/fositestore"
 )
@@ -16,7 +16,8 @@ import (
 // answer a client's web origins: the origins of its registered http(s)
 // redirect URIs plus its registered CORS origins (`--allowed-cors-origin`).
 // Discovery and JWKS are public documents and answer "*". Introspection,
-// the pages, the admin and account APIs have no CORS at all.
+// the pages, the admin and account APIs have no CORS at all. (The
+// building blocks are internal/httpx's; package registration answers "*".)
 //
 // A preflight carries no body and no credentials, so it cannot name the
 // client: a preflight for any http(s) origin is answered (as Hydra and
@@ -26,47 +27,6 @@ import (
 // the response from the page. Credentials (cookies) are never allowed
 // cross-origin.
 
-const (
-	corsAllowHeaders  = "Authorization, Content-Type"
-	corsExposeHeaders = "WWW-Authenticate"
-	corsMaxAge        = "600" // seconds
-)
-
-// webOrigin is the origin (RFC 6454 serialization: lowercase scheme and
-// host, default port dropped) of an http or https URL; "" for any other.
-func webOrigin(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Opaque != "" {
-		return ""
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return ""
-	}
-	host, port := strings.ToLower(u.Hostname()), u.Port()
-	if host == "" {
-		return ""
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port != "" && !(scheme == "http" && port == "80") && !(scheme == "https" && port == "443") {
-		host += ":" + port
-	}
-	return scheme + "://" + host
-}
-
-// requestOrigin is the request's Origin header as an origin, "" when it is
-// absent, "null" or anything but scheme://host[:port].
-func requestOrigin(r *http.Request) string {
-	v := r.Header.Get("Origin")
-	u, err := url.Parse(v)
-	if err != nil || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return ""
-	}
-	return webOrigin(v)
-}
-
 // clientAllowsOrigin reports whether origin is one of c's web origins.
 func clientAllowsOrigin(c *storage.Client, origin string) bool {
 	if c == nil || origin == "" {
@@ -74,50 +34,12 @@ func clientAllowsOrigin(c *storage.Client, origin string) bool {
 	}
 	for _, list := range [][]string{c.CORSOrigins, c.RedirectURIs} {
 		for _, u := range list {
-			if webOrigin(u) == origin {
+			if httpx.WebOrigin(u) == origin {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-// allowOrigin writes the headers of a CORS response that origin may read.
-func allowOrigin(w http.ResponseWriter, origin string) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
-}
-
-// preflight answers OPTIONS on a CORS-enabled endpoint with methods;
-// anyOrigin ("*") for the public documents. An OPTIONS that is not a
-// preflight from a web origin gets 204 with Allow and no CORS headers.
-func preflight(methods string, anyOrigin bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Add("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
-		h.Set("Allow", methods+", OPTIONS")
-		origin := requestOrigin(r)
-		if origin != "" && r.Header.Get("Access-Control-Request-Method") != "" {
-			if anyOrigin {
-				origin = "*"
-			}
-			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Allow-Methods", methods)
-			h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
-			h.Set("Access-Control-Max-Age", corsMaxAge)
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}
-}
-
-// corsAnyOrigin lets every origin read h's answers (discovery, JWKS).
-func corsAnyOrigin(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Add("Vary", "Origin")
-		allowOrigin(w, "*")
-		h(w, r)
-	}
 }
 
 // corsFormClient lets the web origins of the client the request names
@@ -126,9 +48,9 @@ func corsAnyOrigin(h http.HandlerFunc) http.HandlerFunc {
 func (s *Server) corsFormClient(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Origin")
-		if origin := requestOrigin(r); origin != "" {
+		if origin := httpx.RequestOrigin(r); origin != "" {
 			if c := s.corsClient(r.Context(), requestClientID(r)); c != nil && clientAllowsOrigin(&c.Client, origin) {
-				allowOrigin(w, origin)
+				httpx.AllowOrigin(w, origin)
 			}
 		}
 		h.ServeHTTP(w, r)
@@ -168,7 +90,7 @@ type corsOriginKey struct{}
 func corsTokenClient(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Origin")
-		if origin := requestOrigin(r); origin != "" {
+		if origin := httpx.RequestOrigin(r); origin != "" {
 			r = r.WithContext(context.WithValue(r.Context(), corsOriginKey{}, origin))
 		}
 		h(w, r)
@@ -188,6 +110,6 @@ func (s *Server) allowTokenClientOrigin(w http.ResponseWriter, r *http.Request, 
 		c = s.corsClient(r.Context(), client.GetID())
 	}
 	if c != nil && clientAllowsOrigin(&c.Client, origin) {
-		allowOrigin(w, origin)
+		httpx.AllowOrigin(w, origin)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
+
+	"github.com/authd/authd/internal/httpx"
 )
 
 // ClientLimiter throttles failed client authentications on the endpoints
@@ -20,9 +22,9 @@ type ClientLimiter interface {
 func (s *Server) Mount(r *mux.Router) {
 	r.HandleFunc("/oauth2/introspect", s.instrument("introspect", s.parsed(s.introspectionFormError, s.limited(s.introspect)))).Methods(http.MethodPost)
 	r.HandleFunc("/oauth2/token", s.instrument("token", s.parsed(s.tokenFormError, s.corsFormClient(s.limited(s.token))))).Methods(http.MethodPost)
-	r.HandleFunc("/.well-known/openid-configuration", corsAnyOrigin(s.serveDiscovery)).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/.well-known/oauth-authorization-server", corsAnyOrigin(s.serveDiscovery)).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/.well-known/jwks.json", corsAnyOrigin(s.keys.ServeJWKS)).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/.well-known/openid-configuration", httpx.AnyOrigin(s.serveDiscovery)).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/.well-known/oauth-authorization-server", httpx.AnyOrigin(s.serveDiscovery)).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/.well-known/jwks.json", httpx.AnyOrigin(s.keys.ServeJWKS)).Methods(http.MethodGet, http.MethodHead)
 	// GET goes through the CSRF middleware only so that the sign-in and
 	// consent pages it renders carry a CSRF token (and the browser gets the
 	// CSRF cookie) for the POSTs to /login and /oauth2/auth/decision. GET is
@@ -36,11 +38,11 @@ func (s *Server) Mount(r *mux.Router) {
 	// CORS preflights (cors.go): the endpoints browser apps call. None for
 	// introspection, which never allows a cross-origin call.
 	for _, p := range []string{"/oauth2/token", "/oauth2/revoke"} {
-		r.HandleFunc(p, preflight("POST", false)).Methods(http.MethodOptions)
+		r.HandleFunc(p, httpx.Preflight("POST", false)).Methods(http.MethodOptions)
 	}
-	r.HandleFunc("/userinfo", preflight("GET, POST", false)).Methods(http.MethodOptions)
+	r.HandleFunc("/userinfo", httpx.Preflight("GET, POST", false)).Methods(http.MethodOptions)
 	for _, p := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/.well-known/jwks.json"} {
-		r.HandleFunc(p, preflight("GET, HEAD", true)).Methods(http.MethodOptions)
+		r.HandleFunc(p, httpx.Preflight("GET, HEAD", true)).Methods(http.MethodOptions)
 	}
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)

@@ -83,10 +83,15 @@ func (a *API) Mount(r *mux.Router) {
 	if Endpoint(a.Issuer, a.Mode) == "" {
 		return
 	}
-	r.HandleFunc(Path, a.register).Methods(http.MethodPost)
-	r.HandleFunc(Path+"/{id}", a.managed(a.read)).Methods(http.MethodGet)
-	r.HandleFunc(Path+"/{id}", a.managed(a.update)).Methods(http.MethodPut)
-	r.HandleFunc(Path+"/{id}", a.managed(a.remove)).Methods(http.MethodDelete)
+	// Any web origin may call it (an app running in a browser, such as a
+	// browser-based MCP client, registers itself): it takes no cookies, only
+	// bearer tokens, so "*" lends a page nothing it does not already hold.
+	r.HandleFunc(Path, httpx.AnyOrigin(a.register)).Methods(http.MethodPost)
+	r.HandleFunc(Path, httpx.Preflight("POST", true)).Methods(http.MethodOptions)
+	r.HandleFunc(Path+"/{id}", httpx.AnyOrigin(a.managed(a.read))).Methods(http.MethodGet)
+	r.HandleFunc(Path+"/{id}", httpx.AnyOrigin(a.managed(a.update))).Methods(http.MethodPut)
+	r.HandleFunc(Path+"/{id}", httpx.AnyOrigin(a.managed(a.remove))).Methods(http.MethodDelete)
+	r.HandleFunc(Path+"/{id}", httpx.Preflight("GET, PUT, DELETE", true)).Methods(http.MethodOptions)
 }
 
 // initialTokenOK: the request may register (Open mode, or the initial

@@ -114,3 +114,37 @@ func TestAnswers(t *testing.T) {
 		t.Errorf("managing an unknown client: %d", w.Code)
 	}
 }
+
+// TestCORS: a browser app on any origin may register and manage its
+// registration (no cookies are involved): preflights name the methods,
+// answers carry Access-Control-Allow-Origin "*", never credentials.
+func TestCORS(t *testing.T) {
+	a, _ := newAPI(Open, fakeLimit{ok: true})
+	r := mux.NewRouter()
+	a.Mount(r)
+	do := func(method, path string, hdr map[string]string, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		return w
+	}
+	for path, methods := range map[string]string{Path: "POST", Path + "/some-client": "GET, PUT, DELETE"} {
+		w := do(http.MethodOptions, path, map[string]string{"Origin": "https://mcp.example", "Access-Control-Request-Method": "POST"}, "")
+		if w.Code != http.StatusNoContent || w.Header().Get("Access-Control-Allow-Origin") != "*" ||
+			w.Header().Get("Access-Control-Allow-Methods") != methods || w.Header().Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("preflight %s: %d %v", path, w.Code, w.Header())
+		}
+	}
+	w := do(http.MethodPost, Path, map[string]string{"Origin": "https://mcp.example", "Content-Type": "application/json"}, meta)
+	if w.Code != http.StatusCreated || w.Header().Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("register cross-origin: %d %v", w.Code, w.Header())
+	}
+	w = do(http.MethodGet, Path+"/some-client", map[string]string{"Origin": "https://mcp.example"}, "")
+	if w.Code != http.StatusUnauthorized || w.Header().Get("Access-Control-Allow-Origin") != "*" ||
+		!strings.Contains(w.Header().Get("Access-Control-Expose-Headers"), "WWW-Authenticate") {
+		t.Errorf("read without token cross-origin: %d %v", w.Code, w.Header())
+	}
+}
