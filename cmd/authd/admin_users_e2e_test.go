@@ -256,14 +256,25 @@ func TestAdminUserPasswordChange(t *testing.T) {
 		t.Fatalf("refresh after a profile change: %v", r)
 	}
 	rt, at := r.str("refresh_token"), r.str("access_token")
+	b := e.newBrowser() // a browser signed in before the change
+	e.deviceLoginIn(b, devUAs[0].UA)
+	e.wantSignedIn(b, "browser before the password change")
+	if n := len(decodeSessions(t, a.do(http.MethodGet, "/admin/subjects/"+e.sub+"/sessions", ""))); n == 0 {
+		t.Fatal("no browser session before the password change")
+	}
 	a.want(a.do(http.MethodPut, "/admin/users/"+e.sub, `{"password":"a-brand-new-password"}`), http.StatusOK)
+	// Every browser session ends with it: none may authorize a new grant.
+	e.wantLoginRequired(b, "browser after the password change")
+	if ss := decodeSessions(t, a.do(http.MethodGet, "/admin/subjects/"+e.sub+"/sessions", "")); len(ss) != 0 {
+		t.Errorf("sessions after the password change: %+v", ss)
+	}
 	wantOAuthError(t, e.refresh(rt), http.StatusBadRequest, "invalid_grant")
 	if e.active(at) {
 		t.Error("access token active after the password change")
 	}
 	gs := decodeGrants(t, a.do(http.MethodGet, "/admin/subjects/"+e.sub+"/grants", ""))
-	if len(gs) != 1 || gs[0].RevokeReason != "password_changed" {
-		t.Errorf("grants after the password change: %+v", gs)
+	if len(gs) != 2 || gs[0].RevokeReason != "password_changed" || gs[1].RevokeReason != "password_changed" {
+		t.Errorf("grants after the password change (the CLI's and the browser's): %+v", gs)
 	}
 	if got := e.signInStatus(e2eUser, e2ePassword); got != http.StatusUnauthorized {
 		t.Errorf("old password: %d, want 401", got)
@@ -373,7 +384,8 @@ func TestAdminAPIPostgresDown(t *testing.T) {
 
 // TestUsersCLIDisableDelete: `users update --disabled` and `users delete`
 // take the admin API's path: the user's grants end, a disabled user cannot
-// sign in and `users list` says so, a deleted one is gone.
+// sign in and `users list` says so, a deleted one is gone and its browser
+// sessions with it.
 func TestUsersCLIDisableDelete(t *testing.T) {
 	e := newDevicesE2E(t)
 	tok := e.pkceLogin()
@@ -392,12 +404,16 @@ func TestUsersCLIDisableDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok = e.pkceLogin()
+	b := e.newBrowser() // signed in, ended by the delete
+	e.deviceLoginIn(b, devUAs[0].UA)
+	e.wantSignedIn(b, "browser before users delete")
 	out, err = cli(t, e.srv, "users", "delete", "--username", e2eUser)
 	if err != nil || !strings.Contains(out, e.sub) {
 		t.Fatalf("users delete: %v %s", err, out)
 	}
 	wantOAuthError(t, e.refresh(tok.RefreshToken), http.StatusBadRequest, "invalid_grant")
 	wantOAuthError(t, e.admin().do(http.MethodGet, "/admin/users/"+e.sub, ""), http.StatusNotFound, "not_found")
+	e.wantLoginRequired(b, "browser after users delete") // the CLI ends browser sessions too
 	if _, err := cli(t, e.srv, "users", "delete", "--subject", e.sub); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("delete twice: %v", err)
 	}
