@@ -245,6 +245,18 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, ar fosite.Author
 		c.authTime = user.AuthTime
 		c.otherUser = (hintSub != "" && hintSub != user.Subject) || (wantSub != "" && wantSub != user.Subject)
 	}
+	if c.carried && c.signedIn && c.reauthenticate() {
+		// Only the carried time lets this browser's sign-in count for a
+		// request that asks for a new one: it counts once, so replaying the
+		// URL later asks for a sign-in again.
+		if c.carried, err = s.carriedOnce(ctx, r.Form.Get(carryParam)); err != nil {
+			s.authorizeError(w, r, ar, err)
+			return nil, time.Time{}, false
+		}
+		if !c.carried {
+			c.requestedAt = time.Now().UTC().Truncate(time.Second)
+		}
+	}
 	switch signInStep(c) {
 	case stepLoginRequired:
 		s.provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired)
@@ -315,6 +327,15 @@ func (s *Server) carriedURL(path string, form url.Values, requestedAt time.Time)
 		return u // not carried: the request's time is then that of its return
 	}
 	return u + "&" + carryParam + "=" + base64.RawURLEncoding.EncodeToString(sealed)
+}
+
+// carriedOnce marks the carried value used: false when it already was
+// (always true without a OnceMarker).
+func (s *Server) carriedOnce(ctx context.Context, carried string) (bool, error) {
+	if s.once == nil {
+		return true, nil
+	}
+	return s.once.MarkOnce(ctx, carryParam+":"+carried, carryTTL)
 }
 
 // requestTime is when the request in form first arrived: the carried time

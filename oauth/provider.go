@@ -74,6 +74,7 @@ type Server struct {
 	keys      Keys
 	pages     *web.Pages
 	consents  Consents
+	once      OnceMarker
 	users     Users
 	health    []HealthCheck
 	log       *slog.Logger
@@ -121,6 +122,15 @@ type Deps struct {
 	Limiter ClientLimiter
 	// UserCodeGuesses counts wrong user codes on the device page.
 	UserCodeGuesses web.FailureCounter
+	// Once makes a carried authorization request single-use (optional:
+	// nil, a carried request may be replayed within its lifetime).
+	Once OnceMarker
+}
+
+// OnceMarker records one-time ids (redisstore.Store.MarkOnce): MarkOnce
+// returns false when id was already marked within ttl.
+type OnceMarker interface {
+	MarkOnce(ctx context.Context, id string, ttl time.Duration) (bool, error)
 }
 
 // Scopes authd knows and shows on the consent page.
@@ -199,7 +209,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	)
 	s := &Server{
 		cfg: cfg, provider: &authorizeResponses{OAuth2Provider: provider, issuer: cfg.Issuer, pages: d.Pages}, store: d.Store, clients: d.Clients, keys: d.Keys,
-		pages: d.Pages, consents: d.Consents, users: d.Users, health: d.Health, log: d.Logger,
+		pages: d.Pages, consents: d.Consents, once: d.Once, users: d.Users, health: d.Health, log: d.Logger,
 		usage: d.Usage, strategy: strategy, limiter: d.Limiter, guesses: d.UserCodeGuesses,
 		devices: deviceStore{d.DeviceStates},
 	}

@@ -201,7 +201,7 @@ func (a *App) build(ctx context.Context) error {
 	}, oauth.Deps{
 		Store: a.Store, Clients: a.Clients, Keys: a.Keys, Pages: a.Pages, Consents: a.DB, Users: a.DB,
 		Logger: a.Log, Metrics: reg, Usage: a.Grants,
-		DeviceStates: a.Redis, Limiter: limiter, UserCodeGuesses: ratelimit.NewCounter(a.RDB, c.RedisPrefix),
+		DeviceStates: a.Redis, Once: a.Redis, Limiter: limiter, UserCodeGuesses: ratelimit.NewCounter(a.RDB, c.RedisPrefix),
 		Health: []oauth.HealthCheck{{Name: "redis", Check: a.Redis.Ping}, {Name: "postgres", Check: a.DB.Ping}},
 	})
 	if err != nil {

@@ -208,6 +208,27 @@ func TestOIDCPromptLogin(t *testing.T) {
 	}
 }
 
+// TestOIDCPromptLoginCarriedOnce: the URL the sign-in form returns to
+// carries the request's arrival time, which lets the new sign-in satisfy
+// prompt=login once; replayed later by the same browser (already signed
+// in, no new sign-in), it asks for a sign-in again instead of issuing a
+// code.
+func TestOIDCPromptLoginCarriedOnce(t *testing.T) {
+	e := newE2E(t)
+	b, _, _ := e.signedIn()
+	time.Sleep(1100 * time.Millisecond)
+	run, p := e.startAuth(b, url.Values{"prompt": {"login"}})
+	if !isSignIn(t, p) {
+		t.Fatalf("prompt=login: want the sign-in form, got %d %.500s", p.Status, p.Body)
+	}
+	next := b.login(p) // the carried URL
+	run.idToken(run.finish(b.get(next.String())))
+	time.Sleep(1100 * time.Millisecond)
+	if replay := b.get(next.String()); !isSignIn(t, replay) {
+		t.Fatalf("replayed carried URL: want the sign-in form, got %d %.300s", replay.Status, replay.Body)
+	}
+}
+
 // TestOIDCPromptNoneNotLoggedIn (oidcc-prompt-none-not-logged-in).
 func TestOIDCPromptNoneNotLoggedIn(t *testing.T) {
 	e := newE2E(t)

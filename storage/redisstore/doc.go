@@ -54,6 +54,8 @@
 //	Pjti:<sha256 of client id and jti>
 //	                     string  "1": a client assertion id already used by that client (RFC 7523).
 //	                             TTL: until the assertion expires (at least 1 s).
+//	Ponce:<sha256 of id> string  "1": a one-time value already used (a carried authorization
+//	                             request, MarkOnce). TTL: the value's lifetime (10 min).
 //	Prl:<key>            string  a failure counter (throttling guesses). TTL: its
 //	                             window, from the first failure.
 //	Prl:{reg:<hash of source address>}:n

@@ -512,6 +512,15 @@ func (s *Store) jtiKey(clientID, jti string) string {
 	return s.prefix + "jti:" + base64.RawURLEncoding.EncodeToString(h[:])
 }
 
+// MarkOnce records the one-time id for ttl (at least 1 s). It returns
+// false when id was already recorded: the second use of a one-time value
+// (a carried authorization request). Only a hash of id is stored.
+func (s *Store) MarkOnce(ctx context.Context, id string, ttl time.Duration) (bool, error) {
+	h := sha256.Sum256([]byte(id))
+	ok, err := s.rdb.SetNX(ctx, s.prefix+"once:"+base64.RawURLEncoding.EncodeToString(h[:]), "1", max(ttl, time.Second)).Result()
+	return ok, wrap("mark once", err)
+}
+
 // JTISeen reports whether client clientID already used an assertion id.
 func (s *Store) JTISeen(ctx context.Context, clientID, jti string) (bool, error) {
 	n, err := s.rdb.Exists(ctx, s.jtiKey(clientID, jti)).Result()
