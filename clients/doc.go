@@ -3,7 +3,7 @@
 // (package registration) and the admin API: creating a client (generated id
 // and secret, the secret hashed), updating it (never touching its grants),
 // deleting it (ending every token it holds), rotating its secret, and the
-// one registration policy all of them enforce (storage.Client.Validate,
-// with the errors of RFC 7591 §3.2.2). It also maps RFC 7591 client
-// metadata to storage.Client and back (Metadata).
+// one registration policy all of them enforce (Check, over
+// storage.Client.Validate, with the errors of RFC 7591 §3.2.2). It also
+// maps RFC 7591 client metadata to storage.Client and back (Metadata).
 package clients

@@ -9,7 +9,9 @@
 // first token of a code or device exchange). Everything that ends one calls
 // Manager: the protocol (RFC 7009 revocation, authorization code replay,
 // refresh token reuse, through fositestore's Revoker), the account area and
-// the devices page, the admin API, the CLI and the janitor.
+// the devices page, the admin API, the CLI, the janitor, the sessions home
+// (a session's end revokes its online grants) and the user and client
+// lifecycles (packages users and clients).
 //
 // Manager takes the small interfaces declared here (Families, Pending,
 // Records, Sweeper, ClientNames); *redisstore.Store and *postgres.DB

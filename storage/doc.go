@@ -1,8 +1,8 @@
 // Package storage owns authd's records (clients, users, grants, signing keys,
-// consents, grant usage), the sentinel errors every store returns
-// (ErrNotFound, ErrConflict, ErrRevoked, ErrStale, ErrUnavailable), and how
-// secrets are kept at rest (password and client-secret hashing). It imports
-// no driver.
+// consents, grant usage, browser sessions, back-channel logout jobs), the
+// sentinel errors every store returns (ErrNotFound, ErrConflict,
+// ErrRevoked, ErrStale, ErrUnavailable), and how secrets are kept at rest
+// (password and client-secret hashing). It imports no driver.
 //
 // Its sub-packages keep the records: postgres the durable ones, redisstore
 // the short-lived token and session state, fositestore adapts both to

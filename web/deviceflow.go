@@ -11,8 +11,8 @@ import (
 
 	"github.com/authd/authd/internal/httpx"
 	"github.com/authd/authd/ratelimit"
-	"github.com/authd/authd/storage"
 	"github.com/authd/authd/sessions"
+	"github.com/authd/authd/storage"
 )
 
 // The device verification page (RFC 8628 §3.3): a signed-in person enters

@@ -63,10 +63,9 @@ type App struct {
 	// (AUTHD_CLIENT_ID_METADATA_DOCUMENTS; nil when off).
 	ClientDocs *clientdoc.Resolver
 
-	// Users is the user service the admin API shares with `authd users`.
-	// Its Sessions (browser sessions a password change, disabling or
-	// deletion ends) is not wired yet: no store indexes login sessions by
-	// subject.
+	// Users is the user service the admin API shares with `authd users`;
+	// a password change, disabling or deletion ends the user's browser
+	// sessions through Sessions.
 	Users *users.Service
 	// adminRoutes is the router /admin/* is mounted on (the public one
 	// without AUTHD_ADMIN_ADDR): TestOpenAPICoversRoutes walks it.

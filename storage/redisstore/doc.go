@@ -58,6 +58,13 @@
 //	                             request, MarkOnce). TTL: the value's lifetime (10 min).
 //	Prl:<key>            string  a failure counter (throttling guesses). TTL: its
 //	                             window, from the first failure.
+//	Prl:{<kind>:<hash>}:h|b|l|g|n
+//	                     hash (h), strings  the failed-authentication limiter's state of one
+//	                             hashed identity (package ratelimit, store.go: failures and
+//	                             attempts in flight, block, block level, recent success,
+//	                             an account's failures) and the device authorization rate
+//	                             (kind da, :n). TTL: the window, twice the block plus the
+//	                             window (:l), MaxWindow (:n), 7 days (:g).
 //	Prl:{reg:<hash of source address>}:n
 //	                     string  dynamic client registrations from one source address
 //	                             (ratelimit.Window). TTL: the hour's window, from the first.
