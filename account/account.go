@@ -116,7 +116,12 @@ func (a *API) removeApp(w http.ResponseWriter, r *http.Request, c caller) {
 }
 
 func (a *API) revokeOthers(w http.ResponseWriter, r *http.Request, c caller) {
-	ids, err := a.Grants.RevokeAll(r.Context(), c.subject, storage.RevokedLogoutAll, c.grant)
+	// Other browsers first: a session left alive could authorize anew.
+	err := a.endOtherSessions(r, c)
+	var ids []string
+	if err == nil {
+		ids, err = a.Grants.RevokeAll(r.Context(), c.subject, storage.RevokedLogoutAll, c.grant)
+	}
 	httpx.WriteRevoked(w, r, a.Logger, "account api", ids, err)
 }
 

@@ -16,6 +16,7 @@ import (
 type Sessions interface {
 	List(ctx context.Context, subject string) ([]sessions.Session, error)
 	EndFor(ctx context.Context, subject, sid, reason string) error
+	EndAll(ctx context.Context, subject, reason string, keep ...string) (int, error)
 	// CurrentID is the session the request's cookie maps to ("": none).
 	CurrentID(r *http.Request) string
 }
@@ -38,10 +39,36 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request, c caller) {
 	cookie := a.Sessions.CurrentID(r)
 	out := make([]sessions.View, 0, len(list))
 	for _, s := range list {
-		current := s.ID == cookie || slices.ContainsFunc(s.Grants, func(g storage.SessionGrant) bool { return g.Grant == c.grant })
-		out = append(out, s.View(current))
+		out = append(out, s.View(isCurrent(s, cookie, c)))
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"sessions": out})
+}
+
+// isCurrent: s is the session the request comes from, its cookie's or the
+// one the bearer token's grant was authorized in.
+func isCurrent(s sessions.Session, cookie string, c caller) bool {
+	return s.ID == cookie || slices.ContainsFunc(s.Grants, func(g storage.SessionGrant) bool { return g.Grant == c.grant })
+}
+
+// endOtherSessions ends every session of the caller but the current ones
+// (as the devices page's "Sign out all other devices" does).
+func (a *API) endOtherSessions(r *http.Request, c caller) error {
+	if a.Sessions == nil {
+		return nil
+	}
+	list, err := a.Sessions.List(r.Context(), c.subject)
+	if err != nil {
+		return err
+	}
+	cookie := a.Sessions.CurrentID(r)
+	var keep []string
+	for _, s := range list {
+		if isCurrent(s, cookie, c) {
+			keep = append(keep, s.ID)
+		}
+	}
+	_, err = a.Sessions.EndAll(r.Context(), c.subject, storage.RevokedLogoutAll, keep...)
+	return err
 }
 
 // endSession ends one of the caller's sessions (404 for another's).

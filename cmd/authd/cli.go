@@ -35,23 +35,30 @@ const usage = `usage: authd <command>
   clients create --id ID [--secret S | --public] [--redirect-uri URI]... --grant-types list
                  [--scopes "a b"] [--name NAME] [--introspect] [--access-token-format opaque|jwt]
                  [--auth-method private_key_jwt (--jwks-file F | --jwks-uri URL)]
+                 [--id-token-alg RS256|ES256]
                  [--post-logout-redirect-uri URI]... [--allowed-cors-origin ORIGIN]...
                  [--audience URI]... [--resource URI]
+                 [--backchannel-logout-uri URI] [--backchannel-logout-session-required]
+                 [--frontchannel-logout-uri URI]
   clients update --id ID [--json] [the settings of create: --redirect-uri, --post-logout-redirect-uri,
                  --allowed-cors-origin, --grant-types, --scopes, --name, --introspect[=false],
-                 --access-token-format, --id-token-alg, --audience, --resource; a list flag replaces
-                 the list, "" clears it]
+                 --access-token-format, --id-token-alg, --audience, --resource,
+                 --backchannel-logout-uri, --backchannel-logout-session-required[=false],
+                 --frontchannel-logout-uri; a list flag replaces the list, "" clears it]
   clients rotate-secret --id ID [--overlap 24h]
   clients list [--json] | clients delete --id ID
   users create --username U --password P [--email E] [--email-verified] [--name "Full Name"]
                [--given-name G] [--family-name F]
   users update --username U [--password P] [--disabled[=false]] [the profile flags of create; flags
-               not given stay; a new password or --disabled ends the user's grants]
-  users delete --username U | --subject SUB   (revokes the user's grants, forgets its consents)
+               not given stay; a new password or --disabled ends the user's grants and
+               browser sessions]
+  users delete --username U | --subject SUB   (ends the user's grants and browser sessions,
+                                               forgets its consents)
   users list [--json]
   keys list [--json] | keys rotate [--alg RS256|ES256]
   grants list --subject SUB [--active]
-  grants revoke --id ID | grants revoke --subject SUB
+  grants revoke --id ID | grants revoke --subject SUB   (--subject also ends the user's browser
+                                                        sessions)
   janitor                       flush refresh metadata; expire ended grants; delete those ended
                                 more than AUTHD_GRANT_RETENTION (720h) ago
 

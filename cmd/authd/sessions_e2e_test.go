@@ -286,6 +286,23 @@ func TestSessionsEndOneBrowser(t *testing.T) {
 			t.Errorf("sessions left: %+v %v, want only A's", ss, err)
 		}
 	})
+	t.Run("api revoke-others", func(t *testing.T) {
+		// POST /api/me/grants/revoke-others ends the other browsers too,
+		// as the page's "Sign out all other devices" does: a session left
+		// alive could authorize a new grant silently.
+		e := newDevicesE2E(t)
+		s := e.twoBrowsers(t)
+		if r := e.bearerCall(http.MethodPost, "/api/me/grants/revoke-others", s.tokA.AccessToken); r.Status != http.StatusOK {
+			t.Fatalf("revoke-others: %v", r)
+		}
+		e.wantLoginRequired(s.b, "B")
+		if !s.a.signedIn() || !e.active(s.tokA.AccessToken) {
+			t.Error("the caller's browser or grant ended")
+		}
+		if ss, err := e.srv.App.Sessions.List(e.ctx, e.sub); err != nil || len(ss) != 1 || ss[0].ID != s.sidA {
+			t.Errorf("sessions left: %+v %v, want only A's", ss, err)
+		}
+	})
 	t.Run("cli revokes grants", func(t *testing.T) {
 		e := newDevicesE2E(t)
 		s := e.twoBrowsers(t)
