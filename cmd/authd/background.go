@@ -24,7 +24,18 @@ import (
 //     Redis when sessions end (package logout), retrying with backoff;
 //   - the janitor marks grants whose token family is gone from Redis as
 //     expired and deletes grants ended more than GrantRetention ago, every
-//     JanitorInterval, in bounded batches.
+//     JanitorInterval, in bounded batches;
+//   - the session sweep ends browser sessions whose idle timeout or
+//     absolute end passed (package sessions: their grants without
+//     offline_access are revoked, their clients get logout tokens), every
+//     defaultSessionSweep, on one replica at a time (a Postgres advisory
+//     lock; the sweep is safe without it, the lock saves duplicate reads).
+
+// defaultSessionSweep is how often the session sweep runs.
+const defaultSessionSweep = 30 * time.Second
+
+// sessionSweepLock is the advisory lock of the session sweep.
+const sessionSweepLock int64 = 0x7365737377 // "sessw"
 
 // jobs runs the background loops of one App.
 type jobs struct {
@@ -74,7 +85,24 @@ func startJobs(ctx context.Context, a *App) *jobs {
 		}
 		return err
 	})
+	sweep := c.sessionSweepInterval
+	if sweep <= 0 {
+		sweep = defaultSessionSweep
+	}
+	every("session sweep", sweep, func(ctx context.Context) error { return sweepSessions(ctx, a) })
 	return j
+}
+
+// sweepSessions runs one session sweep unless another replica is.
+func sweepSessions(ctx context.Context, a *App) error {
+	_, err := a.DB.WithAdvisoryLock(ctx, sessionSweepLock, func() error {
+		n, err := a.Sessions.Sweep(ctx)
+		if n > 0 {
+			a.Log.Info("session sweep", "expired", n)
+		}
+		return err
+	})
+	return err
 }
 
 // stop waits for the loops to end (their context is cancelled by the
