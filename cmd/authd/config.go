@@ -80,7 +80,8 @@ type Config struct {
 	// setting: tests shorten it; zero is the package's default).
 	backchannelBackoff logout.Backoff
 	// sessionSweepInterval: how often serve ends expired browser sessions
-	// (not a setting: tests shorten it; zero is defaultSessionSweep).
+	// (not a setting: tests shorten it; zero is defaultSessionSweep,
+	// negative never).
 	sessionSweepInterval time.Duration
 	// SessionTTL: AUTHD_SESSION_TTL, the absolute lifetime of a sign-in.
 	SessionTTL time.Duration

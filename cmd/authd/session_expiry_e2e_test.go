@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +116,32 @@ func wantExpiredGrants(t *testing.T, e *e2e, n int) {
 	}
 	if got != n {
 		t.Errorf("%d grants revoked as expired, want %d", got, n)
+	}
+}
+
+// TestJanitorSweepsSessions: `authd janitor` ends expired sessions too
+// (serve's sweep off here): the idled-out session's grant is revoked and
+// its client told, through the serving replica's back-channel worker.
+func TestJanitorSweepsSessions(t *testing.T) {
+	const idle = time.Second
+	e := newE2E(t, func(c *Config) {
+		c.SessionIdleTimeout, c.SessionTTL, c.sessionSweepInterval = idle, time.Minute, -1
+	})
+	rp := newTestRP(t, e.srv.URL, "rp-janitor")
+	registerRP(t, e.srv, rp, "ES256")
+	b := e.newBrowser()
+	_, claims := e.loginThrough(b, rp.client, "openid")
+	time.Sleep(idle + 300*time.Millisecond)
+	if len(rp.got()) != 0 {
+		t.Fatal("a logout token before any sweep")
+	}
+	out, err := cli(t, e.srv, "janitor")
+	if err != nil || !strings.Contains(out, "expired sessions ended: 1") {
+		t.Fatalf("authd janitor: %v %s", err, out)
+	}
+	wantLogoutToken(t, rp, claims)
+	wantExpiredGrants(t, e, 1)
+	if out, err := cli(t, e.srv, "janitor"); err != nil || !strings.Contains(out, "expired sessions ended: 0") {
+		t.Fatalf("authd janitor again: %v %s", err, out)
 	}
 }
