@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -201,6 +202,20 @@ func testSweepStore(t *testing.T, rdb redis.UniversalClient, s *redisstore.Store
 	if err := rdb.ZScore(ctx, ghost, "ghost").Err(); !errors.Is(err, redis.Nil) {
 		t.Errorf("the ghost's due entry stayed: %v", err)
 	}
+	// A shard with more than perShard due: that many, and "more".
+	ids := []string{"ghost"}
+	for i := 0; len(ids) < 2; i++ {
+		if id := fmt.Sprintf("g%d", i); s.DueKey(id) == ghost {
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range ids {
+		rdb.ZAdd(ctx, ghost, redis.Z{Score: float64(now.Add(-time.Hour).UnixMilli()), Member: id})
+	}
+	if due, more, err := s.DueSessions(ctx, now, 1); err != nil || !more || len(due) != 1 {
+		t.Errorf("due by one: %v %v %v, want one and more", due, more, err)
+	}
+	rdb.ZRem(ctx, ghost, ids[0], ids[1])
 }
 
 // waitUntil sleeps until t0 (tolerating a loaded machine: callers only
