@@ -8,7 +8,7 @@ import (
 
 // SessionEnded queues the back-channel deliveries of a session that ended
 // (however it ended: logout, the devices page, the APIs, an admin, sign
-// out everywhere). It returns at once; a queue that cannot be written is
+// out everywhere, expiry found by the session sweep). It returns at once; a queue that cannot be written is
 // logged (those deliveries are lost).
 func (b *BackChannel) SessionEnded(ctx context.Context, e sessions.Ended) {
 	if err := b.Enqueue(ctx, e.Session.ID, e.Session.Subject, e.Clients); err != nil {

@@ -6,5 +6,6 @@
 // grants born from it that were not granted offline_access (Back-Channel
 // Logout 1.0 §2.7), after which every Listener hears of it. Sessions live in
 // Redis (storage/redisstore) with an idle timeout and an absolute lifetime,
-// indexed per user.
+// indexed per user and in a due index by expiry, from which Sweep ends the
+// sessions that expired as End ends any other (reason "expired").
 package sessions

@@ -41,7 +41,7 @@ type Ended struct {
 }
 
 // Listener learns of every session that ends (by logout, the devices page,
-// the API, an admin or sign out everywhere). It must not block: enqueue and
+// the API, an admin, sign out everywhere or expiry, found by Sweep). It must not block: enqueue and
 // return.
 type Listener interface {
 	SessionEnded(ctx context.Context, e Ended)
@@ -66,6 +66,12 @@ type Store interface {
 	// an error, a session with an ID is deleted though some keys may
 	// remain until they expire.
 	DeleteSession(ctx context.Context, sid string, now time.Time) (storage.BrowserSession, error)
+	// DueSessions returns up to perShard ids of sessions due to expire by
+	// now from each shard of the due index, and whether there are more.
+	DueSessions(ctx context.Context, now time.Time, perShard int) (sids []string, more bool, err error)
+	// DeleteExpiredSession is DeleteSession for a session expired by now;
+	// storage.ErrNotFound when it is gone or not expired.
+	DeleteExpiredSession(ctx context.Context, sid string, now time.Time) (storage.BrowserSession, error)
 }
 
 // Grants ends grants (grants.Manager).
@@ -290,6 +296,11 @@ func (m *Manager) List(ctx context.Context, subject string) ([]Session, error) {
 // when there is no such session.
 func (m *Manager) End(ctx context.Context, sid, reason string) error {
 	b, err := m.store.DeleteSession(ctx, sid, m.now())
+	return m.ended(ctx, b, err, reason)
+}
+
+// ended ends what session b (just deleted, with err) started.
+func (m *Manager) ended(ctx context.Context, b storage.BrowserSession, err error, reason string) error {
 	if b.ID == "" {
 		return err
 	}
@@ -303,13 +314,54 @@ func (m *Manager) End(ctx context.Context, sid, reason string) error {
 			continue
 		}
 		if err := m.grants.Revoke(ctx, g.Grant, reason); err != nil {
-			errs = append(errs, fmt.Errorf("session %s: %w", sid, err))
+			errs = append(errs, fmt.Errorf("session %s: %w", b.ID, err))
 		}
 	}
 	for _, l := range m.Listeners {
 		l.SessionEnded(ctx, e)
 	}
 	return errors.Join(errs...)
+}
+
+// SweepBatch is how many due sessions a sweep takes from each shard of the
+// due index per round.
+const SweepBatch = 64
+
+// sweepRounds bounds the rounds of one Sweep.
+const sweepRounds = 8
+
+// Sweep ends, for reason storage.RevokedExpired, the sessions whose
+// expiry (idle timeout or absolute end) has passed, as End does: their
+// grants without offline_access are revoked and the listeners hear of
+// them. It returns how many it ended. Each round is one Redis read of the
+// due index plus End's cost per due session; a session used again since is
+// left alone.
+func (m *Manager) Sweep(ctx context.Context) (int, error) {
+	n := 0
+	var errs []error
+	for range sweepRounds {
+		now := m.now()
+		sids, more, err := m.store.DueSessions(ctx, now, SweepBatch)
+		if err != nil {
+			return n, errors.Join(append(errs, err)...)
+		}
+		for _, sid := range sids {
+			b, err := m.store.DeleteExpiredSession(ctx, sid, now)
+			switch err := m.ended(ctx, b, err, storage.RevokedExpired); {
+			case b.ID != "":
+				n++
+				if err != nil {
+					errs = append(errs, err)
+				}
+			case err != nil && !errors.Is(err, storage.ErrNotFound):
+				errs = append(errs, err)
+			}
+		}
+		if !more || ctx.Err() != nil {
+			break
+		}
+	}
+	return n, errors.Join(errs...)
 }
 
 // EndFor ends session sid when it is subject's (storage.ErrNotFound

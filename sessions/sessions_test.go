@@ -77,3 +77,61 @@ func TestExpiry(t *testing.T) {
 		t.Errorf("no idle timeout: %v", got)
 	}
 }
+
+// fakeDueStore serves Sweep: due lists ids per round, expired the sessions
+// the sweep's delete takes (others are live or gone).
+type fakeDueStore struct {
+	Store
+	rounds  [][]string
+	expired map[string]storage.BrowserSession
+	reads   int
+}
+
+func (f *fakeDueStore) DueSessions(context.Context, time.Time, int) ([]string, bool, error) {
+	f.reads++
+	if f.reads > len(f.rounds) {
+		return nil, false, nil
+	}
+	return f.rounds[f.reads-1], true, nil
+}
+
+func (f *fakeDueStore) DeleteExpiredSession(_ context.Context, sid string, _ time.Time) (storage.BrowserSession, error) {
+	b, ok := f.expired[sid]
+	if !ok {
+		return storage.BrowserSession{}, storage.ErrNotFound
+	}
+	delete(f.expired, sid)
+	return b, nil
+}
+
+// TestSweep: a sweep ends what its store's delete takes (reason expired,
+// online grants revoked, listeners told), skips the rest, reads again
+// while the due index has more, and stops after sweepRounds.
+func TestSweep(t *testing.T) {
+	st := &fakeDueStore{
+		rounds: [][]string{{"s1", "live"}, {"s2"}},
+		expired: map[string]storage.BrowserSession{
+			"s1": {ID: "s1", Subject: "u", Grants: []storage.SessionGrant{{Grant: "g1", Client: "a"}, {Grant: "g2", Client: "a", Offline: true}}},
+			"s2": {ID: "s2", Subject: "u"},
+		},
+	}
+	g, l := &fakeGrants{}, &fakeListener{}
+	m := New(Config{Store: st, Grants: g, Listeners: []Listener{l}})
+	n, err := m.Sweep(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("sweep: %d %v, want 2", n, err)
+	}
+	if !slices.Equal(g.revoked, []string{"g1:expired"}) {
+		t.Errorf("revoked %v", g.revoked)
+	}
+	if len(l.got) != 2 || l.got[0].Reason != storage.RevokedExpired || !slices.Equal(l.got[0].Clients, []string{"a"}) || l.got[1].Session.ID != "s2" {
+		t.Errorf("listener got %+v", l.got)
+	}
+	if st.reads != 3 {
+		t.Errorf("%d reads of the due index, want 3 (two with more, one empty)", st.reads)
+	}
+	busy := &fakeDueStore{rounds: make([][]string, 100)}
+	if _, err := New(Config{Store: busy}).Sweep(context.Background()); err != nil || busy.reads != sweepRounds {
+		t.Errorf("a due index that always has more: %d reads (%v), want %d", busy.reads, err, sweepRounds)
+	}
+}

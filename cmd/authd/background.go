@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authd/authd/grants"
+	"github.com/authd/authd/sessions"
 	"github.com/authd/authd/storage/postgres"
 )
 
@@ -24,7 +25,18 @@ import (
 //     Redis when sessions end (package logout), retrying with backoff;
 //   - the janitor marks grants whose token family is gone from Redis as
 //     expired and deletes grants ended more than GrantRetention ago, every
-//     JanitorInterval, in bounded batches.
+//     JanitorInterval, in bounded batches;
+//   - the session sweep ends browser sessions whose idle timeout or
+//     absolute end passed (package sessions: their grants without
+//     offline_access are revoked, their clients get logout tokens), every
+//     defaultSessionSweep, on one replica at a time (a Postgres advisory
+//     lock; the sweep is safe without it, the lock saves duplicate reads).
+
+// defaultSessionSweep is how often the session sweep runs.
+const defaultSessionSweep = 30 * time.Second
+
+// sessionSweepLock is the advisory lock of the session sweep.
+const sessionSweepLock int64 = 0x7365737377 // "sessw"
 
 // jobs runs the background loops of one App.
 type jobs struct {
@@ -74,7 +86,29 @@ func startJobs(ctx context.Context, a *App) *jobs {
 		}
 		return err
 	})
+	sweep := c.sessionSweepInterval // < 0: off (tests of authd janitor)
+	if sweep == 0 {
+		sweep = defaultSessionSweep
+	}
+	every("session sweep", sweep, func(ctx context.Context) error {
+		n, err := sweepSessions(ctx, a.DB, a.Sessions)
+		if n > 0 {
+			a.Log.Info("session sweep", "expired", n)
+		}
+		return err
+	})
 	return j
+}
+
+// sweepSessions runs one session sweep unless another replica (or
+// command) is, and returns how many sessions it ended.
+func sweepSessions(ctx context.Context, db *postgres.DB, ss *sessions.Manager) (int, error) {
+	n := 0
+	_, err := db.WithAdvisoryLock(ctx, sessionSweepLock, func() (err error) {
+		n, err = ss.Sweep(ctx)
+		return err
+	})
+	return n, err
 }
 
 // stop waits for the loops to end (their context is cancelled by the
@@ -95,12 +129,13 @@ func (j *jobs) stop() {
 // the janitor command).
 func (a *App) FlushUsage(ctx context.Context) (int, error) { return a.Grants.FlushUsage(ctx) }
 
-// janitorCmd runs `authd janitor`: flush pending usage, then one pass.
+// janitorCmd runs `authd janitor`: flush pending usage, one janitor pass,
+// then one session sweep.
 func janitorCmd(ctx context.Context, c Config, db *postgres.DB, rdb redis.UniversalClient, args []string, out io.Writer) error {
 	if len(args) > 0 {
 		return usageError{"janitor: no arguments expected"}
 	}
-	_, _, _, m, err := newGrantStores(c, db, rdb, nil, nil)
+	rs, clients, _, m, err := newGrantStores(c, db, rdb, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -110,5 +145,10 @@ func janitorCmd(ctx context.Context, c Config, db *postgres.DB, rdb redis.Univer
 	}
 	st, err := m.Sweep(ctx, grants.JanitorOptions{Retention: c.GrantRetention})
 	fmt.Fprintf(out, "usage flushed: %d; grants marked expired: %d; deleted: %d\n", n, st.Expired, st.Deleted)
+	if err != nil {
+		return err
+	}
+	ended, err := sweepSessions(ctx, db, withLogoutTokens(newSessions(c, rs, m, nil), c, rs, clients))
+	fmt.Fprintf(out, "expired sessions ended: %d\n", ended)
 	return err
 }

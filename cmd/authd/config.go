@@ -79,6 +79,10 @@ type Config struct {
 	// backchannelBackoff: the back-channel logout retry schedule (not a
 	// setting: tests shorten it; zero is the package's default).
 	backchannelBackoff logout.Backoff
+	// sessionSweepInterval: how often serve ends expired browser sessions
+	// (not a setting: tests shorten it; zero is defaultSessionSweep,
+	// negative never).
+	sessionSweepInterval time.Duration
 	// SessionTTL: AUTHD_SESSION_TTL, the absolute lifetime of a sign-in.
 	SessionTTL time.Duration
 	// SessionIdleTimeout: AUTHD_SESSION_IDLE_TIMEOUT, a sign-in unused this

@@ -937,7 +937,7 @@ func TestE2ERedisState(t *testing.T) {
 		}
 		for _, k := range keys {
 			rest := strings.TrimPrefix(k, cfg.RedisPrefix)
-			if !strings.HasPrefix(rest, "{"+grant+"}") && !strings.HasPrefix(rest, "bs:") && !strings.HasPrefix(rest, "bc:") && !strings.HasPrefix(rest, "bu:") {
+			if !strings.HasPrefix(rest, "{"+grant+"}") && !strings.HasPrefix(rest, "bs:") && !strings.HasPrefix(rest, "bc:") && !strings.HasPrefix(rest, "bu:") && !strings.HasPrefix(rest, "bsd:") {
 				continue
 			}
 			if ttl, err := rdb.PTTL(ctx, k).Result(); err != nil || ttl <= 0 {

@@ -42,15 +42,21 @@
 //	                  TTL: the device code's lifetime.
 //	Puc:<user code>      string  the grant id the user code belongs to (no hash tag).
 //	                             TTL: the device code's lifetime.
-//	Pbs:{S}              hash    browser sign-in session S (sessions.go): p (JSON), ck, ls, x.
-//	                             TTL: x, its end unless used again (idle timeout,
-//	                             never past its absolute end), moved by each use.
+//	Pbs:{S}              hash    browser sign-in session S (sessions.go): p (JSON), ck, ls, x
+//	                             (its end unless used again: idle timeout, never past its
+//	                             absolute end; moved by each use). Gone for every read
+//	                             once past x. TTL: x + SessionGrace (1 h), for the
+//	                             expiry sweep, which deletes it.
 //	Pbs:{S}:g            set     grants authorized through session S: "<0|1><grant> <client>"
 //	                             (1: offline_access). TTL: the session's.
-//	Pbc:<cookie hash>    string  "S|subject|absolute end": the cookie's session. TTL: the session's.
+//	Pbc:<cookie hash>    string  "S|subject|absolute end": the cookie's session. TTL: x.
 //	Pbu:<subject>        zset    S -> x of each session of the subject. TTL: the latest
 //	                             member's x; members past theirs are dropped on each
 //	                             read or write, so it never outlives its sessions.
+//	Pbsd:{N}             zset    the session due index, N in 0..15 (fnv32a of S mod 16):
+//	                             S -> x. Written with create and touch (same pipeline),
+//	                             read by the expiry sweep, member removed when the session
+//	                             ends. TTL: SessionGrace past its latest member's x.
 //	Pjti:<sha256 of client id and jti>
 //	                     string  "1": a client assertion id already used by that client (RFC 7523).
 //	                             TTL: until the assertion expires (at least 1 s).
