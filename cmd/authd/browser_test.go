@@ -54,26 +54,15 @@ func TestBrowserAuthorizationCode(t *testing.T) {
 	verifier, state := oauth2.GenerateVerifier(), randString(t)
 	authURL := cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
 
-	err := chromedp.Do(bctx,
-		chromedp.Navigate(authURL),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), e2eUser),
-		chromedp.SendKeys(chromedp.ID("password"), e2ePassword),
-		chromedp.Click(chromedp.ID("signin")),
-	)
-	if err == nil {
-		// The sign-in must lead to the consent page; wait for it, but
-		// report a page that can never turn into it (an error page) at
-		// once instead of at the deadline.
-		err = waitForConsent(bctx)
-	}
+	// The sign-in must lead to the consent page; wait for it, but report a
+	// page that can never turn into it (an error page) at once instead of
+	// at the deadline.
+	err := signInToConsent(bctx, authURL)
 	if err == nil {
 		err = chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow")))
 	}
 	if err != nil {
-		loc, _ := chromedp.Run(bctx, chromedp.Location())
-		body, _ := chromedp.Run(bctx, chromedp.OuterHTML(chromedp.CSS("body")))
-		t.Fatalf("browser: %v (at %s)\n%.1500s", err, loc, body)
+		browserFatal(t, bctx, "browser", err)
 	}
 	var res result
 	select {

@@ -61,3 +61,33 @@ func headlessChrome(t *testing.T) context.Context {
 	})
 	return bctx
 }
+
+// browserSignIn opens url, waits for the sign-in form there and submits it as
+// user; then runs the steps in then (e.g. waiting for the page it leads to).
+func browserSignIn(url, user, password string, then ...chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(append([]chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), user),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(chromedp.ID("signin")),
+	}, then...)...)
+}
+
+// signInToConsent signs in as e2eUser from the authorization request at
+// authURL and waits for the consent page (reporting an error page at once).
+func signInToConsent(bctx context.Context, authURL string) error {
+	if err := chromedp.Do(bctx, browserSignIn(authURL, e2eUser, e2ePassword)); err != nil {
+		return err
+	}
+	return waitForConsent(bctx)
+}
+
+// browserFatal fails the test at step with err, the browser's location and
+// the start of the page it shows.
+func browserFatal(t *testing.T, bctx context.Context, step string, err error) {
+	t.Helper()
+	loc, _ := chromedp.Run(bctx, chromedp.Location())
+	body, _ := chromedp.Run(bctx, chromedp.OuterHTML(chromedp.CSS("body")))
+	t.Fatalf("%s: %v (at %s)\n%.2000s", step, err, loc, body)
+}

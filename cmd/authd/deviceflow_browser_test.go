@@ -23,19 +23,11 @@ func TestDeviceFlowInBrowser(t *testing.T) {
 
 	fail := func(step string, err error) {
 		t.Helper()
-		loc, _ := chromedp.Run(bctx, chromedp.Location())
-		body, _ := chromedp.Run(bctx, chromedp.OuterHTML(chromedp.CSS("body")))
-		t.Fatalf("%s: %v (at %s)\n%.1500s", step, err, loc, body)
+		browserFatal(t, bctx, step, err)
 	}
 
 	// The verification URI without the code: sign in first.
-	if err := chromedp.Do(bctx,
-		chromedp.Navigate(d.VerificationURI),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), devUser),
-		chromedp.SendKeys(chromedp.ID("password"), devPassword),
-		chromedp.Click(chromedp.ID("signin")),
-	); err != nil {
+	if err := chromedp.Do(bctx, browserSignIn(d.VerificationURI, devUser, devPassword)); err != nil {
 		fail("sign in", err)
 	}
 	if err := devWaitFor(bctx, "user_code"); err != nil {

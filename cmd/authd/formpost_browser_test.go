@@ -115,16 +115,7 @@ func browserFormPost(t *testing.T, decision string, scripts bool) {
 
 	watch := &cspWatch{}
 	watch.listen(bctx)
-	err := chromedp.Do(bctx,
-		chromedp.Navigate(authURL),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), e2eUser),
-		chromedp.SendKeys(chromedp.ID("password"), e2ePassword),
-		chromedp.Click(chromedp.ID("signin")),
-	)
-	if err == nil {
-		err = waitForConsent(bctx)
-	}
+	err := signInToConsent(bctx, authURL)
 	if err == nil && !scripts {
 		err = chromedp.Do(bctx, disableScripts)
 	}

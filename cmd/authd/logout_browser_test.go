@@ -58,20 +58,10 @@ func TestBrowserRPInitiatedLogout(t *testing.T) {
 		return cfg.AuthCodeURL("state-of-the-app", append(extra, oauth2.S256ChallengeOption(verifier))...)
 	}
 	fail := func(err error) {
-		loc, _ := chromedp.Run(bctx, chromedp.Location())
-		body, _ := chromedp.Run(bctx, chromedp.OuterHTML(chromedp.CSS("body")))
-		t.Fatalf("browser: %v (at %s)\n%.1500s", err, loc, body)
+		t.Helper()
+		browserFatal(t, bctx, "browser", err)
 	}
-	err := chromedp.Do(bctx,
-		chromedp.Navigate(authURL()),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), e2eUser),
-		chromedp.SendKeys(chromedp.ID("password"), e2ePassword),
-		chromedp.Click(chromedp.ID("signin")),
-	)
-	if err == nil {
-		err = waitForConsent(bctx)
-	}
+	err := signInToConsent(bctx, authURL())
 	if err == nil {
 		err = chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow")), chromedp.WaitVisible(chromedp.ID("at")))
 	}
