@@ -7,7 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -22,35 +22,13 @@ func TestBrowserAuthorizationCode(t *testing.T) {
 	ctx := bctx
 
 	// The client's redirect URI: records what it receives, shows "done".
-	type result struct{ code, state, errCode string }
-	got := make(chan result, 1)
-	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/callback" {
-			http.NotFound(w, r)
-			return
-		}
-		q := r.URL.Query()
-		select {
-		case got <- result{q.Get("code"), q.Get("state"), q.Get("error")}:
-		default:
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, `<!doctype html><title>done</title><p id="done">done</p>`)
-	}))
-	defer cb.Close()
-	redirect := cb.URL + "/callback"
+	redirect, got := startCallback(t, false)
 
-	srv := startServer(t)
-	srv.addUser(t, e2eUser, e2ePassword)
-	srv.addClient(t, storage.Client{
+	_, cfg := startBrowserApp(t, storage.Client{
 		ID: "browser-app", Name: "Browser App", RedirectURIs: []string{redirect},
 		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
 		Scopes: []string{"openid", "profile", "offline_access"},
-	}, "")
-	cfg := &oauth2.Config{
-		ClientID: "browser-app", RedirectURL: redirect, Scopes: []string{"openid", "profile", "offline_access"},
-		Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/oauth2/auth", TokenURL: srv.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams},
-	}
+	})
 	verifier, state := oauth2.GenerateVerifier(), randString(t)
 	authURL := cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
 
@@ -64,25 +42,25 @@ func TestBrowserAuthorizationCode(t *testing.T) {
 	if err != nil {
 		browserFatal(t, bctx, "browser", err)
 	}
-	var res result
+	var q url.Values
 	select {
-	case res = <-got:
+	case q = <-got:
 	case <-ctx.Done():
 		loc, _ := chromedp.Run(bctx, chromedp.Location())
 		t.Fatalf("the callback never received the code (browser at %s)", loc)
 	}
-	if res.errCode != "" || res.code == "" {
-		t.Fatalf("callback got error %q, code %q", res.errCode, res.code)
+	if q.Get("error") != "" || q.Get("code") == "" {
+		t.Fatalf("callback got error %q, code %q", q.Get("error"), q.Get("code"))
 	}
-	if res.state != state {
-		t.Fatalf("callback state %q, want %q", res.state, state)
+	if q.Get("state") != state {
+		t.Fatalf("callback state %q, want %q", q.Get("state"), state)
 	}
 	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.ID("done"))); err != nil {
 		t.Errorf("the browser did not land on the callback page: %v", err)
 	}
 
 	tok, err := cfg.Exchange(context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Timeout: 10 * time.Second}),
-		res.code, oauth2.VerifierOption(verifier))
+		q.Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}

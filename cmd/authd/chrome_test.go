@@ -2,12 +2,19 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
+
+	"github.com/authd/authd/storage"
 )
 
 // chromiumPath is Debian's Chromium (make test installs it).
@@ -90,4 +97,53 @@ func browserFatal(t *testing.T, bctx context.Context, step string, err error) {
 	loc, _ := chromedp.Run(bctx, chromedp.Location())
 	body, _ := chromedp.Run(bctx, chromedp.OuterHTML(chromedp.CSS("body")))
 	t.Fatalf("%s: %v (at %s)\n%.2000s", step, err, loc, body)
+}
+
+// startBrowserApp starts authd with the e2e user and the public client c,
+// and returns the server and c's oauth2.Config (its first redirect URI, its
+// scopes, the client id in the token request's body).
+func startBrowserApp(t *testing.T, c storage.Client) (*testServer, *oauth2.Config) {
+	t.Helper()
+	srv := startServer(t)
+	srv.addUser(t, e2eUser, e2ePassword)
+	srv.addClient(t, c, "")
+	return srv, &oauth2.Config{ClientID: c.ID, RedirectURL: c.RedirectURIs[0], Scopes: c.Scopes,
+		Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/oauth2/auth", TokenURL: srv.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams}}
+}
+
+// writeDone answers the client's redirect URI in a browser test with a page
+// that shows "done".
+func writeDone(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprint(w, `<!doctype html><title>done</title><p id="done">done</p>`)
+}
+
+// startCallback serves a client's redirect URI, /callback, for a browser
+// test: it sends the parameters of the first request there (the query; with
+// post the POSTed form, and another method is refused) and shows "done". It
+// returns the redirect URI and the parameters.
+func startCallback(t *testing.T, post bool) (string, <-chan url.Values) {
+	got := make(chan url.Values, 1)
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path != "/callback":
+			http.NotFound(w, r)
+			return
+		case post && r.Method != http.MethodPost:
+			http.Error(w, "want a POST to /callback", http.StatusMethodNotAllowed)
+			return
+		}
+		_ = r.ParseForm()
+		params := r.URL.Query()
+		if post {
+			params = r.PostForm
+		}
+		select {
+		case got <- params:
+		default:
+		}
+		writeDone(w)
+	}))
+	t.Cleanup(cb.Close)
+	return cb.URL + "/callback", got
 }

@@ -44,15 +44,11 @@ func TestBrowserRPInitiatedLogout(t *testing.T) {
 	}))
 	defer app.Close()
 
-	srv := startServer(t)
-	srv.addUser(t, e2eUser, e2ePassword)
-	srv.addClient(t, storage.Client{
+	srv, cfg := startBrowserApp(t, storage.Client{
 		ID: "browser-app", Name: "Browser App", RedirectURIs: []string{app.URL + "/callback"},
 		PostLogoutRedirectURIs: []string{app.URL + "/signed-out"}, FrontchannelLogoutURI: app.URL + "/fcl",
 		GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}, Scopes: []string{"openid", "profile"},
-	}, "")
-	cfg := &oauth2.Config{ClientID: "browser-app", RedirectURL: app.URL + "/callback", Scopes: []string{"openid", "profile"},
-		Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/oauth2/auth", TokenURL: srv.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams}}
+	})
 	verifier := oauth2.GenerateVerifier()
 	authURL := func(extra ...oauth2.AuthCodeOption) string {
 		return cfg.AuthCodeURL("state-of-the-app", append(extra, oauth2.S256ChallengeOption(verifier))...)
