@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/authd/authd/clientdoc"
@@ -277,11 +275,7 @@ func TestClientIDMetadataDocumentPrivateKeyJWT(t *testing.T) {
 	m := clientdoctest.NewServer(t)
 	e := newE2E(t, cimdOn(m, testclock.New(time.Now()), true))
 	id := m.URL + "/pkj/client.json"
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: id + "-k1", Algorithm: "ES256", Use: "sig"}}})
+	key, set := es256Key(t, id+"-k1")
 	m.Handle("/pkj/jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/jwk-set+json")
 		_, _ = w.Write(set)
