@@ -219,11 +219,15 @@ func TestOIDCPromptLogin(t *testing.T) {
 	e := newE2E(t)
 	b, _, first := e.signedIn()
 	time.Sleep(1100 * time.Millisecond)
-	second := e.reauth(b, url.Values{"prompt": {"login"}}, isSignIn, "the sign-in form")
+	run, p := e.startAuth(b, url.Values{"prompt": {"login"}})
+	if !isSignIn(t, p) {
+		t.Fatalf("prompt=login: want the sign-in form, got %d %.500s", p.Status, p.Body)
+	}
+	_, second := run.idToken(run.finish(p))
 	if authTime(t, second) <= authTime(t, first) {
 		t.Fatalf("auth_time %d after prompt=login, first sign-in %d: want newer", authTime(t, second), authTime(t, first))
 	}
-	if _, p := e.startAuth(b, url.Values{"prompt": {"login"}}); !isSignIn(t, p) {
+	if _, p = e.startAuth(b, url.Values{"prompt": {"login"}}); !isSignIn(t, p) {
 		t.Fatalf("second prompt=login: want the sign-in form again, got %d", p.Status)
 	}
 }
