@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -68,26 +67,4 @@ func TestBrowserAuthorizationCode(t *testing.T) {
 		t.Errorf("token response lacks tokens: %+v", tok)
 	}
 	t.Log("a real browser signed in and allowed; the code exchanged for access, refresh and ID tokens")
-}
-
-// waitForConsent waits until the page shows the consent form's Allow
-// button, and fails fast on an authd error page.
-func waitForConsent(ctx context.Context) error {
-	for {
-		state, err := chromedp.Run(ctx, chromedp.Evaluate[string](
-			`document.getElementById("allow") ? "consent" : (document.querySelector("p.error") ? document.title + ": " + document.querySelector("p.error").textContent : "")`))
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return err
-		case state == "consent":
-			return nil
-		case state != "":
-			return fmt.Errorf("after sign-in the browser shows an error page: %s", state)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

@@ -82,12 +82,13 @@ func browserSignIn(url, user, password string, then ...chromedp.Action[chromedp.
 }
 
 // signInToConsent signs in as e2eUser from the authorization request at
-// authURL and waits for the consent page (reporting an error page at once).
+// authURL and waits for the consent page's Allow button (reporting an error
+// page at once).
 func signInToConsent(bctx context.Context, authURL string) error {
 	if err := chromedp.Do(bctx, browserSignIn(authURL, e2eUser, e2ePassword)); err != nil {
 		return err
 	}
-	return waitForConsent(bctx)
+	return waitForElement(bctx, "allow")
 }
 
 // browserFatal fails the test at step with err, the browser's location and
@@ -146,4 +147,26 @@ func startCallback(t *testing.T, post bool) (string, <-chan url.Values) {
 	}))
 	t.Cleanup(cb.Close)
 	return cb.URL + "/callback", got
+}
+
+// waitForElement waits until the page has an element with this id,
+// failing fast when an authd page shows an error instead.
+func waitForElement(ctx context.Context, id string) error {
+	js := fmt.Sprintf(`document.getElementById(%q) ? "ok" : (document.querySelector("p.error") ? document.title + ": " + document.querySelector("p.error").textContent : "")`, id)
+	for {
+		state, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return err
+		case state == "ok":
+			return nil
+		case state != "":
+			return fmt.Errorf("the page shows an error: %s", state)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
