@@ -10,6 +10,7 @@ import (
 	"github.com/authd/authd/clients"
 	"github.com/authd/authd/grants"
 	"github.com/authd/authd/sessions"
+	"github.com/authd/authd/users"
 )
 
 // jsonNames are the JSON field names of struct type t.
@@ -41,8 +42,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for schema, typ := range map[string]any{
-		"User": userJSON{}, "UserWrite": userBody{}, "ClientMetadata": clients.Metadata{}, "Grant": grants.View{},
-		"RotateSecretRequest": rotateBody{}, "RotateSecretResponse": rotated{}, "UserList": list[userJSON]{},
+		"User": users.View{}, "UserWrite": userBody{}, "ClientMetadata": clients.Metadata{}, "Grant": grants.View{},
+		"RotateSecretRequest": rotateBody{}, "RotateSecretResponse": rotated{}, "UserList": list[users.View]{},
 		"Session": sessions.View{},
 	} {
 		var got []string

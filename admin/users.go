@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 
@@ -25,30 +24,8 @@ type Users interface {
 	List(ctx context.Context, after string, limit int) (users.Page, error)
 }
 
-// userJSON is a user as the admin API shows it: never its password or hash.
-type userJSON struct {
-	Subject       string    `json:"subject"`
-	Username      string    `json:"username"`
-	Email         string    `json:"email"`
-	EmailVerified bool      `json:"email_verified"`
-	Name          string    `json:"name"`
-	GivenName     string    `json:"given_name"`
-	FamilyName    string    `json:"family_name"`
-	Disabled      bool      `json:"disabled"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
-}
-
-func userView(u storage.User) userJSON {
-	return userJSON{
-		Subject: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name,
-		GivenName: u.GivenName, FamilyName: u.FamilyName, Disabled: u.Disabled,
-		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
-	}
-}
-
 // userBody is the body of POST and PUT: a field absent stays as it is (on
-// PUT). password is write-only. The read-only fields of userJSON are
+// PUT). password is write-only. The read-only fields of users.View are
 // accepted and ignored, so a GET's answer can be edited and sent back.
 type userBody struct {
 	Username      *string `json:"username"`
@@ -96,9 +73,9 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := list[userJSON]{Items: make([]userJSON, 0, len(page.Users)), NextCursor: cursor("u", page.Next)}
+	out := list[users.View]{Items: make([]users.View, 0, len(page.Users)), NextCursor: cursor("u", page.Next)}
 	for _, u := range page.Users {
-		out.Items = append(out.Items, userView(u))
+		out.Items = append(out.Items, users.ViewOf(u))
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
@@ -115,7 +92,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/admin/users/"+url.PathEscape(u.ID))
-	httpx.WriteJSON(w, http.StatusCreated, userView(*u))
+	httpx.WriteJSON(w, http.StatusCreated, users.ViewOf(*u))
 }
 
 func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
@@ -124,7 +101,7 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, userError(err))
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, userView(*u))
+	httpx.WriteJSON(w, http.StatusOK, users.ViewOf(*u))
 }
 
 func (a *API) updateUser(w http.ResponseWriter, r *http.Request) {
@@ -138,7 +115,7 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, userError(err))
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, userView(*u))
+	httpx.WriteJSON(w, http.StatusOK, users.ViewOf(*u))
 }
 
 func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) {

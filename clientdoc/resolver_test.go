@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/clientdoc/clientdoctest"
+	"github.com/authd/authd/internal/testclock"
 	"github.com/authd/authd/storage"
 )
 
@@ -21,8 +22,8 @@ func doc(cacheControl string) http.HandlerFunc {
 	return clientdoctest.Document(cacheControl, `{"client_id":%q,"client_name":"Example App","redirect_uris":["https://app.example/cb"]}`)
 }
 
-func newTestResolver(s *clientdoctest.Server, allowPrivate bool) (*Resolver, *clientdoctest.Clock) {
-	c := clientdoctest.NewClock()
+func newTestResolver(s *clientdoctest.Server, allowPrivate bool) (*Resolver, *testclock.Clock) {
+	c := testclock.New(time.Now())
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	return New(Config{AllowPrivate: allowPrivate, RootCAs: s.Roots(), Timeout: 2 * time.Second, Now: c.Now, Logger: quiet}), c
 }

@@ -43,13 +43,13 @@ func TestAutoRotateLifecycle(t *testing.T) {
 		return res
 	}
 
-	clock.Advance(p.Period - time.Second)
+	clock.Add(p.Period - time.Second)
 	if res := run(); res.Rotated != nil || len(res.Retired) > 0 {
 		t.Fatalf("before the period: %+v", res)
 	}
 	oldKID, oldToken := signWith(t, m, ES256)
 
-	clock.Advance(time.Second)
+	clock.Add(time.Second)
 	res := run()
 	if res.Rotated == nil {
 		t.Fatal("no rotation once the newest key is a period old")
@@ -68,11 +68,11 @@ func TestAutoRotateLifecycle(t *testing.T) {
 	if res := run(); res.Rotated != nil || len(res.Retired) > 0 {
 		t.Fatalf("a pending key must not trigger another rotation: %+v", res)
 	}
-	clock.Advance(p.Lead - time.Second)
+	clock.Add(p.Lead - time.Second)
 	if kid := mustSigner(t, m, ES256); kid != oldKID {
 		t.Fatalf("signer 1s before the lead ends is %s", kid)
 	}
-	clock.Advance(time.Second)
+	clock.Add(time.Second)
 	if kid := mustSigner(t, m, ES256); kid != newKID {
 		t.Fatalf("signer after the lead is %s, want %s", kid, newKID)
 	}
@@ -81,12 +81,12 @@ func TestAutoRotateLifecycle(t *testing.T) {
 		t.Fatal("old token did not verify")
 	}
 	// ...until RetireAfter has passed since the new key took over.
-	clock.Advance(p.RetireAfter - time.Second)
+	clock.Add(p.RetireAfter - time.Second)
 	if res := run(); len(res.Retired) > 0 {
 		t.Fatalf("retired %v too early", res.Retired)
 	}
 	verifyJWT(t, fetchJWKS(t, m), oldToken)
-	clock.Advance(time.Second)
+	clock.Add(time.Second)
 	if res := run(); !slices.Equal(res.Retired, []string{oldKID}) || res.Rotated != nil {
 		t.Fatalf("at RetireAfter: %+v, want exactly the old key retired", res)
 	}
@@ -105,7 +105,7 @@ func TestAutoRotateAfterLongPauseNeverRetiresTheSigner(t *testing.T) {
 	mustEnsure(t, m, RS256)
 	kid := mustSigner(t, m, RS256)
 	p := RotationPolicy{Alg: RS256, Period: time.Hour, Lead: 10 * time.Minute, RetireAfter: time.Hour}
-	clock.Advance(100 * time.Hour)
+	clock.Add(100 * time.Hour)
 	res, err := m.AutoRotate(ctx, p)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestAutoRotateAfterLongPauseNeverRetiresTheSigner(t *testing.T) {
 	if got := mustSigner(t, m, RS256); got != kid {
 		t.Fatalf("signer %s, want %s until the lead passes", got, kid)
 	}
-	clock.Advance(p.Lead)
+	clock.Add(p.Lead)
 	if res, _ := m.AutoRotate(ctx, p); len(res.Retired) > 0 || res.Rotated != nil {
 		t.Fatalf("right after the switch: %+v", res)
 	}
@@ -129,7 +129,7 @@ func TestAutoRotateOnlyTouchesItsAlgorithm(t *testing.T) {
 	es := mustSigner(t, m, ES256)
 	p := RotationPolicy{Alg: RS256, Period: time.Hour, Lead: time.Minute, RetireAfter: time.Minute}
 	for i := 0; i < 3; i++ {
-		clock.Advance(time.Hour)
+		clock.Add(time.Hour)
 		if _, err := m.AutoRotate(ctx, p); err != nil {
 			t.Fatal(err)
 		}

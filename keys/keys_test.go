@@ -25,6 +25,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	fositejwt "github.com/ory/fosite/token/jwt"
 
+	"github.com/authd/authd/internal/testclock"
 	"github.com/authd/authd/storage"
 )
 
@@ -110,26 +111,9 @@ func (f *fakeStore) edit(fn func(ks []storage.SigningKey)) {
 	fn(f.keys)
 }
 
-// testClock is a settable clock for WithClock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newTestClock is a settable clock for WithClock.
+func newTestClock() *testclock.Clock {
+	return testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -146,7 +130,7 @@ func newTestManager(t testing.TB, store Store, opts ...Option) *Manager {
 
 // clockedManager is a manager on an empty fake store whose clock the test
 // moves.
-func clockedManager(t testing.TB) (*Manager, *fakeStore, *testClock) {
+func clockedManager(t testing.TB) (*Manager, *fakeStore, *testclock.Clock) {
 	t.Helper()
 	clock := newTestClock()
 	store := &fakeStore{}
@@ -515,7 +499,7 @@ func TestRotateKeepsOldKeyAndSwitchesAtActiveAt(t *testing.T) {
 	mustEnsure(t, m, ES256)
 	oldKID := mustSigner(t, m, ES256)
 
-	clock.Advance(time.Minute)
+	clock.Add(time.Minute)
 	rec, err := m.Rotate(ctx, ES256, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -530,11 +514,11 @@ func TestRotateKeepsOldKeyAndSwitchesAtActiveAt(t *testing.T) {
 		t.Fatalf("published %v, want [old new] = [%s %s]", kids, oldKID, rec.ID)
 	}
 
-	clock.Advance(time.Hour - time.Second)
+	clock.Add(time.Hour - time.Second)
 	if kid := mustSigner(t, m, ES256); kid != oldKID {
 		t.Fatalf("before ActiveAt the signer is %s, want the old key", kid)
 	}
-	clock.Advance(time.Second) // exactly ActiveAt
+	clock.Add(time.Second) // exactly ActiveAt
 	if kid := mustSigner(t, m, ES256); kid != rec.ID {
 		t.Fatalf("at ActiveAt the signer is %s, want the new key %s", kid, rec.ID)
 	}

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // Server is a TLS server on loopback answering per path and counting the
@@ -73,27 +72,4 @@ func Document(cc, format string) http.HandlerFunc {
 		}
 		fmt.Fprintf(w, format, "https://"+r.Host+r.URL.Path)
 	}
-}
-
-// Clock is a time the test moves.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock starts at the real time.
-func NewClock() *Clock { return &Clock{t: time.Now()} }
-
-// Now is the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Add moves the clock by d.
-func (c *Clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }

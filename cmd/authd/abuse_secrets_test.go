@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -116,22 +115,10 @@ func TestSlowSecretBurstBoundedMemory(t *testing.T) {
 	}
 	before := child.peakRSS(t)
 
-	const burst = 200
-	answers := make([]apiResp, burst)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range answers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			answers[i] = post(fmt.Sprintf("%s:wrong-secret-%d", id, i))
-		}()
-	}
-	close(start)
-	wg.Wait()
+	const n = 200
+	answers := burst(n, func(i int) apiResp { return post(fmt.Sprintf("%s:wrong-secret-%d", id, i)) })
 	peak := child.peakRSS(t)
-	t.Logf("authd peak RSS: %d MiB before the burst, %d MiB after %d concurrent bad slow secrets", before>>20, peak>>20, burst)
+	t.Logf("authd peak RSS: %d MiB before the burst, %d MiB after %d concurrent bad slow secrets", before>>20, peak>>20, n)
 
 	counts := map[int]int{}
 	for _, r := range answers {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -10,31 +9,14 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/authd/authd/clients"
 )
 
-type adminClient struct {
-	ClientID              string   `json:"client_id"`
-	ClientSecret          string   `json:"client_secret"`
-	ClientIDIssuedAt      int64    `json:"client_id_issued_at"`
-	ClientSecretExpiresAt *int64   `json:"client_secret_expires_at"`
-	ClientName            string   `json:"client_name"`
-	RedirectURIs          []string `json:"redirect_uris"`
-	GrantTypes            []string `json:"grant_types"`
-	Scope                 string   `json:"scope"`
-	AuthMethod            string   `json:"token_endpoint_auth_method"`
-	Introspect            bool     `json:"introspect"`
-}
-
-func decodeClient(t testing.TB, r apiResp) adminClient {
+// decodeClient: a client answer, never a secret hash.
+func decodeClient(t testing.TB, r apiResp) clients.Metadata {
 	t.Helper()
-	var c adminClient
-	if err := json.Unmarshal([]byte(r.Raw), &c); err != nil || c.ClientID == "" {
-		t.Fatalf("client body: %v: %s", err, r.Raw)
-	}
-	if strings.Contains(r.Raw, "secret_hash") || strings.Contains(r.Raw, "sha256$") {
-		t.Fatalf("a client answer shows a secret hash: %s", r.Raw)
-	}
-	return c
+	return decodeAnswer(t, r, func(c clients.Metadata) string { return c.ClientID }, "secret_hash", "sha256$")
 }
 
 // adminPKCEClient is the body registering a public PKCE client for the
@@ -76,7 +58,7 @@ func TestAdminClientsCRUD(t *testing.T) {
 		"grant_types":["client_credentials"],"scope":"api:read","introspect":true}`), http.StatusCreated)
 	svc := decodeClient(t, r)
 	if len(svc.ClientSecret) != 43 || svc.ClientSecretExpiresAt == nil || *svc.ClientSecretExpiresAt != 0 ||
-		svc.AuthMethod != "client_secret_basic" || !svc.Introspect || svc.ClientIDIssuedAt == 0 ||
+		svc.TokenEndpointAuthMethod != "client_secret_basic" || !svc.Introspect || svc.ClientIDIssuedAt == 0 ||
 		r.Header.Get("Location") != "/admin/clients/svc" {
 		t.Fatalf("created: %s", r.Raw)
 	}
@@ -86,7 +68,7 @@ func TestAdminClientsCRUD(t *testing.T) {
 		t.Errorf("GET: %+v (the secret is shown once, at creation)", got)
 	}
 	gen := decodeClient(t, a.want(a.do(http.MethodPost, "/admin/clients", adminPKCEClient("", "Generated")), http.StatusCreated))
-	if len(gen.ClientID) != 22 || gen.ClientSecret != "" || gen.AuthMethod != "none" {
+	if len(gen.ClientID) != 22 || gen.ClientSecret != "" || gen.TokenEndpointAuthMethod != "none" {
 		t.Errorf("generated id, public client: %+v", gen)
 	}
 
@@ -108,7 +90,7 @@ func TestAdminClientsCRUD(t *testing.T) {
 	slices.Sort(want)
 	var seen []string
 	for c := ""; ; {
-		cs, next := items[adminClient](t, a.do(http.MethodGet, "/admin/clients?limit=4&cursor="+c, ""))
+		cs, next := items[clients.Metadata](t, a.do(http.MethodGet, "/admin/clients?limit=4&cursor="+c, ""))
 		for _, cl := range cs {
 			seen = append(seen, cl.ClientID)
 			if cl.ClientSecret != "" {
@@ -128,7 +110,7 @@ func TestAdminClientsCRUD(t *testing.T) {
 // testAdminRotateSecret: rotate-secret returns a new secret once; with an
 // overlap the old one keeps working, without one it stops (once the client
 // cache has forgotten the old registration). A public client has none.
-func testAdminRotateSecret(t *testing.T, e *e2e, svc adminClient) {
+func testAdminRotateSecret(t *testing.T, e *e2e, svc clients.Metadata) {
 	a := e.admin()
 	r := a.want(a.do(http.MethodPost, "/admin/clients/svc/rotate-secret", `{"overlap":"1h"}`), http.StatusOK)
 	second, prev := r.str("client_secret"), r.JSON["previous_secret_expires_at"]

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authd/authd/grants"
+	"github.com/authd/authd/users"
 )
 
 // adminAPI calls the admin API of one authd (its public listener, or its
@@ -81,29 +84,26 @@ func (e *e2e) signInStatus(user, password string) int {
 	return b.post(e.srv.URL+"/login", b.signInForm(user, password)).Status
 }
 
-type adminUser struct {
-	Subject       string `json:"subject"`
-	Username      string `json:"username"`
-	Email         string `json:"email"`
-	EmailVerified bool   `json:"email_verified"`
-	Name          string `json:"name"`
-	GivenName     string `json:"given_name"`
-	FamilyName    string `json:"family_name"`
-	Disabled      bool   `json:"disabled"`
-	CreatedAt     string `json:"created_at"`
-	UpdatedAt     string `json:"updated_at"`
+// decodeAnswer decodes the admin API's answer r into a T; it fails when
+// the answer names no id (idOf returns "") or shows any of secrets.
+func decodeAnswer[T any](t testing.TB, r apiResp, idOf func(T) string, secrets ...string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(r.Raw), &v); err != nil || idOf(v) == "" {
+		t.Fatalf("%T body: %v: %s", v, err, r.Raw)
+	}
+	for _, s := range secrets {
+		if strings.Contains(r.Raw, s) {
+			t.Fatalf("a %T answer shows %q (a secret or its hash): %s", v, s, r.Raw)
+		}
+	}
+	return v
 }
 
-func decodeUser(t testing.TB, r apiResp) adminUser {
+// decodeUser: a user answer, never its password or hash.
+func decodeUser(t testing.TB, r apiResp) users.View {
 	t.Helper()
-	var u adminUser
-	if err := json.Unmarshal([]byte(r.Raw), &u); err != nil || u.Subject == "" {
-		t.Fatalf("user body: %v: %s", err, r.Raw)
-	}
-	if strings.Contains(r.Raw, "password") || strings.Contains(r.Raw, "argon2") {
-		t.Fatalf("a user answer shows its password or hash: %s", r.Raw)
-	}
-	return u
+	return decodeAnswer(t, r, func(u users.View) string { return u.Subject }, "password", "argon2")
 }
 
 // TestAdminUsersCRUD: the admin API creates, reads, changes and deletes
@@ -162,7 +162,7 @@ func TestAdminUsersCRUD(t *testing.T) {
 	time.Sleep(5 * time.Millisecond) // updated_at moves
 	upd := decodeUser(t, a.want(a.do(http.MethodPut, "/admin/users/"+bob.Subject, `{"email":"bob@example.org","name":"Robert B"}`), http.StatusOK))
 	if upd.Email != "bob@example.org" || upd.Name != "Robert B" || upd.GivenName != "Bob" || !upd.EmailVerified ||
-		upd.Username != "bob" || upd.CreatedAt != bob.CreatedAt || upd.UpdatedAt == bob.UpdatedAt {
+		upd.Username != "bob" || !upd.CreatedAt.Equal(bob.CreatedAt) || upd.UpdatedAt.Equal(bob.UpdatedAt) {
 		t.Errorf("after PUT: %+v (before %+v)", upd, bob)
 	}
 	// A GET's answer edited and sent back is a valid PUT body.
@@ -205,7 +205,7 @@ func TestAdminUsersPagination(t *testing.T) {
 	var seen []string
 	pages := 0
 	for c := ""; ; pages++ {
-		us, next := items[adminUser](t, a.do(http.MethodGet, "/admin/users?limit=4&cursor="+url.QueryEscape(c), ""))
+		us, next := items[users.View](t, a.do(http.MethodGet, "/admin/users?limit=4&cursor="+url.QueryEscape(c), ""))
 		if len(us) > 4 {
 			t.Fatalf("page of %d users with limit 4", len(us))
 		}
@@ -220,7 +220,7 @@ func TestAdminUsersPagination(t *testing.T) {
 	if !slices.Equal(seen, want) || pages != 1 {
 		t.Errorf("pages: %v in %d+1 pages, want %v in 2", seen, pages, want)
 	}
-	all, next := items[adminUser](t, a.do(http.MethodGet, "/admin/users", ""))
+	all, next := items[users.View](t, a.do(http.MethodGet, "/admin/users", ""))
 	if len(all) != len(want) || next != "" {
 		t.Errorf("default limit: %d users, next %q", len(all), next)
 	}
@@ -230,8 +230,8 @@ func TestAdminUsersPagination(t *testing.T) {
 	// The grants list pages the same way.
 	e.pkceLogin()
 	e.pkceLogin()
-	g1, next := items[grantJSON](t, a.do(http.MethodGet, "/admin/subjects/"+e.sub+"/grants?limit=1", ""))
-	g2, last := items[grantJSON](t, a.do(http.MethodGet, "/admin/subjects/"+e.sub+"/grants?limit=1&cursor="+next, ""))
+	g1, next := items[grants.View](t, a.do(http.MethodGet, "/admin/subjects/"+e.sub+"/grants?limit=1", ""))
+	g2, last := items[grants.View](t, a.do(http.MethodGet, "/admin/subjects/"+e.sub+"/grants?limit=1&cursor="+next, ""))
 	if len(g1) != 1 || len(g2) != 1 || next == "" || last != "" || g1[0].ID == g2[0].ID {
 		t.Errorf("grant pages: %v %q %v %q", g1, next, g2, last)
 	}
@@ -337,7 +337,7 @@ func TestAdminAPIOnAdminListener(t *testing.T) {
 		t.Errorf("admin listener /admin/openapi.json: %.200s", r.Raw)
 	}
 	private.want(private.do(http.MethodPost, "/admin/users", `{"username":"bob","password":"bob-password-1"}`), http.StatusCreated)
-	us, _ := items[adminUser](t, private.do(http.MethodGet, "/admin/users", ""))
+	us, _ := items[users.View](t, private.do(http.MethodGet, "/admin/users", ""))
 	if len(us) != 2 {
 		t.Errorf("admin listener lists %d users, want 2", len(us))
 	}

@@ -5,9 +5,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -22,78 +21,45 @@ func TestBrowserAuthorizationCode(t *testing.T) {
 	ctx := bctx
 
 	// The client's redirect URI: records what it receives, shows "done".
-	type result struct{ code, state, errCode string }
-	got := make(chan result, 1)
-	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/callback" {
-			http.NotFound(w, r)
-			return
-		}
-		q := r.URL.Query()
-		select {
-		case got <- result{q.Get("code"), q.Get("state"), q.Get("error")}:
-		default:
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, `<!doctype html><title>done</title><p id="done">done</p>`)
-	}))
-	defer cb.Close()
-	redirect := cb.URL + "/callback"
+	redirect, got := startCallback(t, false)
 
-	srv := startServer(t)
-	srv.addUser(t, e2eUser, e2ePassword)
-	srv.addClient(t, storage.Client{
+	_, cfg := startBrowserApp(t, storage.Client{
 		ID: "browser-app", Name: "Browser App", RedirectURIs: []string{redirect},
 		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
 		Scopes: []string{"openid", "profile", "offline_access"},
-	}, "")
-	cfg := &oauth2.Config{
-		ClientID: "browser-app", RedirectURL: redirect, Scopes: []string{"openid", "profile", "offline_access"},
-		Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/oauth2/auth", TokenURL: srv.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams},
-	}
+	})
 	verifier, state := oauth2.GenerateVerifier(), randString(t)
 	authURL := cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
 
-	err := chromedp.Do(bctx,
-		chromedp.Navigate(authURL),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), e2eUser),
-		chromedp.SendKeys(chromedp.ID("password"), e2ePassword),
-		chromedp.Click(chromedp.ID("signin")),
-	)
-	if err == nil {
-		// The sign-in must lead to the consent page; wait for it, but
-		// report a page that can never turn into it (an error page) at
-		// once instead of at the deadline.
-		err = waitForConsent(bctx)
-	}
+	// The sign-in must lead to the consent page; wait for it, but report a
+	// page that can never turn into it (an error page) at once instead of
+	// at the deadline.
+	err := signInToConsent(bctx, authURL)
 	if err == nil {
 		err = chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow")))
 	}
 	if err != nil {
-		loc, _ := chromedp.Run(bctx, chromedp.Location())
-		body, _ := chromedp.Run(bctx, chromedp.OuterHTML(chromedp.CSS("body")))
-		t.Fatalf("browser: %v (at %s)\n%.1500s", err, loc, body)
+		browserFatal(t, bctx, "browser", err)
 	}
-	var res result
+	var q url.Values
 	select {
-	case res = <-got:
+	case q = <-got:
 	case <-ctx.Done():
 		loc, _ := chromedp.Run(bctx, chromedp.Location())
 		t.Fatalf("the callback never received the code (browser at %s)", loc)
 	}
-	if res.errCode != "" || res.code == "" {
-		t.Fatalf("callback got error %q, code %q", res.errCode, res.code)
+	if q.Get("error") != "" || q.Get("code") == "" {
+		t.Fatalf("callback got error %q, code %q", q.Get("error"), q.Get("code"))
 	}
-	if res.state != state {
-		t.Fatalf("callback state %q, want %q", res.state, state)
+	if q.Get("state") != state {
+		t.Fatalf("callback state %q, want %q", q.Get("state"), state)
 	}
 	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.ID("done"))); err != nil {
 		t.Errorf("the browser did not land on the callback page: %v", err)
 	}
 
 	tok, err := cfg.Exchange(context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Timeout: 10 * time.Second}),
-		res.code, oauth2.VerifierOption(verifier))
+		q.Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
@@ -101,26 +67,4 @@ func TestBrowserAuthorizationCode(t *testing.T) {
 		t.Errorf("token response lacks tokens: %+v", tok)
 	}
 	t.Log("a real browser signed in and allowed; the code exchanged for access, refresh and ID tokens")
-}
-
-// waitForConsent waits until the page shows the consent form's Allow
-// button, and fails fast on an authd error page.
-func waitForConsent(ctx context.Context) error {
-	for {
-		state, err := chromedp.Run(ctx, chromedp.Evaluate[string](
-			`document.getElementById("allow") ? "consent" : (document.querySelector("p.error") ? document.title + ": " + document.querySelector("p.error").textContent : "")`))
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return err
-		case state == "consent":
-			return nil
-		case state != "":
-			return fmt.Errorf("after sign-in the browser shows an error page: %s", state)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/authd/authd/keys"
 	"github.com/authd/authd/storage"
+	"github.com/authd/authd/users"
 )
 
 // The JSON views of the list commands (--json): no secret material, so
@@ -45,28 +46,9 @@ func clientView(c storage.Client) any {
 	}
 }
 
-// userJSON is a user with its profile (the OIDC claims scopes profile and
-// email release; "" when unset), never the password hash.
-type userJSON struct {
-	Subject       string    `json:"subject"`
-	Username      string    `json:"username"`
-	Disabled      bool      `json:"disabled"`
-	Email         string    `json:"email"`
-	EmailVerified bool      `json:"email_verified"`
-	Name          string    `json:"name"`
-	GivenName     string    `json:"given_name"`
-	FamilyName    string    `json:"family_name"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
-}
-
-func userView(u storage.User) any {
-	return userJSON{
-		Subject: u.ID, Username: u.Username, Disabled: u.Disabled, Email: u.Email, EmailVerified: u.EmailVerified,
-		Name: u.Name, GivenName: u.GivenName, FamilyName: u.FamilyName,
-		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
-	}
-}
+// userView: users.View, the admin API's view of a user, never its
+// password hash.
+func userView(u storage.User) any { return users.ViewOf(u) }
 
 // keyView: keys.KeyInfo holds public facts only (kid, alg, dates, current).
 func keyView(k keys.KeyInfo) any { return k }

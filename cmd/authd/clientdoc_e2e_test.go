@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,11 +12,11 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/authd/authd/clientdoc"
 	"github.com/authd/authd/clientdoc/clientdoctest"
+	"github.com/authd/authd/internal/testclock"
 )
 
 // appDocument is a valid document: a public app redirecting to e2eRedirect,
@@ -28,7 +27,7 @@ const appDocument = `{"client_id":%q,"client_name":"Example App","redirect_uris"
 
 // cimdOn turns Client ID Metadata Documents on, trusting m's certificate
 // and on clk's time; allowPrivate is the test setting.
-func cimdOn(m *clientdoctest.Server, clk *clientdoctest.Clock, allowPrivate bool) func(*Config) {
+func cimdOn(m *clientdoctest.Server, clk *testclock.Clock, allowPrivate bool) func(*Config) {
 	return func(c *Config) {
 		c.ClientIDMetadataDocuments, c.ClientIDMetadataAllowPrivate = true, allowPrivate
 		c.clientDocs = clientDocTesting{roots: m.Roots(), now: clk.Now}
@@ -80,7 +79,7 @@ func (e *e2e) cimdAuthorize(b *browser, cfg *oauth2.Config, verifier, nonce stri
 // is answered from the stale copy while it is fetched in the background.
 func TestClientIDMetadataDocumentFlow(t *testing.T) {
 	m := clientdoctest.NewServer(t)
-	clk := clientdoctest.NewClock()
+	clk := testclock.New(time.Now())
 	id := m.Handle("/app/client.json", clientdoctest.Document("public, max-age=120", appDocument))
 	e := newE2E(t, cimdOn(m, clk, true))
 
@@ -181,7 +180,7 @@ func (e *e2e) authURL(id, redirect string) string {
 func TestClientIDMetadataDocumentRefused(t *testing.T) {
 	m := clientdoctest.NewServer(t)
 	logs := &lockedBuffer{}
-	e := newE2ELog(t, logs, cimdOn(m, clientdoctest.NewClock(), true))
+	e := newE2ELog(t, logs, cimdOn(m, testclock.New(time.Now()), true))
 	refused := map[string]string{
 		"client_id differs": m.Handle("/other.json", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
@@ -235,7 +234,7 @@ func TestClientIDMetadataDocumentOff(t *testing.T) {
 		t.Errorf("discovery advertises documents while off: %s", r.Raw)
 	}
 	wantErrorPage(t, off.newBrowser().get(off.authURL(id, e2eRedirect)), "off")
-	guarded := newE2E(t, cimdOn(m, clientdoctest.NewClock(), false))
+	guarded := newE2E(t, cimdOn(m, testclock.New(time.Now()), false))
 	wantErrorPage(t, guarded.newBrowser().get(guarded.authURL(id, e2eRedirect)), "loopback without the test setting")
 	r := guarded.post("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}, "client_id": {id}})
 	wantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
@@ -274,13 +273,9 @@ func TestClientIDMetadataDocumentConfig(t *testing.T) {
 // it, the code + PKCE flow completes and go-oidc verifies the ID token.
 func TestClientIDMetadataDocumentPrivateKeyJWT(t *testing.T) {
 	m := clientdoctest.NewServer(t)
-	e := newE2E(t, cimdOn(m, clientdoctest.NewClock(), true))
+	e := newE2E(t, cimdOn(m, testclock.New(time.Now()), true))
 	id := m.URL + "/pkj/client.json"
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: id + "-k1", Algorithm: "ES256", Use: "sig"}}})
+	key, set := es256Key(t, id+"-k1")
 	m.Handle("/pkj/jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/jwk-set+json")
 		_, _ = w.Write(set)

@@ -48,25 +48,11 @@ func TestClusterMasterFailover(t *testing.T) {
 	ctx := context.Background()
 	for _, a := range addrs {
 		c := redis.NewClient(&redis.Options{Addr: a})
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			info, _ := c.ClusterInfo(ctx).Result()
-			if strings.Contains(info, "cluster_state:ok") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: cluster not ok:\n%s", a, info)
-			}
-		}
+		waitReport(t, 20*time.Second, a+": cluster not ok",
+			func() (string, error) { return c.ClusterInfo(ctx).Result() }, "cluster_state:ok")
 		// Replicas: wait for the initial sync.
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			info, _ := c.Info(ctx, "replication").Result()
-			if strings.Contains(info, "role:master") || strings.Contains(info, "master_link_status:up") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: replica never synced:\n%s", a, info)
-			}
-		}
+		waitReport(t, 20*time.Second, a+": replica never synced",
+			func() (string, error) { return c.Info(ctx, "replication").Result() }, "role:master", "master_link_status:up")
 		c.Close()
 	}
 

@@ -5,11 +5,8 @@ package main
 // tokens.
 
 import (
-	"context"
-	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -23,22 +20,14 @@ func TestDeviceFlowInBrowser(t *testing.T) {
 
 	fail := func(step string, err error) {
 		t.Helper()
-		loc, _ := chromedp.Run(bctx, chromedp.Location())
-		body, _ := chromedp.Run(bctx, chromedp.OuterHTML(chromedp.CSS("body")))
-		t.Fatalf("%s: %v (at %s)\n%.1500s", step, err, loc, body)
+		browserFatal(t, bctx, step, err)
 	}
 
 	// The verification URI without the code: sign in first.
-	if err := chromedp.Do(bctx,
-		chromedp.Navigate(d.VerificationURI),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), devUser),
-		chromedp.SendKeys(chromedp.ID("password"), devPassword),
-		chromedp.Click(chromedp.ID("signin")),
-	); err != nil {
+	if err := chromedp.Do(bctx, browserSignIn(d.VerificationURI, devUser, devPassword)); err != nil {
 		fail("sign in", err)
 	}
-	if err := devWaitFor(bctx, "user_code"); err != nil {
+	if err := waitForElement(bctx, "user_code"); err != nil {
 		fail("the code entry page after sign-in", err)
 	}
 	// Typed as a person might: lower case, no dash.
@@ -49,7 +38,7 @@ func TestDeviceFlowInBrowser(t *testing.T) {
 	); err != nil {
 		fail("enter the code", err)
 	}
-	if err := devWaitFor(bctx, "approve"); err != nil {
+	if err := waitForElement(bctx, "approve"); err != nil {
 		fail("the confirmation page", err)
 	}
 	shown, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("main")))
@@ -64,7 +53,7 @@ func TestDeviceFlowInBrowser(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("approve"))); err != nil {
 		fail("approve", err)
 	}
-	if err := devWaitFor(bctx, "result"); err != nil {
+	if err := waitForElement(bctx, "result"); err != nil {
 		fail("the result page", err)
 	}
 	result, _ := chromedp.Run(bctx, chromedp.Text(chromedp.ID("result")))
@@ -78,27 +67,5 @@ func TestDeviceFlowInBrowser(t *testing.T) {
 	}
 	if in := f.introspect(t, tok.str("access_token")); in.JSON["active"] != true || in.str("sub") != f.subject {
 		t.Fatalf("introspection: %s", in.Raw)
-	}
-}
-
-// devWaitFor waits until the page has an element with this id, failing fast
-// when an authd page shows an error instead.
-func devWaitFor(ctx context.Context, id string) error {
-	js := fmt.Sprintf(`document.getElementById(%q) ? "ok" : (document.querySelector("p.error") ? document.title + ": " + document.querySelector("p.error").textContent : "")`, id)
-	for {
-		state, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return err
-		case state == "ok":
-			return nil
-		case state != "":
-			return fmt.Errorf("the page shows an error: %s", state)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
 	}
 }

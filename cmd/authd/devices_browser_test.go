@@ -24,20 +24,12 @@ func TestDevicesPageInBrowser(t *testing.T) {
 
 	fail := func(step string, err error) {
 		t.Helper()
-		loc, _ := chromedp.Run(bctx, chromedp.Location())
-		body, _ := chromedp.Run(bctx, chromedp.OuterHTML(chromedp.CSS("body")))
-		t.Fatalf("%s: %v (at %s)\n%.2000s", step, err, loc, body)
+		browserFatal(t, bctx, step, err)
 	}
 
 	// Signed out: the page sends the browser to sign in, then back.
-	err := chromedp.Do(bctx,
-		chromedp.Navigate(e.srv.URL+"/account/devices"),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), e2eUser),
-		chromedp.SendKeys(chromedp.ID("password"), e2ePassword),
-		chromedp.Click(chromedp.ID("signin")),
-		chromedp.WaitVisible(chromedp.ID("active-devices")),
-	)
+	err := chromedp.Do(bctx, browserSignIn(e.srv.URL+"/account/devices", e2eUser, e2ePassword,
+		chromedp.WaitVisible(chromedp.ID("active-devices"))))
 	if err != nil {
 		fail("sign in to the devices page", err)
 	}

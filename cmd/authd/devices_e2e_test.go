@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/authd/authd/grants"
 	"github.com/authd/authd/storage"
 )
 
@@ -114,31 +115,14 @@ func (e *e2e) bearerCall(method, path, token string) apiResp {
 	return out
 }
 
-type grantJSON struct {
-	ID           string     `json:"id"`
-	ClientID     string     `json:"client_id"`
-	ClientName   string     `json:"client_name"`
-	Scopes       []string   `json:"scopes"`
-	Device       string     `json:"device"`
-	FirstIP      string     `json:"first_ip"`
-	LastIP       string     `json:"last_ip"`
-	CreatedAt    time.Time  `json:"created_at"`
-	LastUsedAt   time.Time  `json:"last_used_at"`
-	ExpiresAt    time.Time  `json:"expires_at"`
-	RevokedAt    *time.Time `json:"revoked_at"`
-	RevokeReason string     `json:"revoke_reason"`
-	Flow         string     `json:"flow"`
-	Current      bool       `json:"current"`
-}
-
-func decodeGrants(t *testing.T, r apiResp) []grantJSON {
+func decodeGrants(t *testing.T, r apiResp) []grants.View {
 	t.Helper()
 	if r.Status != http.StatusOK {
 		t.Fatalf("grants: %v", r)
 	}
 	var body struct {
-		Grants []grantJSON `json:"grants"` // /api/me/grants
-		Items  []grantJSON `json:"items"`  // the admin API's paginated lists
+		Grants []grants.View `json:"grants"` // /api/me/grants
+		Items  []grants.View `json:"items"`  // the admin API's paginated lists
 	}
 	if err := json.Unmarshal([]byte(r.Raw), &body); err != nil {
 		t.Fatalf("grants body: %v: %s", err, r.Raw)
@@ -146,7 +130,7 @@ func decodeGrants(t *testing.T, r apiResp) []grantJSON {
 	return append(body.Grants, body.Items...)
 }
 
-func (e *e2e) myGrants(t *testing.T, access string) []grantJSON {
+func (e *e2e) myGrants(t *testing.T, access string) []grants.View {
 	t.Helper()
 	return decodeGrants(t, e.bearerCall(http.MethodGet, "/api/me/grants", access))
 }
@@ -189,7 +173,7 @@ func TestDevicesThreeDevicesRevokeAndLogoutOthers(t *testing.T) {
 	if len(gs) != 3 {
 		t.Fatalf("want 3 grants, got %d: %+v", len(gs), gs)
 	}
-	byLabel := map[string]grantJSON{}
+	byLabel := map[string]grants.View{}
 	current := 0
 	for _, g := range gs {
 		byLabel[g.Device] = g

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -1037,19 +1036,9 @@ func TestE2EConcurrentRefresh(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: exchange: %v", round, err)
 		}
-		results := make([]apiResp, workers)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				results[i] = e.postNoFatal("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {e2ePubID}})
-			}()
-		}
-		close(start)
-		wg.Wait()
+		results := burst(workers, func(int) apiResp {
+			return e.postNoFatal("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {e2ePubID}})
+		})
 		ok, invalid := 0, 0
 		var winner apiResp
 		for _, r := range results {

@@ -215,3 +215,20 @@ func (p *ownPostgres) Stop() {
 		p.t.Logf("pg_ctl stop: %v\n%s", err, out)
 	}
 }
+
+// waitReport polls info (an INFO or CLUSTER INFO answer) every 50 ms until
+// it contains one of want; after d it fails with what and the last answer.
+func waitReport(t testing.TB, d time.Duration, what string, info func() (string, error), want ...string) {
+	t.Helper()
+	for deadline := time.Now().Add(d); ; time.Sleep(50 * time.Millisecond) {
+		got, _ := info()
+		for _, w := range want {
+			if strings.Contains(got, w) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s:\n%s", what, got)
+		}
+	}
+}

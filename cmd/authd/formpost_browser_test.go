@@ -7,8 +7,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -41,7 +39,7 @@ var disableScripts = chromedp.Func(func(ctx context.Context, tg *chromedp.Target
 
 // pressContinue is what a person without scripts does on the form_post
 // page: nothing has been posted yet, and the visible button posts it.
-func pressContinue(ctx context.Context, got chan url.Values) error {
+func pressContinue(ctx context.Context, got <-chan url.Values) error {
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("continue"))); err != nil {
 		return err
 	}
@@ -84,47 +82,19 @@ func (c *cspWatch) violations() []string {
 
 func browserFormPost(t *testing.T, decision string, scripts bool) {
 	bctx := headlessChrome(t)
-	got := make(chan url.Values, 1)
-	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/callback" || r.Method != http.MethodPost {
-			http.Error(w, "want a POST to /callback", http.StatusMethodNotAllowed)
-			return
-		}
-		_ = r.ParseForm()
-		select {
-		case got <- r.PostForm:
-		default:
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, `<!doctype html><title>done</title><p id="done">done</p>`)
-	}))
-	defer cb.Close()
-	redirect := cb.URL + "/callback"
+	redirect, got := startCallback(t, true)
 
-	srv := startServer(t)
-	srv.addUser(t, e2eUser, e2ePassword)
-	srv.addClient(t, storage.Client{
+	srv, cfg := startBrowserApp(t, storage.Client{
 		ID: "formpost-app", Name: "Form Post App", RedirectURIs: []string{redirect},
 		GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}, Scopes: []string{"openid"},
-	}, "")
-	cfg := &oauth2.Config{ClientID: "formpost-app", RedirectURL: redirect, Scopes: []string{"openid"},
-		Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/oauth2/auth", TokenURL: srv.URL + "/oauth2/token"}}
+	})
 	state := randString(t)
 	authURL := cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
 		oauth2.SetAuthURLParam("response_mode", "form_post"))
 
 	watch := &cspWatch{}
 	watch.listen(bctx)
-	err := chromedp.Do(bctx,
-		chromedp.Navigate(authURL),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), e2eUser),
-		chromedp.SendKeys(chromedp.ID("password"), e2ePassword),
-		chromedp.Click(chromedp.ID("signin")),
-	)
-	if err == nil {
-		err = waitForConsent(bctx)
-	}
+	err := signInToConsent(bctx, authURL)
 	if err == nil && !scripts {
 		err = chromedp.Do(bctx, disableScripts)
 	}

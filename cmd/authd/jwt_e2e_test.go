@@ -163,17 +163,27 @@ func TestJWTAccessTokenTrackedByGrant(t *testing.T) {
 	}
 }
 
-// pkjClient registers a resource server that authenticates with
-// private_key_jwt and returns its private key.
-func pkjClient(t *testing.T, e *e2e, id string, introspect bool) *ecdsa.PrivateKey {
+// es256Key is a new P-256 signing key and its public JWK set (kid, ES256,
+// use sig) as JSON.
+func es256Key(t testing.TB, kid string) (*ecdsa.PrivateKey, []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: id + "-k1", Algorithm: "ES256", Use: "sig"}}}
-	b, _ := json.Marshal(set)
-	err = e.srv.DB.CreateClient(context.Background(), &storage.Client{
+	set, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: kid, Algorithm: "ES256", Use: "sig"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, set
+}
+
+// pkjClient registers a resource server that authenticates with
+// private_key_jwt and returns its private key.
+func pkjClient(t *testing.T, e *e2e, id string, introspect bool) *ecdsa.PrivateKey {
+	t.Helper()
+	key, b := es256Key(t, id+"-k1")
+	err := e.srv.DB.CreateClient(context.Background(), &storage.Client{
 		ID: id, GrantTypes: []string{"client_credentials"}, Scopes: []string{"api:read"}, Introspect: introspect,
 		TokenEndpointAuthMethod: "private_key_jwt", JWKS: b,
 	})

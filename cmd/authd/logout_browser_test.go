@@ -44,34 +44,20 @@ func TestBrowserRPInitiatedLogout(t *testing.T) {
 	}))
 	defer app.Close()
 
-	srv := startServer(t)
-	srv.addUser(t, e2eUser, e2ePassword)
-	srv.addClient(t, storage.Client{
+	srv, cfg := startBrowserApp(t, storage.Client{
 		ID: "browser-app", Name: "Browser App", RedirectURIs: []string{app.URL + "/callback"},
 		PostLogoutRedirectURIs: []string{app.URL + "/signed-out"}, FrontchannelLogoutURI: app.URL + "/fcl",
 		GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}, Scopes: []string{"openid", "profile"},
-	}, "")
-	cfg := &oauth2.Config{ClientID: "browser-app", RedirectURL: app.URL + "/callback", Scopes: []string{"openid", "profile"},
-		Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/oauth2/auth", TokenURL: srv.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams}}
+	})
 	verifier := oauth2.GenerateVerifier()
 	authURL := func(extra ...oauth2.AuthCodeOption) string {
 		return cfg.AuthCodeURL("state-of-the-app", append(extra, oauth2.S256ChallengeOption(verifier))...)
 	}
 	fail := func(err error) {
-		loc, _ := chromedp.Run(bctx, chromedp.Location())
-		body, _ := chromedp.Run(bctx, chromedp.OuterHTML(chromedp.CSS("body")))
-		t.Fatalf("browser: %v (at %s)\n%.1500s", err, loc, body)
+		t.Helper()
+		browserFatal(t, bctx, "browser", err)
 	}
-	err := chromedp.Do(bctx,
-		chromedp.Navigate(authURL()),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), e2eUser),
-		chromedp.SendKeys(chromedp.ID("password"), e2ePassword),
-		chromedp.Click(chromedp.ID("signin")),
-	)
-	if err == nil {
-		err = waitForConsent(bctx)
-	}
+	err := signInToConsent(bctx, authURL())
 	if err == nil {
 		err = chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow")), chromedp.WaitVisible(chromedp.ID("at")))
 	}

@@ -63,25 +63,21 @@ func (e *e2e) startAuthWith(b *browser, cfg *oauth2.Config, pkce bool, extra url
 	return run, b.get(run.cfg.AuthCodeURL(run.state, opts...))
 }
 
-// isSignIn: p is the sign-in form.
-func isSignIn(t testing.TB, p page) bool {
+// isFormWith: p is a page whose form has the input name.
+func isFormWith(t testing.TB, p page, name string) bool {
 	t.Helper()
 	if p.Status != http.StatusOK {
 		return false
 	}
-	_, ok := onlyForm(t, p).Inputs["password"]
+	_, ok := onlyForm(t, p).Inputs[name]
 	return ok
 }
 
+// isSignIn: p is the sign-in form.
+func isSignIn(t testing.TB, p page) bool { t.Helper(); return isFormWith(t, p, "password") }
+
 // isConsent: p is the consent form.
-func isConsent(t testing.TB, p page) bool {
-	t.Helper()
-	if p.Status != http.StatusOK {
-		return false
-	}
-	_, ok := onlyForm(t, p).Inputs["consent"]
-	return ok
-}
+func isConsent(t testing.TB, p page) bool { t.Helper(); return isFormWith(t, p, "consent") }
 
 // finish takes p (sign-in form, consent form or redirect) to the callback
 // and returns its query.
@@ -188,6 +184,34 @@ func (run *oidcRun) wantError(p page, code string) {
 	}
 }
 
+// isCodeRedirect: p is the redirect to the client, no page shown.
+func isCodeRedirect(_ testing.TB, p page) bool {
+	return p.Status == http.StatusSeeOther || p.Status == http.StatusFound
+}
+
+// reauth sends an authorization request with extra from the signed-in
+// browser b, wants the answer that is reports (named what), finishes the
+// flow and returns the new ID token's claims.
+func (e *e2e) reauth(b *browser, extra url.Values, is func(testing.TB, page) bool, what string) map[string]any {
+	e.t.Helper()
+	run, p := e.startAuth(b, extra)
+	if !is(e.t, p) {
+		e.t.Fatalf("%s: want %s, got %d %.500s", extra.Encode(), what, p.Status, p.Body)
+	}
+	_, claims := run.idToken(run.finish(p))
+	return claims
+}
+
+// reauthTest signs a fresh browser in through a whole flow, then sends a
+// request with extra from it (see reauth); it returns the first and the
+// new ID token's claims.
+func reauthTest(t *testing.T, extra url.Values, is func(testing.TB, page) bool, what string) (first, again map[string]any) {
+	t.Helper()
+	e := newE2E(t)
+	b, _, first := e.signedIn()
+	return first, e.reauth(b, extra, is, what)
+}
+
 // TestOIDCPromptLogin (oidcc-prompt-login): a signed-in browser asked with
 // prompt=login sees the sign-in form, and the new ID token's auth_time is
 // newer than the first one's. The next prompt=login request asks again.
@@ -226,13 +250,7 @@ func TestOIDCPromptNoneNotLoggedIn(t *testing.T) {
 // TestOIDCPromptNoneLoggedIn (oidcc-prompt-none-logged-in): a code without
 // any page, auth_time that of the sign-in.
 func TestOIDCPromptNoneLoggedIn(t *testing.T) {
-	e := newE2E(t)
-	b, _, first := e.signedIn()
-	run, p := e.startAuth(b, url.Values{"prompt": {"none"}})
-	if p.Status != http.StatusSeeOther && p.Status != http.StatusFound {
-		t.Fatalf("prompt=none signed in: want a redirect, got %d %.500s", p.Status, p.Body)
-	}
-	_, claims := run.idToken(run.finish(p))
+	first, claims := reauthTest(t, url.Values{"prompt": {"none"}}, isCodeRedirect, "a redirect")
 	if authTime(t, claims) != authTime(t, first) {
 		t.Errorf("auth_time %d, want the sign-in's %d", authTime(t, claims), authTime(t, first))
 	}
@@ -241,25 +259,13 @@ func TestOIDCPromptNoneLoggedIn(t *testing.T) {
 // TestOIDCPromptConsent: prompt=consent shows the consent page even when
 // consent is remembered.
 func TestOIDCPromptConsent(t *testing.T) {
-	e := newE2E(t)
-	b, _, _ := e.signedIn()
-	run, p := e.startAuth(b, url.Values{"prompt": {"consent"}})
-	if !isConsent(t, p) {
-		t.Fatalf("prompt=consent: want the consent page, got %d %.500s", p.Status, p.Body)
-	}
-	run.idToken(run.finish(p))
+	reauthTest(t, url.Values{"prompt": {"consent"}}, isConsent, "the consent page")
 }
 
 // TestOIDCPromptSelectAccount: select_account lets the user choose the
 // account by signing in (authd keeps one account per browser).
 func TestOIDCPromptSelectAccount(t *testing.T) {
-	e := newE2E(t)
-	b, _, _ := e.signedIn()
-	run, p := e.startAuth(b, url.Values{"prompt": {"select_account"}})
-	if !isSignIn(t, p) {
-		t.Fatalf("prompt=select_account: want the sign-in form, got %d", p.Status)
-	}
-	run.idToken(run.finish(p))
+	reauthTest(t, url.Values{"prompt": {"select_account"}}, isSignIn, "the sign-in form")
 }
 
 // TestOIDCMaxAge1 (oidcc-max-age-1): after 2 s, max_age=1 asks to sign in
@@ -269,11 +275,7 @@ func TestOIDCMaxAge1(t *testing.T) {
 	b, _, first := e.signedIn()
 	time.Sleep(2100 * time.Millisecond)
 	before := time.Now().Unix()
-	run, p := e.startAuth(b, url.Values{"max_age": {"1"}})
-	if !isSignIn(t, p) {
-		t.Fatalf("max_age=1 after 2 s: want the sign-in form, got %d %.500s", p.Status, p.Body)
-	}
-	_, claims := run.idToken(run.finish(p))
+	claims := e.reauth(b, url.Values{"max_age": {"1"}}, isSignIn, "the sign-in form after 2 s")
 	if at := authTime(t, claims); at < before || at <= authTime(t, first) {
 		t.Fatalf("auth_time %d, want at least %d (the request) and after %d", at, before, authTime(t, first))
 	}
@@ -281,24 +283,12 @@ func TestOIDCMaxAge1(t *testing.T) {
 
 // TestOIDCMaxAge0: max_age=0 always asks to sign in, and then issues.
 func TestOIDCMaxAge0(t *testing.T) {
-	e := newE2E(t)
-	b, _, _ := e.signedIn()
-	run, p := e.startAuth(b, url.Values{"max_age": {"0"}})
-	if !isSignIn(t, p) {
-		t.Fatalf("max_age=0: want the sign-in form, got %d", p.Status)
-	}
-	run.idToken(run.finish(p))
+	reauthTest(t, url.Values{"max_age": {"0"}}, isSignIn, "the sign-in form")
 }
 
 // TestOIDCMaxAge10000 (oidcc-max-age-10000): no sign-in, auth_time present.
 func TestOIDCMaxAge10000(t *testing.T) {
-	e := newE2E(t)
-	b, _, first := e.signedIn()
-	run, p := e.startAuth(b, url.Values{"max_age": {"10000"}})
-	if p.Status != http.StatusSeeOther && p.Status != http.StatusFound {
-		t.Fatalf("max_age=10000: want a redirect with a code, got %d %.500s", p.Status, p.Body)
-	}
-	_, claims := run.idToken(run.finish(p))
+	first, claims := reauthTest(t, url.Values{"max_age": {"10000"}}, isCodeRedirect, "a redirect with a code")
 	if authTime(t, claims) != authTime(t, first) {
 		t.Errorf("auth_time %d, want %d", authTime(t, claims), authTime(t, first))
 	}

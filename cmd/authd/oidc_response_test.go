@@ -8,9 +8,6 @@ package main
 // every 401 after HTTP Basic.
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -18,7 +15,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/authd/authd/storage"
@@ -182,11 +178,7 @@ func requestObject(id string, claims map[string]any) string {
 // objects).
 func keyedClient(t *testing.T, e *e2e, id string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+	_, b := es256Key(t, "k1")
 	e.srv.addClient(t, storage.Client{
 		ID: id, RedirectURIs: []string{e2eRedirect}, GrantTypes: []string{"authorization_code"},
 		ResponseTypes: []string{"code"}, Scopes: []string{"openid", "profile"}, JWKS: b,

@@ -52,15 +52,8 @@ sentinel failover-timeout authdtest 5000
 
 	// Wait for the replica's initial sync.
 	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", rp), Password: pw})
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		info, _ := rc.Info(context.Background(), "replication").Result()
-		if strings.Contains(info, "master_link_status:up") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replica never synced:\n%s", info)
-		}
-	}
+	waitReport(t, 15*time.Second, "replica never synced",
+		func() (string, error) { return rc.Info(context.Background(), "replication").Result() }, "master_link_status:up")
 	rc.Close()
 
 	s := startServer(t, func(c *Config) {

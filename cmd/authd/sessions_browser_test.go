@@ -23,18 +23,10 @@ func TestSessionsPageInBrowser(t *testing.T) {
 	bctx := headlessChrome(t)
 	fail := func(step string, err error) {
 		t.Helper()
-		loc, _ := chromedp.Run(bctx, chromedp.Location())
-		body, _ := chromedp.Run(bctx, chromedp.OuterHTML(chromedp.CSS("body")))
-		t.Fatalf("%s: %v (at %s)\n%.2000s", step, err, loc, body)
+		browserFatal(t, bctx, step, err)
 	}
-	err = chromedp.Do(bctx,
-		chromedp.Navigate(e.srv.URL+"/account/devices"),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), e2eUser),
-		chromedp.SendKeys(chromedp.ID("password"), e2ePassword),
-		chromedp.Click(chromedp.ID("signin")),
-		chromedp.WaitVisible(chromedp.ID("sessions")),
-	)
+	err = chromedp.Do(bctx, browserSignIn(e.srv.URL+"/account/devices", e2eUser, e2ePassword,
+		chromedp.WaitVisible(chromedp.ID("sessions"))))
 	if err != nil {
 		fail("sign in to the devices page", err)
 	}

@@ -74,17 +74,7 @@ func (b *browser) submitDevicesForm(t *testing.T, action string) page {
 	return b.post(b.e.srv.URL+action, url.Values{"csrf_token": {csrfToken(t, f)}})
 }
 
-type sessionJSON struct {
-	ID       string    `json:"id"`
-	Device   string    `json:"device"`
-	IP       string    `json:"ip"`
-	Created  time.Time `json:"created"`
-	LastSeen time.Time `json:"last_seen"`
-	Clients  []string  `json:"clients"`
-	Current  bool      `json:"current"`
-}
-
-func decodeSessions(t *testing.T, r apiResp) []sessionJSON {
+func decodeSessions(t *testing.T, r apiResp) []sessions.View {
 	t.Helper()
 	if r.Status != http.StatusOK {
 		t.Fatalf("sessions: %v", r)
@@ -92,8 +82,8 @@ func decodeSessions(t *testing.T, r apiResp) []sessionJSON {
 	// /api/me/sessions answers {"sessions": …}, the admin API {"items": …}
 	// like its other lists.
 	var body struct {
-		Sessions []sessionJSON `json:"sessions"`
-		Items    []sessionJSON `json:"items"`
+		Sessions []sessions.View `json:"sessions"`
+		Items    []sessions.View `json:"items"`
 	}
 	if err := json.Unmarshal([]byte(r.Raw), &body); err != nil || (body.Sessions == nil) == (body.Items == nil) {
 		t.Fatalf("sessions body: %v: %s", err, r.Raw)
